@@ -1,0 +1,125 @@
+"""The block catalog: one file per block type, each registering a :class:`BlockInfo`.
+
+A block file defines a spec (a frozen :class:`BlockSpec` whose fields are declared with :func:`effnets.spec.param`),
+an ``nn.Module`` built from the spec with a static ``cost(spec, x)`` right below its ``__init__``, and registers both
+with :func:`register`. Adding a block type means adding one file to this package: it is imported by
+:func:`_discover` and then covered by the tests parametrised over :data:`BLOCKS`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from effnets import cost as C
+from effnets.spec import Spec, make_spec, param
+
+
+@dataclass(frozen=True)
+class BlockSpec(Spec):
+    """Base spec of every block: the input channel count (taken from the input shape by the API and the CLI)."""
+
+    in_channels: int = param(32, lo=1, hi=4096, step=1, help="Channels of the input tensor (C_in).", label="C_in")
+
+
+@dataclass(frozen=True)
+class BlockInfo:
+    """Everything the pages and the CLI know about a block type.
+
+    Attributes:
+        name: registry key (the public vocabulary, e.g. ``depthwise_separable``).
+        label: human name.
+        spec: the spec class.
+        module: the nn.Module class; ``module(spec)`` builds it and ``module.cost(spec, x)`` costs it.
+        paper: short citation.
+        url: link to the paper.
+        layout: one line: the layers in order ("1x1 expand -> kxk depthwise -> SE -> 1x1 project [+ skip]").
+        explanation: one paragraph: what the block is for and why it is cheap (or not).
+        formula: symbolic LaTeX of params and MACs.
+        group: catalog section ("convolution", "unit", "vgnet").
+    """
+
+    name: str
+    label: str
+    spec: type[BlockSpec]
+    module: type[nn.Module]
+    paper: str
+    url: str
+    layout: str
+    explanation: str
+    formula: str
+    group: str = "convolution"
+    compare_defaults: Callable[[int, int, int, int], dict[str, Any]] | None = None
+
+    def make_spec(self, **fields: Any) -> BlockSpec:
+        """A validated spec; unknown keys raise ValueError naming the key."""
+        return make_spec(self.spec, **fields)  # type: ignore[return-value]
+
+    def build(self, spec: BlockSpec) -> nn.Module:
+        """The torch module for ``spec``."""
+        return self.module(spec)
+
+    def cost(self, spec: BlockSpec, input_shape: tuple[int, int, int]) -> C.Cost:
+        """Analytic cost of ``spec`` on a C x H x W input (C must equal spec.in_channels)."""
+        c, h, w = (int(v) for v in input_shape)
+        if c != spec.in_channels:
+            raise ValueError(f"input has {c} channels but the block expects in_channels={spec.in_channels}")
+        return self.module.cost(spec, C.start(c, h, w))
+
+
+BLOCKS: dict[str, BlockInfo] = {}
+
+
+def register(info: BlockInfo) -> BlockInfo:
+    """Add a block type to the catalog (called once at the bottom of each block file)."""
+    if info.name in BLOCKS:
+        raise RuntimeError(f"block '{info.name}' registered twice")
+    if not hasattr(info.module, "cost"):
+        raise RuntimeError(f"block '{info.name}': {info.module.__name__} has no static cost(spec, x)")
+    BLOCKS[info.name] = info
+    return info
+
+
+def get_block(name: str) -> BlockInfo:
+    """Look up a block type; an unknown name raises ValueError listing the known ones."""
+    try:
+        return BLOCKS[name]
+    except KeyError:
+        raise ValueError(f"unknown block '{name}' (known blocks: {', '.join(BLOCKS)})") from None
+
+
+def _discover() -> None:
+    for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        if not mod.name.startswith("_"):
+            importlib.import_module(f"{__name__}.{mod.name}")
+
+
+_discover()
+ORDER = [
+    "standard",
+    "grouped",
+    "depthwise",
+    "depthwise_separable",
+    "dilated",
+    "asymmetric",
+    "stacked_3x3",
+    "shuffle_v1",
+    "shuffle_v2",
+    "se",
+    "mbconv",
+    "fire",
+    "inception",
+    "xception",
+    "regnet",
+    "deformable",
+    "vgnet_downsampling",
+    "vgnet_half_identity",
+]
+_sorted = sorted(BLOCKS.items(), key=lambda kv: ORDER.index(kv[0]) if kv[0] in ORDER else len(ORDER))
+BLOCKS.clear()
+BLOCKS.update(_sorted)

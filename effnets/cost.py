@@ -1,0 +1,536 @@
+"""The analytic cost model: what a layer costs, computed from its settings and the input shape alone.
+
+Counting conventions (stated here and nowhere else in the code; the README repeats them for users):
+
+* **params**: learnable parameters: conv and linear weights and biases, batch-norm gamma and beta. Buffers are not
+  counted: batch-norm running statistics and fixed (non-learnable) kernels such as VGNet's Gaussian and edge filters.
+* **macs**: multiply-accumulates of convolution and linear layers, one fused multiply-add = 1, bias additions not
+  counted. This is the unit of the MobileNet, ShuffleNet and EfficientNet papers ("FLOPs", "MAdds", "Mult-Adds") and
+  of torchvision's weight metadata (``_ops``).
+* **flops** = 2 x macs (the unit of ``torch.utils.flop_counter``). Nobody in these papers uses it; the app says which
+  unit it shows.
+* **acts**: elements written by conv and linear layers for one sample (fvcore's ``ActivationCountAnalysis`` rule).
+* **extras**: work that is not conv/linear, each counted on its own line so that a number always says what it holds.
+  Every extra is counted in the same unit as MACs (one operation per element, a fused multiply-add counting once):
+
+  - ``bn``: inference batch norm is one scale-and-shift per element: 1 per output element.
+  - ``act``: one per element for every nonlinearity (ReLU, ReLU6, SiLU, sigmoid, hard-swish ...).
+  - ``elementwise``: one per output element for tensor-tensor adds and multiplies (residual adds, SE gating).
+  - ``pool``: window pooling costs kernel_h * kernel_w per output element; global average pooling one per input
+    element.
+  - ``sampling``: deformable convolution's bilinear interpolation: 4 multiply-adds per sampled input value (one per
+    neighbour), plus 1 per sampled value for the modulation mask.
+
+  In a FLOPs view every line, extras included, is doubled.
+
+* **receptive field**: the side of the input window that one output element can see along the main path
+  (``rf_h`` x ``rf_w``), grown by ``dilation * (k - 1) * jump`` per conv or pool, with ``jump`` the product of the
+  strides so far. A global pool (as in squeeze-excitation) makes every output depend on the whole input; that is
+  recorded in ``global_context`` rather than folded into the size.
+
+A :class:`Cost` is an immutable record of the tensor shape *after* the layers seen so far and the running totals.
+Each primitive below returns a new record. Branches (residual shortcuts, inception towers, SE gates) start from
+:func:`branch`, which keeps the shape and receptive field but zeroes the totals, and are merged back with
+:func:`concat`, :func:`add` or :func:`multiply`, which add the branch totals once.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, replace
+
+EXTRA_KINDS: tuple[str, ...] = ("bn", "act", "elementwise", "pool", "sampling")
+EXTRA_LABELS: dict[str, str] = {
+    "bn": "batch norm (1 scale-and-shift per element)",
+    "act": "activations (1 per element)",
+    "elementwise": "element-wise adds and multiplies (residual adds, SE gates)",
+    "pool": "pooling (k*k per output element; global: 1 per input element)",
+    "sampling": "deformable bilinear sampling (4 per sampled value, +1 with a mask)",
+}
+
+ACTIVATIONS: tuple[str, ...] = ("relu", "relu6", "silu", "hardswish", "sigmoid", "none")
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One counted layer, for formulas, tables and diagrams.
+
+    Attributes:
+        label: what the layer is ("1x1 expand", "3x3 depthwise s2", ...).
+        kind: conv, linear, bn, act, pool, add, mul, concat, split, shuffle, sample, pad.
+        out_shape: (C, H, W) after the layer.
+        params: learnable parameters of the layer.
+        macs: conv/linear multiply-accumulates of the layer.
+        extra: the layer's count in its extras line (kind bn/act/add/mul/pool/sample), else 0.
+        formula: LaTeX of the count with the numbers substituted (conv/linear), else "".
+        branch: name of the branch the layer sits on ("" for the main path).
+    """
+
+    label: str
+    kind: str
+    out_shape: tuple[int, int, int]
+    params: int = 0
+    macs: int = 0
+    extra: int = 0
+    formula: str = ""
+    branch: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    """Shape after the layers seen so far, and their running totals (per sample).
+
+    Attributes:
+        c, h, w: channels, height and width of the current tensor.
+        params, macs, acts: running totals (see the module docstring for what each counts).
+        extras: running totals of the extra work, in the order of ``EXTRA_KINDS``.
+        rf_h, rf_w: receptive field of one element of the current tensor, in input pixels.
+        jump: distance in input pixels between adjacent elements of the current tensor (product of strides).
+        global_context: True once a global pool feeds the path (the output then depends on the whole input).
+        steps: the counted layers, in order.
+    """
+
+    c: int
+    h: int
+    w: int
+    params: int = 0
+    macs: int = 0
+    acts: int = 0
+    extras: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
+    rf_h: int = 1
+    rf_w: int = 1
+    jump: int = 1
+    global_context: bool = False
+    steps: tuple[Step, ...] = ()
+
+    # ----- read-only views -------------------------------------------------------------------------------------
+    @property
+    def output_shape(self) -> tuple[int, int, int]:
+        """(C, H, W) of the current tensor."""
+        return (self.c, self.h, self.w)
+
+    @property
+    def flops(self) -> int:
+        """2 x macs: the unit of torch.utils.flop_counter."""
+        return 2 * self.macs
+
+    @property
+    def numel(self) -> int:
+        """Elements of the current tensor (one sample)."""
+        return self.c * self.h * self.w
+
+    @property
+    def receptive_field(self) -> tuple[int, int]:
+        """(rf_h, rf_w) in input pixels."""
+        return (self.rf_h, self.rf_w)
+
+    def extra(self, kind: str) -> int:
+        """Running total of one extras line (``bn``, ``act``, ``elementwise``, ``pool`` or ``sampling``)."""
+        return self.extras[EXTRA_KINDS.index(kind)]
+
+    @property
+    def extras_dict(self) -> dict[str, int]:
+        """The extras lines as a dict."""
+        return dict(zip(EXTRA_KINDS, self.extras, strict=True))
+
+    def total_macs(self, include: tuple[str, ...] | list[str] | set[str] = ()) -> int:
+        """Conv/linear MACs plus the named extras lines."""
+        return self.macs + sum(self.extra(k) for k in include)
+
+    def to_dict(self) -> dict:
+        """Plain-data summary (JSON-friendly)."""
+        return {
+            "params": self.params,
+            "macs": self.macs,
+            "flops": self.flops,
+            "acts": self.acts,
+            "output_shape": list(self.output_shape),
+            "receptive_field": list(self.receptive_field),
+            "global_context": self.global_context,
+            "extras": self.extras_dict,
+        }
+
+
+# ----- helpers -------------------------------------------------------------------------------------------------
+
+
+def _pair(v: int | tuple[int, int]) -> tuple[int, int]:
+    if isinstance(v, tuple | list):
+        a, b = v
+        return int(a), int(b)
+    return int(v), int(v)
+
+
+def _add_extra(extras: tuple[int, ...], kind: str, n: int) -> tuple[int, int, int, int, int]:
+    i = EXTRA_KINDS.index(kind)
+    out = list(extras)
+    out[i] += n
+    return tuple(out)  # type: ignore[return-value]
+
+
+def _sum_extras(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, int, int, int, int]:
+    return tuple(x + y for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
+
+
+def fmt_int(n: int) -> str:
+    """1234567 -> '1,234,567' (for formulas)."""
+    return f"{n:,}".replace(",", "{,}")
+
+
+def out_size(size: int, k: int, stride: int, padding: int, dilation: int = 1, ceil_mode: bool = False) -> int:
+    """Output length of a conv or pool along one axis, PyTorch's rule (ceil_mode as in nn.MaxPool2d)."""
+    span = size + 2 * padding - dilation * (k - 1) - 1
+    if ceil_mode:
+        n = -(-span // stride) + 1
+        # PyTorch drops a last window that would start in the right padding.
+        if (n - 1) * stride >= size + padding:
+            n -= 1
+        return n
+    return span // stride + 1
+
+
+def same_padding(k: int, dilation: int = 1) -> int:
+    """Symmetric padding that keeps the size at stride 1 for odd kernels: dilation * (k - 1) // 2."""
+    return dilation * (k - 1) // 2
+
+
+def tf_same_out(size: int, stride: int) -> int:
+    """TensorFlow 'SAME' output length: ceil(size / stride), whatever the kernel."""
+    return -(-size // stride)
+
+
+def tf_same_pad(size: int, k: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+    """TensorFlow 'SAME' padding (before, after) along one axis: the extra pixel goes after (bottom/right)."""
+    total = max((tf_same_out(size, stride) - 1) * stride + dilation * (k - 1) + 1 - size, 0)
+    return total // 2, total - total // 2
+
+
+# ----- primitives ----------------------------------------------------------------------------------------------
+
+
+def start(c: int, h: int, w: int) -> Cost:
+    """An input tensor of shape C x H x W with nothing counted yet."""
+    for name, v in (("channels", c), ("height", h), ("width", w)):
+        if int(v) < 1:
+            raise ValueError(f"input {name} must be at least 1, got {v}")
+    return Cost(int(c), int(h), int(w))
+
+
+def branch(x: Cost) -> Cost:
+    """Start a side branch at ``x``: same shape and receptive field, zero totals, no steps."""
+    return Cost(x.c, x.h, x.w, rf_h=x.rf_h, rf_w=x.rf_w, jump=x.jump, global_context=x.global_context)
+
+
+def _step(x: Cost, **kw) -> tuple[Step, ...]:
+    return x.steps + (Step(**kw),)
+
+
+def conv(
+    x: Cost,
+    out_channels: int,
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] | str | None = None,
+    dilation: int = 1,
+    groups: int = 1,
+    bias: bool = False,
+    label: str = "",
+    branch_name: str = "",
+) -> Cost:
+    """A 2-D convolution.
+
+    Args:
+        x: the input record.
+        out_channels: C_out.
+        kernel_size: k or (k_h, k_w).
+        stride: s or (s_h, s_w).
+        padding: p, (p_h, p_w), None for ``dilation * (k - 1) // 2`` per axis, or "tf_same" for TensorFlow 'SAME'.
+        dilation: spacing of the kernel taps.
+        groups: g; C_in and C_out must both be divisible by it.
+        bias: whether the conv adds a learnable bias (counted in params, not in MACs).
+        label: name of the layer for tables and diagrams.
+        branch_name: the branch the layer sits on.
+
+    Raises:
+        ValueError: groups not dividing the channels, or an output smaller than 1 x 1.
+    """
+    kh, kw = _pair(kernel_size)
+    sh, sw = _pair(stride)
+    c_in = x.c
+    if out_channels < 1:
+        raise ValueError(f"out_channels={out_channels} must be at least 1")
+    if groups < 1 or c_in % groups or out_channels % groups:
+        raise ValueError(
+            f"groups={groups} must divide both in_channels={c_in} and out_channels={out_channels} "
+            f"(conv '{label or 'conv'}')"
+        )
+    if padding == "tf_same":
+        ho, wo = tf_same_out(x.h, sh), tf_same_out(x.w, sw)
+    else:
+        ph, pw = (same_padding(kh, dilation), same_padding(kw, dilation)) if padding is None else _pair(padding)
+        ho = out_size(x.h, kh, sh, ph, dilation)
+        wo = out_size(x.w, kw, sw, pw, dilation)
+    if ho < 1 or wo < 1:
+        raise ValueError(
+            f"output size below 1 ({ho}x{wo}) in '{label or 'conv'}': a {x.h}x{x.w} input is too small for a "
+            f"{kh}x{kw} kernel with dilation {dilation}, stride {sh} and padding {padding}"
+        )
+    cin_g = c_in // groups
+    params = out_channels * cin_g * kh * kw + (out_channels if bias else 0)
+    macs = out_channels * ho * wo * cin_g * kh * kw
+    formula = (
+        rf"{kh}\cdot{kw}\cdot\tfrac{{{c_in}}}{{{groups}}}\cdot{out_channels}\cdot{ho}\cdot{wo} = {fmt_int(macs)}"
+        if groups > 1
+        else rf"{kh}\cdot{kw}\cdot{c_in}\cdot{out_channels}\cdot{ho}\cdot{wo} = {fmt_int(macs)}"
+    )
+    return replace(
+        x,
+        c=out_channels,
+        h=ho,
+        w=wo,
+        params=x.params + params,
+        macs=x.macs + macs,
+        acts=x.acts + out_channels * ho * wo,
+        rf_h=x.rf_h + dilation * (kh - 1) * x.jump,
+        rf_w=x.rf_w + dilation * (kw - 1) * x.jump,
+        jump=x.jump * sh,
+        steps=_step(
+            x,
+            label=label or f"{kh}x{kw} conv",
+            kind="conv",
+            out_shape=(out_channels, ho, wo),
+            params=params,
+            macs=macs,
+            formula=formula,
+            branch=branch_name,
+        ),
+    )
+
+
+def norm(x: Cost, label: str = "BN", branch_name: str = "") -> Cost:
+    """Batch norm: 2 C params (gamma, beta); 1 scale-and-shift per element in the ``bn`` extras line."""
+    n = x.numel
+    return replace(
+        x,
+        params=x.params + 2 * x.c,
+        extras=_add_extra(x.extras, "bn", n),
+        steps=_step(x, label=label, kind="bn", out_shape=x.output_shape, params=2 * x.c, extra=n, branch=branch_name),
+    )
+
+
+def act(x: Cost, kind: str = "relu", branch_name: str = "") -> Cost:
+    """A nonlinearity: 1 per element in the ``act`` extras line; ``none`` records nothing."""
+    if kind not in ACTIVATIONS:
+        raise ValueError(f"activation '{kind}' is not one of {', '.join(ACTIVATIONS)}")
+    if kind == "none":
+        return x
+    n = x.numel
+    return replace(
+        x,
+        extras=_add_extra(x.extras, "act", n),
+        steps=_step(x, label=kind, kind="act", out_shape=x.output_shape, extra=n, branch=branch_name),
+    )
+
+
+def pool(
+    x: Cost,
+    kernel_size: int,
+    stride: int,
+    padding: int = 0,
+    ceil_mode: bool = False,
+    kind: str = "max",
+    label: str = "",
+    branch_name: str = "",
+) -> Cost:
+    """Max or average pooling over k x k windows: k*k per output element in the ``pool`` extras line."""
+    ho = out_size(x.h, kernel_size, stride, padding, 1, ceil_mode)
+    wo = out_size(x.w, kernel_size, stride, padding, 1, ceil_mode)
+    if ho < 1 or wo < 1:
+        raise ValueError(
+            f"output size below 1 ({ho}x{wo}) in '{label or kind + ' pool'}': a {x.h}x{x.w} input is too small for "
+            f"a {kernel_size}x{kernel_size} window"
+        )
+    n = x.c * ho * wo * kernel_size * kernel_size
+    return replace(
+        x,
+        h=ho,
+        w=wo,
+        extras=_add_extra(x.extras, "pool", n),
+        rf_h=x.rf_h + (kernel_size - 1) * x.jump,
+        rf_w=x.rf_w + (kernel_size - 1) * x.jump,
+        jump=x.jump * stride,
+        steps=_step(
+            x,
+            label=label or f"{kernel_size}x{kernel_size} {kind} pool s{stride}",
+            kind="pool",
+            out_shape=(x.c, ho, wo),
+            extra=n,
+            branch=branch_name,
+        ),
+    )
+
+
+def global_pool(x: Cost, label: str = "global avg pool", branch_name: str = "") -> Cost:
+    """Global average pooling to C x 1 x 1: 1 per input element in the ``pool`` extras line."""
+    n = x.numel
+    return replace(
+        x,
+        h=1,
+        w=1,
+        extras=_add_extra(x.extras, "pool", n),
+        global_context=True,
+        steps=_step(x, label=label, kind="pool", out_shape=(x.c, 1, 1), extra=n, branch=branch_name),
+    )
+
+
+def linear(x: Cost, out_features: int, bias: bool = True, label: str = "FC", branch_name: str = "") -> Cost:
+    """A fully connected layer on the flattened C x H x W input."""
+    fin = x.numel
+    params = fin * out_features + (out_features if bias else 0)
+    macs = fin * out_features
+    return replace(
+        x,
+        c=out_features,
+        h=1,
+        w=1,
+        params=x.params + params,
+        macs=x.macs + macs,
+        acts=x.acts + out_features,
+        steps=_step(
+            x,
+            label=label,
+            kind="linear",
+            out_shape=(out_features, 1, 1),
+            params=params,
+            macs=macs,
+            formula=rf"{fin}\cdot{out_features} = {fmt_int(macs)}",
+            branch=branch_name,
+        ),
+    )
+
+
+def _merge(a: Cost, b: Cost) -> dict:
+    return {
+        "params": a.params + b.params,
+        "macs": a.macs + b.macs,
+        "acts": a.acts + b.acts,
+        "extras": _sum_extras(a.extras, b.extras),
+        "rf_h": max(a.rf_h, b.rf_h),
+        "rf_w": max(a.rf_w, b.rf_w),
+        "jump": max(a.jump, b.jump),
+        "global_context": a.global_context or b.global_context,
+        "steps": a.steps + b.steps,
+    }
+
+
+def concat(trunk: Cost, *parts: Cost, label: str = "concat", branch_name: str = "") -> Cost:
+    """Concatenate branches along channels.
+
+    ``trunk`` carries the totals up to where the branches split; each part was started with :func:`branch` (or is a
+    tensor carried from earlier whose totals are already in ``trunk``: pass it through :func:`branch` first).
+    """
+    if not parts:
+        raise ValueError("concat needs at least one part")
+    h, w = parts[0].h, parts[0].w
+    for p in parts:
+        if (p.h, p.w) != (h, w):
+            raise ValueError(f"cannot concatenate a {p.h}x{p.w} map with a {h}x{w} map")
+    out = replace(trunk, c=0, h=h, w=w, rf_h=1, rf_w=1, jump=parts[0].jump)
+    for p in parts:
+        out = replace(out, **_merge(out, p))
+    c = sum(p.c for p in parts)
+    return replace(out, c=c, steps=_step(out, label=label, kind="concat", out_shape=(c, h, w), branch=branch_name))
+
+
+def add(main: Cost, shortcut: Cost, label: str = "residual add", branch_name: str = "") -> Cost:
+    """Element-wise sum of the main path and a shortcut started with :func:`branch`."""
+    if main.output_shape != shortcut.output_shape:
+        raise ValueError(f"cannot add a {shortcut.output_shape} shortcut to a {main.output_shape} main path")
+    merged = replace(main, **_merge(main, shortcut))
+    n = main.numel
+    return replace(
+        merged,
+        extras=_add_extra(merged.extras, "elementwise", n),
+        steps=_step(merged, label=label, kind="add", out_shape=main.output_shape, extra=n, branch=branch_name),
+    )
+
+
+def multiply(main: Cost, gate: Cost, label: str = "gate multiply", branch_name: str = "") -> Cost:
+    """Broadcast product of ``main`` with a gate branch (C x 1 x 1 or C x H x W) started with :func:`branch`."""
+    if gate.c != main.c:
+        raise ValueError(f"gate has {gate.c} channels, the tensor it scales has {main.c}")
+    merged = replace(main, **_merge(main, gate))
+    merged = replace(merged, rf_h=main.rf_h, rf_w=main.rf_w, jump=main.jump)
+    n = main.numel
+    return replace(
+        merged,
+        extras=_add_extra(merged.extras, "elementwise", n),
+        steps=_step(merged, label=label, kind="mul", out_shape=main.output_shape, extra=n, branch=branch_name),
+    )
+
+
+def squeeze_excite(
+    x: Cost, squeeze_channels: int, activation: str = "relu", gate: str = "sigmoid", label: str = "SE"
+) -> Cost:
+    """Squeeze-excitation on ``x``: global pool, 1x1 conv (bias) to the squeeze width, act, 1x1 conv (bias) back,
+    gate, multiply."""
+    if squeeze_channels < 1:
+        raise ValueError(f"squeeze-excitation width must be at least 1, got {squeeze_channels}")
+    g = branch(x)
+    g = global_pool(g, label=f"{label} squeeze (global pool)", branch_name=label)
+    g = conv(g, squeeze_channels, 1, bias=True, label=f"{label} reduce 1x1", branch_name=label)
+    g = act(g, activation, branch_name=label)
+    g = conv(g, x.c, 1, bias=True, label=f"{label} expand 1x1", branch_name=label)
+    g = act(g, gate, branch_name=label)
+    return multiply(x, g, label=f"{label} scale")
+
+
+def side(main: Cost, side_branch: Cost) -> Cost:
+    """Add the totals of a side branch (started with :func:`branch`) whose output is consumed by the next layer as a
+    second input (deformable conv offsets), keeping ``main``'s shape."""
+    merged = replace(main, **_merge(main, side_branch))
+    return replace(merged, rf_h=main.rf_h, rf_w=main.rf_w, jump=main.jump, global_context=main.global_context)
+
+
+def count_extra(x: Cost, kind: str, n: int, label: str, step_kind: str, out_shape=None, branch_name: str = "") -> Cost:
+    """Count ``n`` operations on the extras line ``kind`` without changing the shape."""
+    return replace(
+        x,
+        extras=_add_extra(x.extras, kind, n),
+        steps=_step(x, label=label, kind=step_kind, out_shape=out_shape or x.output_shape, extra=n,
+                    branch=branch_name),
+    )
+
+
+def marker(x: Cost, label: str, kind: str, branch_name: str = "") -> Cost:
+    """A free step (split, shuffle, identity pass-through) recorded for diagrams and tables."""
+    return replace(x, steps=_step(x, label=label, kind=kind, out_shape=x.output_shape, branch=branch_name))
+
+
+def with_channels(x: Cost, c: int, label: str = "split", branch_name: str = "") -> Cost:
+    """The same map restricted to ``c`` channels (a channel split); free."""
+    if not 0 < c <= x.c:
+        raise ValueError(f"cannot take {c} of {x.c} channels")
+    return replace(x, c=c, steps=_step(x, label=label, kind="split", out_shape=(c, x.h, x.w), branch=branch_name))
+
+
+def fixed_depthwise(x: Cost, kernel_size: int, stride: int = 1, label: str = "fixed depthwise") -> Cost:
+    """A depthwise conv whose kernels are fixed buffers: its MACs count, its weights are not params."""
+    y = conv(x, x.c, kernel_size, stride=stride, groups=x.c, label=label)
+    last = y.steps[-1]
+    fixed = replace(last, params=0, label=f"{label} (fixed kernels, not params)")
+    return replace(y, params=x.params, steps=x.steps + (fixed,))
+
+
+def sequence(x: Cost, *fns) -> Cost:
+    """Apply cost functions in order: ``sequence(x, f, g)`` == ``g(f(x))``."""
+    for f in fns:
+        x = f(x)
+    return x
+
+
+def ratio_text(a: float, b: float) -> str:
+    """'8.4x fewer' / '1.3x more' / 'the same': how a compares with b."""
+    if a <= 0 or b <= 0 or math.isclose(a, b, rel_tol=1e-9):
+        return "the same"
+    return f"{b / a:.1f}x fewer" if a < b else f"{a / b:.1f}x more"

@@ -1,0 +1,363 @@
+"""Traced counts: what real tracers measure on a built module, to check the analytic model against.
+
+Three tracers, each run on the real ``nn.Module``:
+
+* :func:`flop_counter_macs`: ``torch.utils.flop_counter.FlopCounterMode`` on the meta device (no memory, no
+  arithmetic). It reports FLOPs = 2 x MACs for conv and matmul only. Out of the box it counts
+  ``torchvision::deform_conv2d`` as 0; we register :func:`deform_conv2d_macs` for it.
+* :func:`fvcore_counts`: fvcore's ``FlopCountAnalysis`` (a JIT trace on the CPU). It counts a fused multiply-add as
+  one "flop" and, by default, also counts batch norm (2 per element in eval mode: a scale and a shift) and adaptive
+  average pooling (1 per input element). It skips ``torchvision::deform_conv2d`` without a rule; we register ours.
+* :func:`dispatch_counts`: the project's own op rules in a ``TorchDispatchMode`` on the meta device, sorting every
+  aten op into the same lines as :mod:`effnets.cost` (conv/linear MACs, acts, and each extras line), so that every
+  line of the analytic breakdown has a traced twin.
+
+The disagreements between tools are explained to users by :func:`explain_differences`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_flatten
+
+from effnets.cost import EXTRA_KINDS, Cost
+
+aten = torch.ops.aten
+
+
+def _deform_op():
+    import torchvision.ops  # noqa: F401  (registers torchvision::deform_conv2d)
+
+    return torch.ops.torchvision.deform_conv2d
+
+
+# ----- the project's rule for deformable convolution -----------------------------------------------------------
+
+
+def deform_conv2d_macs(input_shape, weight_shape, out_shape) -> int:
+    """MACs of torchvision::deform_conv2d: N * C_out * H_out * W_out * (C_in / groups) * k_h * k_w.
+
+    The bilinear sampling that builds the columns is not a MAC of the convolution; it is counted on its own line
+    (``sampling``) by the analytic model and by :func:`dispatch_counts`.
+    """
+    n = input_shape[0]
+    c_out, cin_g, kh, kw = weight_shape
+    return n * c_out * out_shape[2] * out_shape[3] * cin_g * kh * kw
+
+
+def _deform_flops_for_flop_counter(input_shape, weight_shape, *args, out_shape=None, **kwargs) -> int:
+    return 2 * deform_conv2d_macs(input_shape, weight_shape, out_shape)
+
+
+# ----- FlopCounterMode ------------------------------------------------------------------------------------------
+
+
+def build_on_meta(factory) -> nn.Module:
+    """Build a module on the meta device (shapes only, no memory) in eval mode."""
+    with torch.device("meta"):
+        m = factory()
+    return m.eval()
+
+
+def flop_counter_macs(module: nn.Module, input_shape: tuple[int, ...], batch: int = 1) -> int:
+    """MACs per sample measured by FlopCounterMode (with the deform_conv2d rule) on the module's device.
+
+    Pass a module built on the meta device (:func:`build_on_meta`) to count without memory or arithmetic.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    device = _module_device(module)
+    x = torch.empty((batch, *input_shape), device=device)
+    mapping = {_deform_op(): _deform_flops_for_flop_counter}
+    with torch.no_grad(), FlopCounterMode(display=False, custom_mapping=mapping) as fc:
+        module(x)
+    return fc.get_total_flops() // 2 // batch
+
+
+def _module_device(module: nn.Module) -> torch.device:
+    for t in list(module.parameters()) + list(module.buffers()):
+        return t.device
+    return torch.device("cpu")
+
+
+# ----- fvcore --------------------------------------------------------------------------------------------------
+
+
+def _fvcore_deform_handle(inputs, outputs) -> int:
+    from fvcore.nn.jit_handles import get_shape
+
+    return deform_conv2d_macs(get_shape(inputs[0]), get_shape(inputs[1]), get_shape(outputs[0]))
+
+
+def _fvcore_deform_acts(inputs, outputs) -> int:
+    from fvcore.nn.jit_handles import get_shape
+
+    return math.prod(get_shape(outputs[0]))
+
+
+@dataclass
+class FvcoreCounts:
+    """fvcore's counts for one sample.
+
+    Attributes:
+        total: FlopCountAnalysis.total() with fvcore's defaults (+ our deform_conv2d rule).
+        by_operator: the same total split by operator name (conv, linear, batch_norm, adaptive_avg_pool2d, ...).
+        acts: ActivationCountAnalysis.total() (conv/linear outputs).
+        unsupported: operator -> how often fvcore skipped it.
+    """
+
+    total: int
+    by_operator: dict[str, int]
+    acts: int
+    unsupported: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def conv_linear(self) -> int:
+        """The part of fvcore's total that is conv and linear work (comparable with analytic MACs)."""
+        keys = ("conv", "linear", "addmm", "matmul", "mm", "bmm", "einsum", "deform_conv2d")
+        return sum(v for k, v in self.by_operator.items() if k in keys)
+
+
+def fvcore_counts(module: nn.Module, input_shape: tuple[int, ...]) -> FvcoreCounts:
+    """Run fvcore's FlopCountAnalysis and ActivationCountAnalysis on a CPU copy of ``module`` (eval, batch 1)."""
+    from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis
+
+    x = torch.zeros((1, *input_shape))
+    module = module.eval()
+    handle = {"torchvision::deform_conv2d": _fvcore_deform_handle}
+    logger = logging.getLogger("fvcore")
+    old = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
+            warnings.simplefilter("ignore")
+            flops = FlopCountAnalysis(module, x).set_op_handle(**handle)
+            flops.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+            total = int(flops.total())
+            by_op = {k: int(v) for k, v in flops.by_operator().items()}
+            unsupported = dict(flops.unsupported_ops())
+            acts_an = ActivationCountAnalysis(module, x).set_op_handle(**{"torchvision::deform_conv2d": _fvcore_deform_acts})
+            acts_an.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
+            acts = int(acts_an.total())
+    finally:
+        logger.setLevel(old)
+    return FvcoreCounts(total=total, by_operator=by_op, acts=acts, unsupported=unsupported)
+
+
+# ----- the project's own dispatch-level counter ----------------------------------------------------------------
+
+_ACT_OPS = {
+    "relu",
+    "relu_",
+    "hardtanh",
+    "hardtanh_",
+    "silu",
+    "silu_",
+    "sigmoid",
+    "sigmoid_",
+    "hardswish",
+    "hardswish_",
+    "hardsigmoid",
+    "hardsigmoid_",
+    "gelu",
+    "tanh",
+}
+_ELEMENTWISE_OPS = {"add", "add_", "mul", "mul_"}
+_BN_OPS = {"_native_batch_norm_legit_no_training", "native_batch_norm", "batch_norm", "_native_batch_norm_legit"}
+_WINDOW_POOL_OPS = {"max_pool2d_with_indices", "max_pool2d", "avg_pool2d"}
+_GLOBAL_POOL_OPS = {"_adaptive_avg_pool2d", "adaptive_avg_pool2d", "mean"}
+
+
+@dataclass
+class TracedCounts:
+    """Counts sorted into the analytic model's lines (per sample)."""
+
+    macs: int = 0
+    acts: int = 0
+    extras: dict[str, int] = field(default_factory=lambda: dict.fromkeys(EXTRA_KINDS, 0))
+    uncounted: dict[str, int] = field(default_factory=dict)
+
+
+def _numel(shape) -> int:
+    return math.prod(shape)
+
+
+class _Counter(TorchDispatchMode):
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = TracedCounts()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        name = func._overloadpacket.__name__
+        c = self.c
+        first_out = tree_flatten(out)[0][0] if tree_flatten(out)[0] else None
+        if name in ("convolution", "_convolution", "conv2d"):
+            x, w = args[0], args[1]
+            c.macs += _numel(first_out.shape) * _numel(w.shape[1:])
+            c.acts += first_out.numel()
+        elif name in ("addmm", "mm", "linear"):
+            w = args[-1] if name == "addmm" else args[1]
+            k = w.shape[0] if name in ("addmm", "mm") else w.shape[1]
+            c.macs += _numel(first_out.shape) * k
+            c.acts += first_out.numel()
+        elif name == "deform_conv2d":
+            x, w, offset, mask = args[0], args[1], args[2], args[3]
+            c.macs += deform_conv2d_macs(x.shape, w.shape, first_out.shape)
+            c.acts += first_out.numel()
+            sampled = x.shape[0] * x.shape[1] * w.shape[2] * w.shape[3] * first_out.shape[2] * first_out.shape[3]
+            use_mask = bool(args[-1]) if isinstance(args[-1], bool) else mask.numel() > 0
+            c.extras["sampling"] += sampled * (5 if use_mask else 4)
+        elif name in _BN_OPS:
+            c.extras["bn"] += first_out.numel()
+        elif name in _ACT_OPS:
+            c.extras["act"] += first_out.numel()
+        elif name in _ELEMENTWISE_OPS:
+            tensors = [a for a in args[:2] if isinstance(a, torch.Tensor)]
+            if len(tensors) == 2 and all(t.dim() > 0 for t in tensors):
+                c.extras["elementwise"] += first_out.numel()
+        elif name in _WINDOW_POOL_OPS:
+            k = args[1] if len(args) > 1 else kwargs.get("kernel_size")
+            kh, kw = (k[0], k[-1]) if isinstance(k, list | tuple) else (k, k)
+            c.extras["pool"] += first_out.numel() * kh * kw
+        elif name in _GLOBAL_POOL_OPS:
+            c.extras["pool"] += args[0].numel()
+        return out
+
+
+def dispatch_counts(module: nn.Module, input_shape: tuple[int, ...], batch: int = 1) -> TracedCounts:
+    """Count a forward pass with the project's op rules (per sample). Runs on the module's device; meta is free."""
+    device = _module_device(module)
+    x = torch.empty((batch, *input_shape), device=device) if device.type == "meta" else torch.zeros(
+        (batch, *input_shape), device=device
+    )
+    counter = _Counter()
+    with torch.no_grad(), counter:
+        module(x)
+    c = counter.c
+    return TracedCounts(
+        macs=c.macs // batch,
+        acts=c.acts // batch,
+        extras={k: v // batch for k, v in c.extras.items()},
+    )
+
+
+def param_count(module: nn.Module) -> int:
+    """Learnable parameters (requires_grad), the analytic model's ``params``."""
+    return sum(p.numel() for p in module.parameters() if p.requires_grad)
+
+
+# ----- explaining disagreements --------------------------------------------------------------------------------
+
+_FVCORE_WHY = {
+    "batch_norm": "fvcore counts batch norm by default: 2 per element in eval mode (a scale and a shift).",
+    "adaptive_avg_pool2d": "fvcore counts adaptive average pooling (1 per input element); the headline leaves "
+    "pooling to the 'pooling' line.",
+    "upsample_nearest2d": "fvcore counts upsampling.",
+    "upsample_bilinear2d": "fvcore counts upsampling.",
+    "group_norm": "fvcore counts group norm.",
+    "layer_norm": "fvcore counts layer norm.",
+}
+
+
+@dataclass
+class CrossCheck:
+    """The analytic count beside the tracers', with a sentence per disagreement."""
+
+    analytic_macs: int
+    flop_counter_macs: int | None
+    fvcore: FvcoreCounts | None
+    dispatch: TracedCounts | None
+    notes: list[str]
+
+    def rows(self) -> list[dict]:
+        rows = [{"source": "analytic (effnets.cost)", "MACs": self.analytic_macs, "agrees": True}]
+        if self.flop_counter_macs is not None:
+            rows.append(
+                {
+                    "source": "FlopCounterMode (meta device) / 2",
+                    "MACs": self.flop_counter_macs,
+                    "agrees": self.flop_counter_macs == self.analytic_macs,
+                }
+            )
+        if self.fvcore is not None:
+            rows.append(
+                {
+                    "source": "fvcore total (defaults)",
+                    "MACs": self.fvcore.total,
+                    "agrees": self.fvcore.total == self.analytic_macs,
+                }
+            )
+            rows.append(
+                {
+                    "source": "fvcore conv + linear only",
+                    "MACs": self.fvcore.conv_linear,
+                    "agrees": self.fvcore.conv_linear == self.analytic_macs,
+                }
+            )
+        if self.dispatch is not None:
+            rows.append(
+                {
+                    "source": "effnets dispatch counter",
+                    "MACs": self.dispatch.macs,
+                    "agrees": self.dispatch.macs == self.analytic_macs,
+                }
+            )
+        return rows
+
+
+def explain_differences(analytic: Cost, fc: int | None, fv: FvcoreCounts | None, has_deform: bool) -> list[str]:
+    """One sentence per way a tool's number differs from the analytic MACs."""
+    notes: list[str] = []
+    if has_deform:
+        notes.append(
+            "Out of the box both FlopCounterMode and fvcore count torchvision::deform_conv2d as 0; effnets registers "
+            "its rule (N x C_out x H_out x W_out x C_in/groups x k_h x k_w) in both, so the numbers shown include it."
+        )
+    if fc is not None and fc != analytic.macs:
+        notes.append(f"FlopCounterMode differs by {fc - analytic.macs:+,} MACs: this is a bug in effnets' cost model.")
+    elif fc is not None:
+        notes.append("FlopCounterMode reports FLOPs = 2 x MACs for conv and matmul only; halved, it matches exactly.")
+    if fv is not None:
+        for op, n in sorted(fv.by_operator.items()):
+            if op in _FVCORE_WHY and n:
+                notes.append(f"fvcore adds {n:,} for {op}: {_FVCORE_WHY[op]}")
+        if fv.conv_linear != analytic.macs:
+            notes.append(
+                f"fvcore's conv + linear part differs by {fv.conv_linear - analytic.macs:+,}: this is a bug in "
+                "effnets' cost model."
+            )
+        skipped = {k: v for k, v in fv.unsupported.items() if "deform" not in k}
+        if skipped:
+            notes.append(
+                "fvcore skips (counts 0 for) "
+                + ", ".join(f"{k} x{v}" for k, v in sorted(skipped.items()))
+                + " - activations and element-wise ops, which effnets lists as extras."
+            )
+    return notes
+
+
+def cross_check(
+    module_factory, analytic: Cost, input_shape: tuple[int, int, int], use_fvcore: bool = True
+) -> CrossCheck:
+    """Run the tracers on modules from ``module_factory`` and explain how they compare with ``analytic``."""
+    meta = build_on_meta(module_factory)
+    fc = flop_counter_macs(meta, input_shape)
+    dc = dispatch_counts(meta, input_shape)
+    fv = None
+    if use_fvcore:
+        cpu = module_factory().eval()
+        fv = fvcore_counts(cpu, input_shape)
+    has_deform = any(type(m).__name__ == "DeformConv2d" for m in meta.modules())
+    notes = explain_differences(analytic, fc, fv, has_deform)
+    return CrossCheck(analytic.macs, fc, fv, dc, notes)

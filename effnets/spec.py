@@ -1,0 +1,260 @@
+"""Typed, validated settings records (specs) shared by blocks and models.
+
+A spec is a frozen dataclass whose fields are declared with :func:`param`. The field's metadata carries what a user
+interface needs to draw a widget and what validation needs to reject a value: a range (``lo``, ``hi``, ``step``),
+``choices``, a ``help`` sentence and a short ``label``. :meth:`Spec.__post_init__` checks every field against its
+metadata, then calls :meth:`Spec.check` for the constraints that tie fields together. Every failure is a
+``ValueError`` whose message names the field, the value and the rule, so a student can act on it.
+
+Specs are built from Python values (:func:`make_spec`) or from strings (:func:`parse_fields`, used by the CLI's
+``--set key=value`` and by URLs). Unknown keys are errors that name the key and list the valid ones.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import typing
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any
+
+_TRUE = {"1", "true", "yes", "on", "y", "t"}
+_FALSE = {"0", "false", "no", "off", "n", "f"}
+
+
+def param(
+    default: Any,
+    *,
+    lo: float | None = None,
+    hi: float | None = None,
+    step: float | None = None,
+    choices: tuple | None = None,
+    help: str = "",
+    label: str | None = None,
+    advanced: bool = False,
+) -> Any:
+    """Declare a spec field with its range and help text.
+
+    Args:
+        default: the default value (its Python type is the field's type).
+        lo, hi: inclusive bounds for numbers.
+        step: widget step for numbers.
+        choices: the allowed values for strings (and optionally ints).
+        help: one sentence shown beside the widget.
+        label: short widget label (defaults to the field name with spaces).
+        advanced: drawn in a collapsed "more settings" group by the UI.
+    """
+    meta = {"lo": lo, "hi": hi, "step": step, "choices": choices, "help": help, "label": label, "advanced": advanced}
+    return field(default=default, metadata=meta)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def field_type(cls: type, name: str) -> type:
+    """The Python type of a spec field (int, float, bool or str)."""
+    return _hints(cls)[name]
+
+
+@dataclass(frozen=True)
+class Spec:
+    """Base of all block and model specs: range/choice validation from field metadata, then :meth:`check`."""
+
+    def __post_init__(self) -> None:
+        hints = _hints(type(self))
+        for f in fields(self):
+            value = getattr(self, f.name)
+            t = hints[f.name]
+            value = _coerce_python(f.name, value, t)
+            object.__setattr__(self, f.name, value)
+            _check_range(f.name, value, f.metadata)
+        self.check()
+
+    def check(self) -> None:
+        """Constraints between fields; raise ValueError naming the rule and the values."""
+
+    def replace(self, **changes: Any) -> Spec:
+        """A copy with some fields changed (validated again)."""
+        unknown = set(changes) - {f.name for f in fields(self)}
+        if unknown:
+            raise ValueError(_unknown_message(type(self), sorted(unknown)[0]))
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Field name -> value."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def changed_fields(self) -> dict[str, Any]:
+        """Only the fields that differ from their defaults."""
+        return {
+            f.name: getattr(self, f.name)
+            for f in fields(self)
+            if f.default is not MISSING and getattr(self, f.name) != f.default
+        }
+
+
+def _coerce_python(name: str, value: Any, t: type) -> Any:
+    """Accept ints for float fields and exact-integer floats for int fields; reject other types clearly."""
+    if t is bool:
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"{name}={value!r} must be true or false")
+    if t is int:
+        if isinstance(value, bool):
+            raise ValueError(f"{name}={value!r} must be an integer")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        raise ValueError(f"{name}={value!r} must be an integer")
+    if t is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"{name}={value!r} must be a number")
+        value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"{name}={value!r} must be a finite number")
+        return value
+    if t is str:
+        if not isinstance(value, str):
+            raise ValueError(f"{name}={value!r} must be text")
+        return value
+    return value
+
+
+def _check_range(name: str, value: Any, meta: typing.Mapping) -> None:
+    choices = meta.get("choices")
+    if choices is not None and value not in choices:
+        raise ValueError(f"{name}={value!r} is not allowed: choose one of {', '.join(map(str, choices))}")
+    lo, hi = meta.get("lo"), meta.get("hi")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    if lo is not None and value < lo:
+        raise ValueError(f"{name}={value} is below the minimum {lo}")
+    if hi is not None and value > hi:
+        raise ValueError(f"{name}={value} is above the maximum {hi}")
+
+
+def _unknown_message(cls: type, key: str) -> str:
+    names = ", ".join(f.name for f in fields(cls))
+    return f"unknown setting '{key}' (valid settings: {names})"
+
+
+def field_names(cls: type) -> list[str]:
+    """The field names of a spec class, in order."""
+    return [f.name for f in fields(cls)]
+
+
+def make_spec(cls: type[Spec], **values: Any) -> Spec:
+    """Build a spec, rejecting unknown keys with a message that names the key."""
+    valid = set(field_names(cls))
+    for key in values:
+        if key not in valid:
+            raise ValueError(_unknown_message(cls, key))
+    return cls(**values)
+
+
+def parse_value(cls: type, name: str, text: str) -> Any:
+    """Parse one field's value from text (CLI ``--set``, URLs) by the field's type."""
+    if name not in field_names(cls):
+        raise ValueError(_unknown_message(cls, name))
+    t = field_type(cls, name)
+    s = text.strip()
+    if t is bool:
+        low = s.lower()
+        if low in _TRUE:
+            return True
+        if low in _FALSE:
+            return False
+        raise ValueError(f"{name}: '{text}' is not true or false")
+    if t is int:
+        try:
+            return int(s)
+        except ValueError:
+            try:
+                f = float(s)
+            except ValueError:
+                raise ValueError(f"{name}: '{text}' is not an integer") from None
+            if f.is_integer():
+                return int(f)
+            raise ValueError(f"{name}: '{text}' is not an integer") from None
+    if t is float:
+        try:
+            v = float(s)
+        except ValueError:
+            raise ValueError(f"{name}: '{text}' is not a number") from None
+        if not math.isfinite(v):
+            raise ValueError(f"{name}: '{text}' is not a finite number")
+        return v
+    return s
+
+
+def parse_fields(cls: type, items: typing.Mapping[str, str]) -> dict[str, Any]:
+    """Parse a mapping of field name -> text into typed values (strict: any problem raises ValueError)."""
+    return {k: parse_value(cls, k, v) for k, v in items.items()}
+
+
+def clamp_fields(cls: type, items: typing.Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """Lenient parse for links: drop unknown or malformed values, clamp numbers into range.
+
+    Returns:
+        (typed values that passed, one warning sentence per value that was dropped or changed).
+    """
+    out: dict[str, Any] = {}
+    warnings: list[str] = []
+    by_name = {f.name: f for f in fields(cls)}
+    for key, text in items.items():
+        if key not in by_name:
+            warnings.append(f"ignored unknown setting '{key}' in the link")
+            continue
+        try:
+            v = parse_value(cls, key, text)
+        except ValueError as e:
+            warnings.append(f"ignored {e} (from the link)")
+            continue
+        meta = by_name[key].metadata
+        choices = meta.get("choices")
+        if choices is not None and v not in choices:
+            warnings.append(f"ignored {key}='{text}' from the link: choose one of {', '.join(map(str, choices))}")
+            continue
+        lo, hi = meta.get("lo"), meta.get("hi")
+        if not isinstance(v, bool) and isinstance(v, int | float):
+            if lo is not None and v < lo:
+                warnings.append(f"{key}={v} from the link is below the minimum; set to {lo}")
+                v = type(v)(lo)
+            elif hi is not None and v > hi:
+                warnings.append(f"{key}={v} from the link is above the maximum; set to {hi}")
+                v = type(v)(hi)
+        out[key] = v
+    return out, warnings
+
+
+def encode_fields(values: typing.Mapping[str, Any]) -> str:
+    """Compact string form for URLs: 'key:value,key:value' (bools as 1/0)."""
+    parts = []
+    for k, v in values.items():
+        if isinstance(v, bool):
+            v = int(v)
+        elif isinstance(v, float):
+            v = repr(v)
+        parts.append(f"{k}:{v}")
+    return ",".join(parts)
+
+
+def decode_fields(text: str) -> tuple[dict[str, str], list[str]]:
+    """Inverse of :func:`encode_fields` into raw strings; malformed pieces become warnings."""
+    out: dict[str, str] = {}
+    warnings: list[str] = []
+    if not text:
+        return out, warnings
+    for piece in text.split(","):
+        if not piece:
+            continue
+        key, sep, value = piece.partition(":")
+        if not sep or not key:
+            warnings.append(f"ignored malformed setting '{piece[:40]}' in the link")
+            continue
+        out[key.strip()] = value
+    return out, warnings
