@@ -497,8 +497,7 @@ def count_extra(x: Cost, kind: str, n: int, label: str, step_kind: str, out_shap
     return replace(
         x,
         extras=_add_extra(x.extras, kind, n),
-        steps=_step(x, label=label, kind=step_kind, out_shape=out_shape or x.output_shape, extra=n,
-                    branch=branch_name),
+        steps=_step(x, label=label, kind=step_kind, out_shape=out_shape or x.output_shape, extra=n, branch=branch_name),
     )
 
 

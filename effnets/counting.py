@@ -129,7 +129,9 @@ class FvcoreCounts:
 
 def fvcore_counts(module: nn.Module, input_shape: tuple[int, ...]) -> FvcoreCounts:
     """Run fvcore's FlopCountAnalysis and ActivationCountAnalysis on a CPU copy of ``module`` (eval, batch 1)."""
-    from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from fvcore.nn import ActivationCountAnalysis, FlopCountAnalysis
 
     x = torch.zeros((1, *input_shape))
     module = module.eval()
@@ -145,7 +147,9 @@ def fvcore_counts(module: nn.Module, input_shape: tuple[int, ...]) -> FvcoreCoun
             total = int(flops.total())
             by_op = {k: int(v) for k, v in flops.by_operator().items()}
             unsupported = dict(flops.unsupported_ops())
-            acts_an = ActivationCountAnalysis(module, x).set_op_handle(**{"torchvision::deform_conv2d": _fvcore_deform_acts})
+            acts_an = ActivationCountAnalysis(module, x).set_op_handle(
+                **{"torchvision::deform_conv2d": _fvcore_deform_acts}
+            )
             acts_an.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
             acts = int(acts_an.total())
     finally:
@@ -212,7 +216,7 @@ class _Counter(TorchDispatchMode):
             c.macs += _numel(first_out.shape) * k
             c.acts += first_out.numel()
         elif name == "deform_conv2d":
-            x, w, offset, mask = args[0], args[1], args[2], args[3]
+            x, w, _offset, mask = args[0], args[1], args[2], args[3]
             c.macs += deform_conv2d_macs(x.shape, w.shape, first_out.shape)
             c.acts += first_out.numel()
             sampled = x.shape[0] * x.shape[1] * w.shape[2] * w.shape[3] * first_out.shape[2] * first_out.shape[3]
@@ -238,8 +242,10 @@ class _Counter(TorchDispatchMode):
 def dispatch_counts(module: nn.Module, input_shape: tuple[int, ...], batch: int = 1) -> TracedCounts:
     """Count a forward pass with the project's op rules (per sample). Runs on the module's device; meta is free."""
     device = _module_device(module)
-    x = torch.empty((batch, *input_shape), device=device) if device.type == "meta" else torch.zeros(
-        (batch, *input_shape), device=device
+    x = (
+        torch.empty((batch, *input_shape), device=device)
+        if device.type == "meta"
+        else torch.zeros((batch, *input_shape), device=device)
     )
     counter = _Counter()
     with torch.no_grad(), counter:

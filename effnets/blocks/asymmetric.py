@@ -27,16 +27,22 @@ class AsymmetricConv(torch.nn.Module):
     def __init__(self, spec: AsymmetricSpec):
         super().__init__()
         k, s = spec.kernel_size, spec.stride
-        self.row = ConvBNAct(spec.in_channels, spec.out_channels, (1, k), (1, s), (0, k // 2), activation=spec.activation)
-        self.col = ConvBNAct(spec.out_channels, spec.out_channels, (k, 1), (s, 1), (k // 2, 0), activation=spec.activation)
+        self.row = ConvBNAct(
+            spec.in_channels, spec.out_channels, (1, k), (1, s), (0, k // 2), activation=spec.activation
+        )
+        self.col = ConvBNAct(
+            spec.out_channels, spec.out_channels, (k, 1), (s, 1), (k // 2, 0), activation=spec.activation
+        )
 
     @staticmethod
     def cost(spec: AsymmetricSpec, x: Cost) -> Cost:
         k, s = spec.kernel_size, spec.stride
-        x = ConvBNAct.cost(x, spec.out_channels, (1, k), (1, s), (0, k // 2), activation=spec.activation,
-                           label=f"1x{k} conv")
-        return ConvBNAct.cost(x, spec.out_channels, (k, 1), (s, 1), (k // 2, 0), activation=spec.activation,
-                              label=f"{k}x1 conv")
+        x = ConvBNAct.cost(
+            x, spec.out_channels, (1, k), (1, s), (0, k // 2), activation=spec.activation, label=f"1x{k} conv"
+        )
+        return ConvBNAct.cost(
+            x, spec.out_channels, (k, 1), (s, 1), (k // 2, 0), activation=spec.activation, label=f"{k}x1 conv"
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.col(self.row(x))

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import nn
-from torchvision.ops import DeformConv2d
 
 from effnets import cost as C
 from effnets.blocks import BlockInfo, BlockSpec, register
@@ -23,10 +22,17 @@ class DeformableSpec(BlockSpec):
     stride: int = param(1, lo=1, hi=4, help=STRIDE_HELP)
     dilation: int = param(1, lo=1, hi=8, help="Spacing of the regular grid the offsets start from.", advanced=True)
     padding: int = param(-1, lo=-1, hi=16, help=PAD_HELP, advanced=True)
-    offset_groups: int = param(1, lo=1, hi=64, help="Channel groups that share one offset field; must divide C_in.",
-                               label="offset groups", advanced=True)
-    modulated: bool = param(True, help="DCNv2: also predict a per-point mask in (0, 1) that weights each sample.",
-                            label="modulation mask")
+    offset_groups: int = param(
+        1,
+        lo=1,
+        hi=64,
+        help="Channel groups that share one offset field; must divide C_in.",
+        label="offset groups",
+        advanced=True,
+    )
+    modulated: bool = param(
+        True, help="DCNv2: also predict a per-point mask in (0, 1) that weights each sample.", label="modulation mask"
+    )
     activation: str = param("relu", choices=ACTIVATIONS, help=ACT_HELP, advanced=True)
 
     def check(self) -> None:
@@ -50,6 +56,8 @@ class DeformableConv(nn.Module):
             if m is not None and m.weight.device.type != "meta":
                 nn.init.zeros_(m.weight)
                 nn.init.zeros_(m.bias)
+        from torchvision.ops import DeformConv2d  # imported here: torchvision costs 2 s at start-up
+
         self.conv = DeformConv2d(spec.in_channels, spec.out_channels, k, s, p, d, bias=False)
         self.bn = nn.BatchNorm2d(spec.out_channels)
         self.act = make_act(spec.activation)
@@ -59,8 +67,9 @@ class DeformableConv(nn.Module):
         k, s, d = spec.kernel_size, spec.stride, spec.dilation
         p = resolve_padding(k, d, spec.padding)
         n_points = spec.offset_groups * k * k
-        off = C.conv(C.branch(x), 2 * n_points, k, s, p, d, bias=True, label=f"{k}x{k} offset conv",
-                     branch_name="offsets")
+        off = C.conv(
+            C.branch(x), 2 * n_points, k, s, p, d, bias=True, label=f"{k}x{k} offset conv", branch_name="offsets"
+        )
         y = C.side(x, off)
         if spec.modulated:
             m = C.conv(C.branch(x), n_points, k, s, p, d, bias=True, label=f"{k}x{k} mask conv", branch_name="mask")
@@ -69,8 +78,14 @@ class DeformableConv(nn.Module):
         # from 4 neighbours (+1 multiply by the mask), then multiplies them with the weights like a regular conv.
         per = 5 if spec.modulated else 4
         sampled = x.c * k * k * off.h * off.w
-        y = C.count_extra(y, "sampling", sampled * per, f"bilinear sampling ({per} per sampled value)", "sample",
-                          out_shape=(x.c * k * k, off.h, off.w))
+        y = C.count_extra(
+            y,
+            "sampling",
+            sampled * per,
+            f"bilinear sampling ({per} per sampled value)",
+            "sample",
+            out_shape=(x.c * k * k, off.h, off.w),
+        )
         y = C.conv(y, spec.out_channels, k, s, p, d, label=f"{k}x{k} deformable conv")
         y = C.norm(y)
         return C.act(y, spec.activation)

@@ -46,8 +46,15 @@ class DepthwiseConv(torch.nn.Module):
     def cost(spec: DepthwiseSpec, x: Cost) -> Cost:
         k = spec.kernel_size
         return ConvBNAct.cost(
-            x, x.c * spec.depth_multiplier, k, spec.stride, spec.padding, spec.dilation, groups=x.c,
-            activation=spec.activation, label=f"{k}x{k} depthwise",
+            x,
+            x.c * spec.depth_multiplier,
+            k,
+            spec.stride,
+            spec.padding,
+            spec.dilation,
+            groups=x.c,
+            activation=spec.activation,
+            label=f"{k}x{k} depthwise",
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

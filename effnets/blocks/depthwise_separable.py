@@ -33,9 +33,7 @@ class DepthwiseSeparableConv(torch.nn.Module):
     @staticmethod
     def cost(spec: DepthwiseSeparableSpec, x: Cost) -> Cost:
         k = spec.kernel_size
-        x = ConvBNAct.cost(
-            x, x.c, k, spec.stride, groups=x.c, activation=spec.activation, label=f"{k}x{k} depthwise"
-        )
+        x = ConvBNAct.cost(x, x.c, k, spec.stride, groups=x.c, activation=spec.activation, label=f"{k}x{k} depthwise")
         return ConvBNAct.cost(x, spec.out_channels, 1, activation=spec.activation, label="1x1 pointwise")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

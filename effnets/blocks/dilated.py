@@ -42,7 +42,13 @@ class DilatedConv(torch.nn.Module):
     def cost(spec: DilatedSpec, x: Cost) -> Cost:
         k, d = spec.kernel_size, spec.dilation
         return ConvBNAct.cost(
-            x, spec.out_channels, k, spec.stride, spec.padding, d, activation=spec.activation,
+            x,
+            spec.out_channels,
+            k,
+            spec.stride,
+            spec.padding,
+            d,
+            activation=spec.activation,
             label=f"{k}x{k} conv dilation {d}",
         )
 

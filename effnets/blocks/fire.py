@@ -16,8 +16,9 @@ from effnets.spec import param
 @dataclass(frozen=True)
 class FireSpec(BlockSpec):
     in_channels: int = param(96, lo=1, hi=4096, help="Channels of the input tensor (C_in).", label="C_in")
-    squeeze_channels: int = param(16, lo=1, hi=1024, help="s: width of the 1x1 squeeze layer (keep s < e1 + e3).",
-                                  label="squeeze s")
+    squeeze_channels: int = param(
+        16, lo=1, hi=1024, help="s: width of the 1x1 squeeze layer (keep s < e1 + e3).", label="squeeze s"
+    )
     expand1x1_channels: int = param(64, lo=0, hi=2048, help="e1: 1x1 filters of the expand layer.", label="expand e1")
     expand3x3_channels: int = param(64, lo=0, hi=2048, help="e3: 3x3 filters of the expand layer.", label="expand e3")
 
@@ -47,11 +48,21 @@ class Fire(nn.Module):
         x = C.act(C.conv(x, s, 1, bias=True, label="1x1 squeeze"), "relu")
         parts = []
         if e1:
-            parts.append(C.act(C.conv(C.branch(x), e1, 1, bias=True, label="1x1 expand", branch_name="expand 1x1"),
-                               "relu", branch_name="expand 1x1"))
+            parts.append(
+                C.act(
+                    C.conv(C.branch(x), e1, 1, bias=True, label="1x1 expand", branch_name="expand 1x1"),
+                    "relu",
+                    branch_name="expand 1x1",
+                )
+            )
         if e3:
-            parts.append(C.act(C.conv(C.branch(x), e3, 3, bias=True, label="3x3 expand", branch_name="expand 3x3"),
-                               "relu", branch_name="expand 3x3"))
+            parts.append(
+                C.act(
+                    C.conv(C.branch(x), e3, 3, bias=True, label="3x3 expand", branch_name="expand 3x3"),
+                    "relu",
+                    branch_name="expand 3x3",
+                )
+            )
         return C.concat(x, *parts)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

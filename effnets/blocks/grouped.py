@@ -47,7 +47,13 @@ class GroupedConv(torch.nn.Module):
     def cost(spec: GroupedSpec, x: Cost) -> Cost:
         k = spec.kernel_size
         return ConvBNAct.cost(
-            x, spec.out_channels, k, spec.stride, spec.padding, groups=spec.groups, activation=spec.activation,
+            x,
+            spec.out_channels,
+            k,
+            spec.stride,
+            spec.padding,
+            groups=spec.groups,
+            activation=spec.activation,
             label=f"{k}x{k} group conv g={spec.groups}",
         )
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from effnets import cost as C
@@ -23,10 +22,14 @@ class InceptionSpec(BlockSpec):
     ch3x3: int = param(128, lo=0, hi=1024, help="Width of the 3x3 tower (0 drops it).", label="3x3")
     ch5x5_reduce: int = param(16, lo=1, hi=1024, help="1x1 reduction before the 5x5 conv.", label="5x5 reduce")
     ch5x5: int = param(32, lo=0, hi=1024, help="Width of the 5x5 tower (0 drops it).", label="5x5")
-    pool_proj: int = param(32, lo=0, hi=1024, help="1x1 projection after the 3x3 max pool (0 drops the tower).",
-                           label="pool proj")
-    factorize_5x5: bool = param(False, help="Inception-v2/v3: replace the 5x5 conv by two 3x3 convs (same view, "
-                                "28% fewer MACs).", label="5x5 as two 3x3")
+    pool_proj: int = param(
+        32, lo=0, hi=1024, help="1x1 projection after the 3x3 max pool (0 drops the tower).", label="pool proj"
+    )
+    factorize_5x5: bool = param(
+        False,
+        help="Inception-v2/v3: replace the 5x5 conv by two 3x3 convs (same view, 28% fewer MACs).",
+        label="5x5 as two 3x3",
+    )
 
     def check(self) -> None:
         if self.ch1x1 + self.ch3x3 + self.ch5x5 + self.pool_proj < 1:
@@ -54,9 +57,12 @@ class Inception(nn.Module):
                 ConvBNAct(spec.ch5x5, spec.ch5x5, 3),
             )
         elif spec.ch5x5:
-            self.branch3 = nn.Sequential(ConvBNAct(cin, spec.ch5x5_reduce, 1), ConvBNAct(spec.ch5x5_reduce, spec.ch5x5, 5))
+            self.branch3 = nn.Sequential(
+                ConvBNAct(cin, spec.ch5x5_reduce, 1), ConvBNAct(spec.ch5x5_reduce, spec.ch5x5, 5)
+            )
         else:
             self.branch3 = None
+        self.pool = nn.MaxPool2d(3, 1, 1, ceil_mode=True)
         self.branch4 = ConvBNAct(cin, spec.pool_proj, 1) if spec.pool_proj else None
 
     @staticmethod
@@ -89,7 +95,7 @@ class Inception(nn.Module):
         if self.branch3 is not None:
             outs.append(self.branch3(x))
         if self.branch4 is not None:
-            outs.append(self.branch4(F.max_pool2d(x, 3, 1, 1, ceil_mode=True)))
+            outs.append(self.branch4(self.pool(x)))
         return torch.cat(outs, 1)
 
 

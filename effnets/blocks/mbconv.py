@@ -19,15 +19,32 @@ class MBConvSpec(BlockSpec):
     out_channels: int = param(32, lo=1, hi=4096, help="Channels of the output (C_out).", label="C_out")
     kernel_size: int = param(3, choices=(3, 5, 7), help="Depthwise kernel size.", label="kernel k")
     stride: int = param(1, choices=(1, 2), help="Stride of the depthwise conv; the residual needs stride 1.")
-    expand_ratio: float = param(6.0, lo=1.0, hi=8.0, step=0.5, help="t: the 1x1 expansion widens C_in to t C_in "
-                                "(1 = no expansion layer).", label="expand ratio t")
-    se_ratio: float = param(0.25, lo=0.0, hi=1.0, step=0.05, help="SE width = max(1, int(C_in x ratio)); 0 = no SE. "
-                            "EfficientNet uses 0.25 of the block's INPUT width.", label="SE ratio")
+    expand_ratio: float = param(
+        6.0,
+        lo=1.0,
+        hi=8.0,
+        step=0.5,
+        help="t: the 1x1 expansion widens C_in to t C_in (1 = no expansion layer).",
+        label="expand ratio t",
+    )
+    se_ratio: float = param(
+        0.25,
+        lo=0.0,
+        hi=1.0,
+        step=0.05,
+        help="SE width = max(1, int(C_in x ratio)); 0 = no SE. EfficientNet uses 0.25 of the block's INPUT width.",
+        label="SE ratio",
+    )
     activation: str = param("silu", choices=ACTIVATIONS, help="Swish (SiLU) in EfficientNet, ReLU6 in MobileNetV2.")
-    bn_eps: float = param(1e-5, lo=1e-6, hi=1e-2, help="BatchNorm epsilon (1e-3 for TensorFlow checkpoints).",
-                          advanced=True)
-    tf_padding: bool = param(False, help="TensorFlow 'SAME' padding (odd pixel bottom/right), as the original "
-                             "EfficientNet checkpoints were trained with.", advanced=True)
+    bn_eps: float = param(
+        1e-5, lo=1e-6, hi=1e-2, help="BatchNorm epsilon (1e-3 for TensorFlow checkpoints).", advanced=True
+    )
+    tf_padding: bool = param(
+        False,
+        help="TensorFlow 'SAME' padding (odd pixel bottom/right), as the original "
+        "EfficientNet checkpoints were trained with.",
+        advanced=True,
+    )
 
     @property
     def expanded_channels(self) -> int:
@@ -72,8 +89,16 @@ class MBConv(nn.Module):
         trunk = x
         if mid != spec.in_channels:
             x = ConvBNAct.cost(x, mid, 1, activation=a, label="1x1 expand")
-        x = ConvBNAct.cost(x, mid, k, s, "tf_same" if spec.tf_padding else -1, groups=mid, activation=a,
-                           label=f"{k}x{k} depthwise" + (" s2" if s == 2 else ""))
+        x = ConvBNAct.cost(
+            x,
+            mid,
+            k,
+            s,
+            "tf_same" if spec.tf_padding else -1,
+            groups=mid,
+            activation=a,
+            label=f"{k}x{k} depthwise" + (" s2" if s == 2 else ""),
+        )
         if spec.squeeze_channels:
             x = SqueezeExcite.cost(x, spec.squeeze_channels, a)
         x = ConvBNAct.cost(x, spec.out_channels, 1, activation="none", label="1x1 project (linear)")

@@ -19,12 +19,25 @@ class RegNetSpec(BlockSpec):
     in_channels: int = param(48, lo=1, hi=4096, help="Channels of the input tensor (C_in).", label="C_in")
     out_channels: int = param(96, lo=1, hi=4096, help="Block width w (C_out).", label="C_out (w)")
     stride: int = param(2, choices=(1, 2), help="Stride of the 3x3 group conv (2 in each stage's first block).")
-    group_width: int = param(16, lo=1, hi=1024, help="g: channels per group of the 3x3 conv (groups = w_b / g).",
-                             label="group width g")
-    bottleneck_ratio: float = param(1.0, lo=0.25, hi=4.0, step=0.25, help="b: bottleneck width w_b = w x b "
-                                    "(RegNet found b = 1 best).", label="bottleneck b")
-    se_ratio: float = param(0.0, lo=0.0, hi=1.0, step=0.05, help="RegNetY: SE width = round(ratio x C_in), 0.25 in "
-                            "the paper; 0 = RegNetX.", label="SE ratio")
+    group_width: int = param(
+        16, lo=1, hi=1024, help="g: channels per group of the 3x3 conv (groups = w_b / g).", label="group width g"
+    )
+    bottleneck_ratio: float = param(
+        1.0,
+        lo=0.25,
+        hi=4.0,
+        step=0.25,
+        help="b: bottleneck width w_b = w x b (RegNet found b = 1 best).",
+        label="bottleneck b",
+    )
+    se_ratio: float = param(
+        0.0,
+        lo=0.0,
+        hi=1.0,
+        step=0.05,
+        help="RegNetY: SE width = round(ratio x C_in), 0.25 in the paper; 0 = RegNetX.",
+        label="SE ratio",
+    )
 
     @property
     def bottleneck_channels(self) -> int:
@@ -46,8 +59,9 @@ class RegNetSpec(BlockSpec):
         if wb % g:
             raise ValueError(f"group_width={g} must divide the bottleneck width {wb} (out_channels x bottleneck_ratio)")
         if self.se_ratio > 0 and int(round(self.se_ratio * self.in_channels)) < 1:
-            raise ValueError(f"SE width round(se_ratio x in_channels) = round({self.se_ratio} x {self.in_channels}) "
-                             "is below 1")
+            raise ValueError(
+                f"SE width round(se_ratio x in_channels) = round({self.se_ratio} x {self.in_channels}) is below 1"
+            )
 
 
 class RegNetBlock(nn.Module):
@@ -77,8 +91,15 @@ class RegNetBlock(nn.Module):
         wb = spec.bottleneck_channels
         short = C.branch(x)
         if spec.in_channels != spec.out_channels or spec.stride != 1:
-            short = ConvBNAct.cost(short, spec.out_channels, 1, spec.stride, activation="none",
-                                   label="1x1 projection shortcut", branch_name="shortcut")
+            short = ConvBNAct.cost(
+                short,
+                spec.out_channels,
+                1,
+                spec.stride,
+                activation="none",
+                label="1x1 projection shortcut",
+                branch_name="shortcut",
+            )
         x = ConvBNAct.cost(x, wb, 1, label="1x1 conv a")
         x = ConvBNAct.cost(x, wb, 3, spec.stride, groups=spec.groups, label=f"3x3 group conv b ({spec.groups} groups)")
         if spec.se_ratio > 0:

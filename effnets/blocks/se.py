@@ -19,8 +19,9 @@ class SESpec(BlockSpec):
     out_channels: int = param(64, lo=1, hi=4096, help="Channels of the output (C_out).", label="C_out")
     kernel_size: int = param(3, lo=1, hi=15, help=KERNEL_HELP, label="kernel k")
     stride: int = param(1, lo=1, hi=4, help=STRIDE_HELP)
-    reduction: int = param(16, lo=1, hi=256, help="Reduction ratio r: the squeeze has C_out / r channels.",
-                           label="reduction r")
+    reduction: int = param(
+        16, lo=1, hi=256, help="Reduction ratio r: the squeeze has C_out / r channels.", label="reduction r"
+    )
     activation: str = param("relu", choices=ACTIVATIONS, help=ACT_HELP, advanced=True)
     se_activation: str = param("relu", choices=ACTIVATIONS, help="Nonlinearity inside the SE gate.", advanced=True)
 
@@ -34,8 +35,9 @@ class ConvSE(nn.Module):
 
     def __init__(self, spec: SESpec):
         super().__init__()
-        self.conv = ConvBNAct(spec.in_channels, spec.out_channels, spec.kernel_size, spec.stride,
-                              activation=spec.activation)
+        self.conv = ConvBNAct(
+            spec.in_channels, spec.out_channels, spec.kernel_size, spec.stride, activation=spec.activation
+        )
         self.se = SqueezeExcite(spec.out_channels, spec.squeeze_channels, spec.se_activation)
 
     @staticmethod

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from effnets import cost as C
@@ -19,18 +18,23 @@ from effnets.spec import param
 class ShuffleV1Spec(BlockSpec):
     in_channels: int = param(240, lo=1, hi=4096, help="Channels of the input tensor (C_in).", label="C_in")
     out_channels: int = param(
-        240, lo=1, hi=4096, help="Channels of the output. Stride 1: equal to C_in. Stride 2: more than C_in (the "
-        "branch adds C_out - C_in channels to the pooled input).", label="C_out"
+        240,
+        lo=1,
+        hi=4096,
+        help="Channels of the output. Stride 1: equal to C_in. Stride 2: more than C_in (the "
+        "branch adds C_out - C_in channels to the pooled input).",
+        label="C_out",
     )
     groups: int = param(3, lo=1, hi=16, help="Groups g of the 1x1 group convs.", label="groups g")
     stride: int = param(1, choices=(1, 2), help="1: residual add. 2: concat with a 3x3 average-pooled shortcut.")
     grouped_first: bool = param(
-        True, help="Group the first 1x1 conv. ShuffleNet leaves it dense in the first unit of stage 2, where C_in "
-        "is small.", label="group the first 1x1", advanced=True
+        True,
+        help="Group the first 1x1 conv. ShuffleNet leaves it dense in the first unit of stage 2, where C_in is small.",
+        label="group the first 1x1",
+        advanced=True,
     )
     bottleneck_ratio: float = param(
-        0.25, lo=0.05, hi=1.0, step=0.05, help="Bottleneck width = C_out x ratio (the paper uses 1/4).",
-        advanced=True
+        0.25, lo=0.05, hi=1.0, step=0.05, help="Bottleneck width = C_out x ratio (the paper uses 1/4).", advanced=True
     )
 
     @property
@@ -101,7 +105,7 @@ class ShuffleV1Unit(nn.Module):
         b = self.expand(self.depthwise(b))
         if self.stride == 1:
             return self.act(x + b)
-        return self.act(torch.cat([F.avg_pool2d(x, 3, 2, 1), b], 1))
+        return self.act(torch.cat([self.shortcut(x), b], 1))
 
 
 register(

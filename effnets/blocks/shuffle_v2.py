@@ -67,8 +67,16 @@ class ShuffleV2Unit(nn.Module):
         else:
             b = x
             keep = C.branch(x)
-            keep = ConvBNAct.cost(keep, keep.c, k, s, groups=keep.c, activation="none",
-                                  label=f"{k}x{k} depthwise s2", branch_name="branch1")
+            keep = ConvBNAct.cost(
+                keep,
+                keep.c,
+                k,
+                s,
+                groups=keep.c,
+                activation="none",
+                label=f"{k}x{k} depthwise s2",
+                branch_name="branch1",
+            )
             keep = ConvBNAct.cost(keep, half, 1, label="1x1 conv", branch_name="branch1")
         b = ConvBNAct.cost(b, half, 1, label="1x1 conv")
         b = ConvBNAct.cost(b, half, k, s, groups=half, activation="none", label=f"{k}x{k} depthwise")

@@ -17,8 +17,9 @@ from effnets.spec import param
 @dataclass(frozen=True)
 class Stacked3x3Spec(BlockSpec):
     out_channels: int = param(64, lo=1, hi=4096, help="Channels of every conv's output (C_out).", label="C_out")
-    num_layers: int = param(2, lo=1, hi=8, help="n stacked 3x3 convs: the receptive field is (2n+1) x (2n+1).",
-                            label="layers n")
+    num_layers: int = param(
+        2, lo=1, hi=8, help="n stacked 3x3 convs: the receptive field is (2n+1) x (2n+1).", label="layers n"
+    )
     stride: int = param(1, lo=1, hi=4, help=STRIDE_HELP + " Applied by the first conv.")
     activation: str = param("relu", choices=ACTIVATIONS, help=ACT_HELP, advanced=True)
 
@@ -38,8 +39,14 @@ class Stacked3x3(torch.nn.Module):
     @staticmethod
     def cost(spec: Stacked3x3Spec, x: Cost) -> Cost:
         for i in range(spec.num_layers):
-            x = ConvBNAct.cost(x, spec.out_channels, 3, spec.stride if i == 0 else 1, activation=spec.activation,
-                               label=f"3x3 conv #{i + 1}")
+            x = ConvBNAct.cost(
+                x,
+                spec.out_channels,
+                3,
+                spec.stride if i == 0 else 1,
+                activation=spec.activation,
+                label=f"3x3 conv #{i + 1}",
+            )
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

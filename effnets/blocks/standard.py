@@ -27,8 +27,7 @@ class StandardSpec(BlockSpec):
 
 
 class StandardConv(torch.nn.Module):
-    """kxk conv -> BN -> act. The dense convolution of VGG and ResNet (every output channel sees every input channel).
-    """
+    """kxk conv -> BN -> act. The dense convolution of VGG and ResNet: every output sees every input channel."""
 
     def __init__(self, spec: StandardSpec):
         super().__init__()
@@ -39,7 +38,12 @@ class StandardConv(torch.nn.Module):
     @staticmethod
     def cost(spec: StandardSpec, x: Cost) -> Cost:
         return ConvBNAct.cost(
-            x, spec.out_channels, spec.kernel_size, spec.stride, spec.padding, activation=spec.activation,
+            x,
+            spec.out_channels,
+            spec.kernel_size,
+            spec.stride,
+            spec.padding,
+            activation=spec.activation,
             label=f"{spec.kernel_size}x{spec.kernel_size} conv",
         )
 
@@ -61,6 +65,7 @@ register(
             "k^2 * C_in * C_out at each output position. Efficient designs attack one of those factors: grouping "
             "splits C_in, depthwise convs remove the channel mixing, 1x1 convs remove the window."
         ),
-        formula=r"\text{params} = k^2 C_{in} C_{out} + 2C_{out} \qquad \text{MACs} = k^2 C_{in} C_{out} H_{out} W_{out}",
+        formula=r"\text{params} = k^2 C_{in} C_{out} + 2C_{out} \qquad "
+        r"\text{MACs} = k^2 C_{in} C_{out} H_{out} W_{out}",
     )
 )

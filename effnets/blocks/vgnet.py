@@ -69,8 +69,9 @@ class VGNetDownsamplingSpec(BlockSpec):
     out_channels: int = param(112, lo=2, hi=4096, help="Channels of the output (C_out); even.", label="C_out")
     stride: int = param(2, choices=(1, 2), help="Stride of the depthwise 3x3 (2 at the start of each stage).")
     depthwise: str = param("gaussian", choices=KERNEL_KINDS, help=KIND_HELP, label="depthwise kernels")
-    se_ratio: float = param(0.0, lo=0.0, hi=1.0, step=0.05, help="SE on the new channels (0.25 in the SE variants).",
-                            label="SE ratio")
+    se_ratio: float = param(
+        0.0, lo=0.0, hi=1.0, step=0.05, help="SE on the new channels (0.25 in the SE variants).", label="SE ratio"
+    )
     activation: str = param("relu", choices=ACTIVATIONS, help="Nonlinearity of the pointwise block.", advanced=True)
 
     @property
@@ -90,8 +91,9 @@ class VGNetDownsampling(nn.Module):
         super().__init__()
         self.split = spec.split
         self.downsample = make_depthwise(spec.in_channels, spec.depthwise, spec.stride)
-        self.pointwise = PointwiseBlock(spec.in_channels, spec.out_channels - spec.split, spec.activation,
-                                        spec.se_ratio)
+        self.pointwise = PointwiseBlock(
+            spec.in_channels, spec.out_channels - spec.split, spec.activation, spec.se_ratio
+        )
 
     @staticmethod
     def cost(spec: VGNetDownsamplingSpec, x: Cost) -> Cost:
@@ -99,8 +101,9 @@ class VGNetDownsampling(nn.Module):
         new = PointwiseBlock.cost(x, spec.out_channels - spec.split, spec.activation, spec.se_ratio)
         if not spec.split:
             return new
-        keep = C.with_channels(C.branch(x), spec.split, label=f"last {spec.split} channels (identity half)",
-                               branch_name="identity")
+        keep = C.with_channels(
+            C.branch(x), spec.split, label=f"last {spec.split} channels (identity half)", branch_name="identity"
+        )
         return C.concat(new, keep, C.branch(new))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -115,8 +118,9 @@ class VGNetDownsampling(nn.Module):
 class VGNetHalfIdentitySpec(BlockSpec):
     in_channels: int = param(112, lo=2, hi=4096, help="Channels C of input and output; even.", label="C")
     depthwise: str = param("learnable", choices=KERNEL_KINDS, help=KIND_HELP, label="depthwise kernels")
-    se_ratio: float = param(0.0, lo=0.0, hi=1.0, step=0.05, help="SE on the new half (0.25 in the SE variants).",
-                            label="SE ratio")
+    se_ratio: float = param(
+        0.0, lo=0.0, hi=1.0, step=0.05, help="SE on the new half (0.25 in the SE variants).", label="SE ratio"
+    )
     activation: str = param("relu", choices=ACTIVATIONS, help="Nonlinearity of the pointwise block.", advanced=True)
 
     def check(self) -> None:

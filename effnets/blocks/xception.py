@@ -18,16 +18,28 @@ from effnets.spec import param
 class XceptionSpec(BlockSpec):
     in_channels: int = param(64, lo=1, hi=4096, help="Channels of the input tensor (C_in).", label="C_in")
     out_channels: int = param(128, lo=1, hi=4096, help="Channels of the output (C_out).", label="C_out")
-    reps: int = param(2, lo=1, hi=4, help="Separable convs in the module (2 in the entry and exit flows, 3 in the "
-                      "middle flow).", label="separable convs")
+    reps: int = param(
+        2,
+        lo=1,
+        hi=4,
+        help="Separable convs in the module (2 in the entry and exit flows, 3 in the middle flow).",
+        label="separable convs",
+    )
     stride: int = param(2, choices=(1, 2), help="2: a 3x3 max pool after the convs and a 1x1 stride-2 shortcut.")
-    grow_first: bool = param(True, help="Change the width in the first separable conv (entry flow) rather than the "
-                             "last (exit flow).", advanced=True)
-    start_with_relu: bool = param(True, help="A ReLU before the first separable conv (all modules but the first).",
-                                  advanced=True)
-    order: str = param("depthwise_first", choices=("depthwise_first", "pointwise_first"),
-                       help="depthwise_first: the separable conv Xception uses (3x3 depthwise then 1x1). "
-                       "pointwise_first: the paper's 'extreme Inception' (1x1 then 3x3 depthwise).")
+    grow_first: bool = param(
+        True,
+        help="Change the width in the first separable conv (entry flow) rather than the last (exit flow).",
+        advanced=True,
+    )
+    start_with_relu: bool = param(
+        True, help="A ReLU before the first separable conv (all modules but the first).", advanced=True
+    )
+    order: str = param(
+        "depthwise_first",
+        choices=("depthwise_first", "pointwise_first"),
+        help="depthwise_first: the separable conv Xception uses (3x3 depthwise then 1x1). "
+        "pointwise_first: the paper's 'extreme Inception' (1x1 then 3x3 depthwise).",
+    )
 
 
 class SeparableConv(nn.Sequential):
@@ -35,11 +47,13 @@ class SeparableConv(nn.Sequential):
 
     def __init__(self, cin: int, cout: int, pointwise_first: bool = False):
         if pointwise_first:
-            super().__init__(nn.Conv2d(cin, cout, 1, bias=False), nn.Conv2d(cout, cout, 3, padding=1, groups=cout,
-                                                                             bias=False))
+            super().__init__(
+                nn.Conv2d(cin, cout, 1, bias=False), nn.Conv2d(cout, cout, 3, padding=1, groups=cout, bias=False)
+            )
         else:
-            super().__init__(nn.Conv2d(cin, cin, 3, padding=1, groups=cin, bias=False), nn.Conv2d(cin, cout, 1,
-                                                                                                bias=False))
+            super().__init__(
+                nn.Conv2d(cin, cin, 3, padding=1, groups=cin, bias=False), nn.Conv2d(cin, cout, 1, bias=False)
+            )
 
     @staticmethod
     def cost(x: Cost, cout: int, pointwise_first: bool = False, i: int = 1) -> Cost:
@@ -86,8 +100,15 @@ class XceptionModule(nn.Module):
             x = C.pool(x, 3, 2, 1, kind="max")
         short = C.branch(trunk)
         if spec.stride != 1 or spec.in_channels != spec.out_channels:
-            short = ConvBNAct.cost(short, spec.out_channels, 1, spec.stride, activation="none",
-                                   label="1x1 shortcut conv", branch_name="shortcut")
+            short = ConvBNAct.cost(
+                short,
+                spec.out_channels,
+                1,
+                spec.stride,
+                activation="none",
+                label="1x1 shortcut conv",
+                branch_name="shortcut",
+            )
         return C.add(x, short)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

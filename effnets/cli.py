@@ -1,0 +1,184 @@
+"""Command line: ``python -m effnets ...``.
+
+Every user error (bad argument, impossible setting, unreadable file) ends with exit code 2 and one readable line on
+stderr; nothing prints a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from collections.abc import Sequence
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A user error: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of argparse's usage block
+        raise UsageError(f"{message} (see: python -m effnets {self._sub_hint()}--help)")
+
+    def _sub_hint(self) -> str:
+        rest = self.prog.removeprefix("python -m effnets").strip()
+        return rest + " " if rest else ""
+
+
+def parse_shape(text: str) -> tuple[int, int, int]:
+    """'32,56,56' -> (32, 56, 56)."""
+    parts = [p.strip() for p in text.replace("x", ",").split(",") if p.strip()]
+    if len(parts) != 3:
+        raise UsageError(f"--input '{text}' must be C,H,W (three positive integers, e.g. 32,56,56)")
+    try:
+        vals = tuple(int(p) for p in parts)
+    except ValueError:
+        raise UsageError(f"--input '{text}' must be C,H,W (three positive integers, e.g. 32,56,56)") from None
+    if min(vals) < 1:
+        raise UsageError(f"--input '{text}': every dimension must be at least 1")
+    return vals  # type: ignore[return-value]
+
+
+def parse_sets(items: Sequence[str] | None) -> dict[str, str]:
+    """['k=3', 'stride=2'] -> {'k': '3', 'stride': '2'}."""
+    out: dict[str, str] = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set '{item}' must look like key=value")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _fmt(n: float) -> str:
+    from effnets.report import human
+
+    return human(n)
+
+
+# ----- list -----------------------------------------------------------------------------------------------------
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    if args.what == "blocks":
+        from effnets.blocks import BLOCKS
+
+        rows = [{"name": n, "label": i.label, "layout": i.layout, "paper": i.paper} for n, i in BLOCKS.items()]
+    else:
+        from effnets.models import MODELS
+
+        rows = [{"name": n, "label": i.label, "family": i.family, "paper": i.paper} for n, i in MODELS.items()]
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        width = max(len(r["name"]) for r in rows)
+        for r in rows:
+            print(f"{r['name']:<{width}}  {r['label']}")
+    return 0
+
+
+# ----- cost -----------------------------------------------------------------------------------------------------
+
+
+def cmd_cost_block(args: argparse.Namespace) -> int:
+    from effnets.blocks import get_block
+    from effnets.spec import parse_fields
+
+    info = get_block(args.name)
+    shape = parse_shape(args.input)
+    raw = parse_sets(args.set)
+    if "in_channels" in raw:
+        raise UsageError("in_channels comes from --input C,H,W; do not --set it")
+    fields = parse_fields(info.spec, raw)
+    fields["in_channels"] = shape[0]
+    spec = info.make_spec(**fields)
+    c = info.cost(spec, shape)
+    result = {"name": args.name, "input_shape": list(shape), "spec": spec.to_dict(), **c.to_dict()}
+    if args.check:
+        from effnets.counting import cross_check
+
+        cc = cross_check(lambda: info.build(spec), c, shape)
+        result["check"] = {
+            "flop_counter_macs": cc.flop_counter_macs,
+            "fvcore_total": cc.fvcore.total if cc.fvcore else None,
+            "fvcore_conv_linear": cc.fvcore.conv_linear if cc.fvcore else None,
+            "fvcore_by_operator": cc.fvcore.by_operator if cc.fvcore else None,
+            "dispatch_macs": cc.dispatch.macs if cc.dispatch else None,
+            "notes": cc.notes,
+        }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"{info.label} on a {shape[0]}x{shape[1]}x{shape[2]} input")
+    print(f"  params        {c.params:>15,}  ({_fmt(c.params)})  learnable")
+    print(f"  MACs          {c.macs:>15,}  ({_fmt(c.macs)})  conv + linear multiply-accumulates")
+    print(f"  FLOPs         {c.flops:>15,}  ({_fmt(c.flops)})  = 2 x MACs")
+    print(f"  output shape  {'x'.join(map(str, c.output_shape)):>15}")
+    print(
+        f"  receptive fld {'x'.join(map(str, c.receptive_field)):>15}"
+        + ("  + global context" if c.global_context else "")
+    )
+    for k, v in c.extras_dict.items():
+        if v:
+            print(f"  + {k:<11} {v:>15,}  (not in MACs)")
+    if args.check:
+        ch = result["check"]
+        print("  cross-check:")
+        print(f"    FlopCounterMode / 2   {ch['flop_counter_macs']:>15,}")
+        print(f"    fvcore conv+linear    {ch['fvcore_conv_linear']:>15,}")
+        print(f"    fvcore total          {ch['fvcore_total']:>15,}")
+        for note in ch["notes"]:
+            print(f"    - {note}")
+    return 0
+
+
+# ----- entry point ----------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m effnets", description="Costs, scaling and behaviour of efficient CNN designs.")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser, required=True)
+
+    pl = sub.add_parser("list", help="list block types or models")
+    pl.add_argument("what", choices=["blocks", "models"])
+    pl.add_argument("--json", action="store_true", help="machine-readable output")
+    pl.set_defaults(func=cmd_list)
+
+    pc = sub.add_parser("cost", help="analytic cost of a block or model")
+    csub = pc.add_subparsers(dest="kind", parser_class=_Parser, required=True)
+    pb = csub.add_parser("block", help="cost of one block")
+    pb.add_argument("name", help="block type (see: list blocks)")
+    pb.add_argument("--input", required=True, help="input shape C,H,W, e.g. 32,56,56")
+    pb.add_argument("--set", action="append", metavar="KEY=VALUE", help="a spec field (repeatable)")
+    pb.add_argument("--json", action="store_true", help="machine-readable output")
+    pb.add_argument("--check", action="store_true", help="also count with FlopCounterMode and fvcore")
+    pb.set_defaults(func=cmd_cost_block)
+
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    # Library deprecation chatter (torch.jit via fvcore) is not for the CLI's user.
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=UserWarning)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        return args.func(args)
+    except UsageError as e:
+        print(f"effnets: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except ValueError as e:
+        print(f"effnets: error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("effnets: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:  # a bug: still one line, never a traceback
+        msg = str(e).splitlines()[0] if str(e) else ""
+        print(f"effnets: internal error: {type(e).__name__}: {msg}", file=sys.stderr)
+        return 1

@@ -1,0 +1,34 @@
+"""Formatting numbers so that they say what they count."""
+
+from __future__ import annotations
+
+
+def human(n: float, digits: int = 3) -> str:
+    """1234567 -> '1.23M'; 5.3e9 -> '5.30G'; small numbers unchanged."""
+    n = float(n)
+    for unit, scale in (("T", 1e12), ("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= scale:
+            return f"{n / scale:.{digits}g}{unit}" if n / scale >= 100 else f"{n / scale:.{digits - 1}f}{unit}"
+    return f"{n:g}"
+
+
+def human_bytes(n: float) -> str:
+    """Bytes in binary units: 1536 -> '1.5 KiB'."""
+    n = float(n)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"
+
+
+def unit_label(unit: str) -> str:
+    """Axis/column label for a count unit."""
+    return {"macs": "MACs (multiply-accumulates)", "flops": "FLOPs (= 2 x MACs)"}[unit]
+
+
+def scale_count(macs: int, unit: str) -> int:
+    """A MAC count in the chosen unit ('macs' or 'flops')."""
+    if unit not in ("macs", "flops"):
+        raise ValueError(f"unit '{unit}' must be 'macs' or 'flops'")
+    return macs * (2 if unit == "flops" else 1)

@@ -1,0 +1,144 @@
+"""Every registered block: analytic counts == tracers, output shape == the module's, receptive field == gradients.
+
+Parametrised over the registry, so a new block file is covered without new tests.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from effnets import counting as K
+from effnets.blocks import BLOCKS
+from effnets.cost import EXTRA_KINDS
+from tests.rf import measured_receptive_field
+from tests.strategies import input_hw, spec_fields
+
+NAMES = list(BLOCKS)
+
+
+def _valid(info, fields, shape):
+    try:
+        spec = info.make_spec(**fields)
+        return spec, info.cost(spec, shape)
+    except ValueError:
+        return None, None
+
+
+def _check_against_tracers(info, spec, cost, shape):
+    meta = K.build_on_meta(lambda: info.build(spec))
+    assert cost.params == K.param_count(meta), "analytic params != sum(p.numel())"
+    assert cost.macs == K.flop_counter_macs(meta, shape), "analytic MACs != FlopCounterMode / 2"
+    traced = K.dispatch_counts(meta, shape)
+    assert cost.macs == traced.macs
+    assert cost.acts == traced.acts, "analytic activation elements != conv/linear outputs"
+    assert cost.extras_dict == traced.extras, "an extras line differs from the dispatch counter"
+    with torch.no_grad():
+        y = info.build(spec).eval()(torch.randn(1, *shape))
+    assert tuple(y.shape[1:]) == cost.output_shape
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_default_spec_matches_all_tracers(name):
+    info = BLOCKS[name]
+    spec = info.make_spec()
+    shape = (spec.in_channels, 14, 12)
+    cost = info.cost(spec, shape)
+    _check_against_tracers(info, spec, cost, shape)
+    fv = K.fvcore_counts(info.build(spec), shape)
+    assert fv.conv_linear == cost.macs, "fvcore's conv+linear != analytic MACs"
+    assert fv.acts == cost.acts, "fvcore's ActivationCountAnalysis != analytic acts"
+    # fvcore's extra BN count is its 2-per-element rule applied to our BN line.
+    assert fv.by_operator.get("batch_norm", 0) == 2 * cost.extra("bn")
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(max_examples=40)
+@given(data=st.data())
+def test_random_specs_match_tracers(name, data):
+    info = BLOCKS[name]
+    fields = data.draw(spec_fields(info.spec))
+    h, w = data.draw(input_hw(1, 18))
+    shape = (fields["in_channels"], h, w)
+    spec, cost = _valid(info, fields, shape)
+    assume(spec is not None)
+    _check_against_tracers(info, spec, cost, shape)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(max_examples=15)
+@given(data=st.data())
+def test_analytic_rejects_only_what_torch_rejects(name, data):
+    """If the cost model says an input is too small, running the real module must fail too (not over-strict)."""
+    info = BLOCKS[name]
+    fields = data.draw(spec_fields(info.spec))
+    h, w = data.draw(input_hw(1, 6))
+    try:
+        spec = info.make_spec(**fields)
+    except ValueError:
+        assume(False)
+    shape = (spec.in_channels, h, w)
+    try:
+        info.cost(spec, shape)
+        ok = True
+    except ValueError:
+        ok = False
+    if ok:
+        return
+    with pytest.raises(RuntimeError), torch.no_grad():
+        info.build(spec).eval()(torch.randn(1, *shape))
+
+
+@pytest.mark.parametrize("name", NAMES)
+@settings(max_examples=6)
+@given(data=st.data())
+def test_receptive_field_matches_gradients(name, data):
+    info = BLOCKS[name]
+    fields = data.draw(spec_fields(info.spec))
+    fields["in_channels"] = data.draw(st.sampled_from([2, 4, 8]))
+    try:
+        spec = info.make_spec(**fields)
+        probe = info.cost(spec, (spec.in_channels, 64, 64))
+    except ValueError:
+        assume(False)
+    rf = max(probe.receptive_field)
+    size = 2 * rf + 4 * probe.jump + 1
+    cost = info.cost(spec, (spec.in_channels, size, size))
+    measured = measured_receptive_field(info.build(spec), spec.in_channels, size)
+    if cost.global_context:  # a global pool feeds the output: it reaches far beyond the local window
+        assert all(cost.receptive_field[i] < measured[i] <= size for i in (0, 1))
+    else:
+        assert measured == cost.receptive_field
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_global_context_flag_matches_module(name):
+    info = BLOCKS[name]
+    spec = info.make_spec()
+    cost = info.cost(spec, (spec.in_channels, 16, 16))
+    has_global_pool = any(isinstance(m, torch.nn.AdaptiveAvgPool2d) for m in info.build(spec).modules())
+    assert cost.global_context == has_global_pool
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_registry_entry_is_complete(name):
+    info = BLOCKS[name]
+    assert info.name == name
+    for attr in ("label", "paper", "url", "layout", "explanation", "formula"):
+        assert getattr(info, attr), f"{name}: empty {attr}"
+    assert info.url.startswith("https://")
+    for f in info.spec.__dataclass_fields__.values():
+        assert f.metadata.get("help"), f"{name}.{f.name} has no help text"
+    doc = info.module.__doc__ or ""
+    assert "->" in doc.splitlines()[0] or "->" in doc, f"{name}: module docstring should open with its layout"
+
+
+def test_extra_kinds_are_all_exercised_somewhere():
+    seen = set()
+    for info in BLOCKS.values():
+        spec = info.make_spec()
+        c = info.cost(spec, (spec.in_channels, 16, 16))
+        seen |= {k for k in EXTRA_KINDS if c.extra(k)}
+    assert seen == set(EXTRA_KINDS)
