@@ -1,0 +1,256 @@
+"""Fixed kernel library and the analysis of learned kernels (VGNet's observations)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from effnets import kernels as K
+
+
+def _random_depthwise(n: int, k: int, seed: int = 0) -> torch.Tensor:
+    conv = nn.Conv2d(n, n, k, groups=n, bias=False)  # PyTorch's own init: kaiming uniform
+    torch.manual_seed(seed)
+    conv.reset_parameters()
+    return conv.weight.detach()
+
+
+# ----- the fixed library (existing API) ----------------------------------------------------------------------------
+
+
+def test_library_values_match_vgnet():
+    lib = K.library()
+    g = lib["gaussian"]
+    assert g.sum().item() == pytest.approx(1.0)
+    assert g[1, 1].item() == pytest.approx(0.1853, abs=5e-4) and g[0, 1].item() == pytest.approx(0.1226, abs=5e-4)
+    assert lib["gaussian_sharp"][1, 1].item() == pytest.approx(0.4452, abs=2e-3)
+    for name in ("sobel_x", "sobel_y", "laplacian_4", "laplacian_8", "sobel_diag", "sobel_antidiag"):
+        assert lib[name].sum().item() == pytest.approx(0.0, abs=1e-6), name
+
+
+def test_fixed_depthwise_is_a_buffer_and_blurs():
+    m = K.FixedDepthwise(8, "gaussian", stride=2)
+    assert list(m.parameters()) == [] and "weight" in dict(m.named_buffers())
+    x = torch.ones(1, 8, 8, 8)
+    y = m(x)
+    assert y.shape == (1, 8, 4, 4)
+    assert torch.allclose(y[..., 1:, 1:], torch.ones_like(y[..., 1:, 1:]))  # a blur keeps flat regions flat
+    with pytest.raises(ValueError, match="'box' is not 'gaussian' or 'edge'"):
+        K.bank("box", 4)
+
+
+# ----- classification --------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "family"),
+    [
+        ("gaussian", "gaussian"),
+        ("gaussian_sharp", "gaussian"),
+        ("sobel_x", "edge"),
+        ("sobel_y", "edge"),
+        ("sobel_diag", "edge"),
+        ("sobel_antidiag", "edge"),
+        ("laplacian_4", "edge"),
+        ("laplacian_8", "edge"),
+        ("identity", "identity"),
+    ],
+)
+def test_library_kernels_are_classified_as_themselves(name, family):
+    (m,) = K.classify_kernels(K.library()[name])
+    assert m.family == family
+    assert m.score == pytest.approx(1.0, abs=1e-6)
+    # sobel_y and the anti-diagonal are found as rotations of sobel_x / sobel_diag: the same template up to sign
+    base = {"sobel_y": "sobel_x", "sobel_antidiag": "sobel_diag"}.get(name, name)
+    assert m.template.split(" ")[0] == base
+
+
+def test_whole_edge_bank_is_edges_and_blurs():
+    matches = K.classify_kernels(K.bank("edge", 16))
+    fams = [m.family for m in matches]
+    assert fams == (["edge"] * 6 + ["gaussian"] * 2) * 2
+
+
+@pytest.mark.parametrize("k", [3, 5, 7])
+def test_gaussians_of_any_size_are_gaussian(k):
+    for sigma in (0.7, 1.0, 1.3, 1.8):
+        (m,) = K.classify_kernels(K.gaussian(sigma, k))
+        assert m.family == "gaussian", (k, sigma, m.rule)
+        assert m.score > 0.97
+
+
+def test_rotated_flipped_scaled_and_negated_sobel_is_edge():
+    s = K.library()["sobel_x"]
+    for variant in (torch.rot90(s, 1), torch.rot90(s, 3), torch.flip(s, (0,)), -3.7 * s, 0.01 * s.T):
+        (m,) = K.classify_kernels(variant)
+        assert m.family == "edge" and m.score == pytest.approx(1.0, abs=1e-6)
+
+
+def test_noisy_templates_still_match_but_noise_alone_is_other():
+    torch.manual_seed(1)
+    noise = torch.randn(200, 3, 3)
+    lib = K.library()
+    noisy_sobel = lib["sobel_x"] / lib["sobel_x"].norm() + 0.08 * noise
+    noisy_gauss = lib["gaussian"] / lib["gaussian"].norm() + 0.08 * noise
+    assert all(m.family == "edge" for m in K.classify_kernels(noisy_sobel))
+    assert all(m.family == "gaussian" for m in K.classify_kernels(noisy_gauss))
+    others = K.family_shares(K.classify_kernels(noise))["other"]
+    assert others > 0.85
+
+
+def test_off_centre_gaussian_5x5_matches_a_shifted_template():
+    g = torch.zeros(5, 5)
+    g[0:4, 0:4] = K.gaussian(1.0, 5)[1:5, 1:5]  # moved one pixel up-left, as strided TF-SAME layers learn
+    (m,) = K.classify_kernels(g)
+    assert m.family == "gaussian" and "shifted 1 up 1 left" in m.template
+    assert m.score > 0.99
+
+
+def test_threshold_and_rule_text():
+    k = K.library()["gaussian"] + 0.3 * torch.tensor([[1.0, 0, -1], [0, 0, 0], [-1, 0, 1]])
+    (m,) = K.classify_kernels(k)
+    strict = K.classify_kernels(k, threshold=0.999)[0]
+    assert strict.family == "other" and strict.rule.startswith(f"best |cos| = {m.score:.2f}")
+    assert "< 0.999" in strict.rule
+    assert set(m.family_scores) == {"gaussian", "edge", "identity"}
+    assert m.score == max(m.family_scores.values())
+
+
+def test_zero_kernel_is_other_not_nan():
+    (m,) = K.classify_kernels(torch.zeros(3, 3))
+    assert m.family == "other" and m.template == "zero" and m.score == 0.0
+
+
+@pytest.mark.parametrize(
+    ("weight", "match"),
+    [
+        (torch.zeros(4, 1, 1, 1), "1x1"),
+        (torch.zeros(4, 1, 3, 5), "square"),
+        (torch.zeros(4, 1, 4, 4), "odd sizes"),
+        (torch.zeros(3), "expected kernels shaped"),
+    ],
+)
+def test_bad_kernel_shapes(weight, match):
+    with pytest.raises(ValueError, match=match):
+        K.classify_kernels(weight)
+
+
+def test_threshold_range():
+    with pytest.raises(ValueError, match="threshold=1.5"):
+        K.classify_kernels(torch.eye(3), threshold=1.5)
+
+
+@pytest.mark.parametrize(("k", "most"), [(3, 0.9), (5, 0.99)])
+def test_random_init_kernels_are_mostly_other(k, most):
+    shares = K.family_shares(K.classify_kernels(_random_depthwise(512, k)))
+    assert shares["other"] >= most
+    assert math.isclose(sum(shares.values()), 1.0)
+
+
+def test_explanation_mentions_the_measure():
+    text = K.SIMILARITY_EXPLANATION
+    assert "absolute cosine similarity" in text and "0.8" in text and "mean is NOT removed" in text
+
+
+# ----- frequency response ------------------------------------------------------------------------------------------
+
+
+def test_frequency_response_centre_is_dc_gain():
+    g = K.library()["gaussian"]
+    r = K.frequency_response(g, size=32)
+    f = K.frequencies(32)
+    assert r.shape == (32, 32) and f[16] == 0.0 and f[0] == -0.5
+    assert r[16, 16] == pytest.approx(1.0, abs=1e-6)  # a normalised blur passes flat regions unchanged
+    assert r[0, 0] < 0.1  # and kills the one-pixel checkerboard
+    sob = K.frequency_response(K.library()["sobel_x"], size=32)
+    assert sob[16, 16] == pytest.approx(0.0, abs=1e-6)  # edge detectors ignore flat regions
+    assert np.allclose(K.frequency_response(K.library()["identity"]), 1.0)
+
+
+def test_low_pass_scores_order_and_baseline():
+    lib = K.library()
+    scores = {n: K.low_pass_score(lib[n]) for n in ("gaussian", "gaussian_sharp", "identity", "sobel_x", "laplacian_4")}
+    assert scores["gaussian"] > 0.8 > scores["gaussian_sharp"] > scores["identity"] > scores["laplacian_4"]
+    assert scores["identity"] == pytest.approx(math.pi * 0.25**2, abs=0.02)  # flat spectrum: the disc's area
+    random_mean = K.low_pass_scores(_random_depthwise(256, 3)).mean()
+    assert random_mean == pytest.approx(math.pi * 0.25**2, abs=0.03)
+    with pytest.raises(ValueError, match="one kernel"):
+        K.low_pass_score(torch.zeros(2, 3, 3))
+
+
+# ----- per layer ------------------------------------------------------------------------------------------------
+
+
+class _TinyNet(nn.Module):
+    """stem 3x3 s2 -> depthwise 3x3 s2 (set to Gaussians) -> pointwise -> fixed edge bank -> depthwise 5x5 s1."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 3, 2, 1, bias=False)
+        self.dw_s2 = nn.Conv2d(8, 8, 3, 2, 1, groups=8, bias=False)
+        self.pw = nn.Conv2d(8, 16, 1, bias=False)
+        self.fixed = K.FixedDepthwise(16, "edge")
+        self.dw_s1 = nn.Conv2d(16, 16, 5, 1, 2, groups=16, bias=False)
+        with torch.no_grad():
+            self.dw_s2.weight.copy_(K.bank("gaussian", 8))
+
+    def forward(self, x):
+        return self.dw_s1(self.fixed(self.pw(self.dw_s2(self.stem(x)))))
+
+
+def test_layer_shares_rows():
+    net = _TinyNet()
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    rows = {r.name: r for r in K.layer_shares(net)}
+    assert [(n, r.kind) for n, r in rows.items()] == [
+        ("stem", "stem"),
+        ("dw_s2", "depthwise"),
+        ("pw", "pointwise"),
+        ("fixed", "fixed"),
+        ("dw_s1", "depthwise"),
+    ]
+    assert rows["stem"].count == 24 and rows["stem"].stride == 2 and rows["stem"].kernel_size == 3
+    assert rows["dw_s2"].shares["gaussian"] == 1.0 and rows["dw_s2"].low_pass > 0.8
+    assert rows["pw"].shares is None and rows["pw"].row()["share_edge"] is None
+    assert rows["fixed"].shares == {"gaussian": 0.25, "edge": 0.75, "identity": 0.0, "other": 0.0}
+    assert rows["dw_s1"].shares["other"] == 1.0 and rows["dw_s1"].kernel_size == 5
+    assert set(rows["stem"].row()) >= {"name", "kind", "stride", "kernel_size", "count", "share_other", "low_pass"}
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+
+
+def test_compare_strided():
+    summary = {s.stride: s for s in K.compare_strided(_TinyNet())}
+    assert set(summary) == {1, 2}
+    assert summary[2].shares["gaussian"] == 1.0 and summary[2].kernels == 8 and summary[2].layers == 1
+    assert summary[1].shares["other"] == 1.0 and summary[1].kernels == 16  # the fixed layer is left out
+    assert summary[2].mean_low_pass > summary[1].mean_low_pass
+    assert summary[2].row()["share_gaussian"] == 1.0
+
+
+def test_random_init_torchvision_model_is_mostly_other():
+    from torchvision.models import mobilenet_v2
+
+    rows = [r for r in K.layer_shares(mobilenet_v2(weights=None)) if r.kind == "depthwise"]
+    assert len(rows) == 17
+    other = sum(r.shares["other"] * r.count for r in rows) / sum(r.count for r in rows)
+    assert other > 0.9
+
+
+def test_display_helpers():
+    net = _TinyNet()
+    w = K.layer_weight(net, "stem")
+    assert w.shape == (8, 3, 3, 3) and w.data_ptr() != net.stem.weight.data_ptr()
+    tiles = K.rgb_tiles(w)
+    assert tiles.shape == (8, 3, 3, 3) and tiles.min() >= 0 and tiles.max() <= 1
+    assert np.isclose(np.abs(tiles - 0.5).reshape(8, -1).max(1), 0.5).all()
+    per_kernel = K.normalise_for_display(K.layer_weight(net, "dw_s1"), per="kernel")
+    per_layer = K.normalise_for_display(K.layer_weight(net, "dw_s1"), per="layer")
+    assert per_kernel.shape == (16, 5, 5)
+    assert np.isclose(np.abs(per_kernel).reshape(16, -1).max(1), 1).all()
+    assert np.isclose(np.abs(per_layer).max(), 1) and np.abs(per_layer).reshape(16, -1).max(1).min() < 1
+    with pytest.raises(ValueError, match="'nope' is not a convolution layer"):
+        K.layer_weight(net, "nope")
