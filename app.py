@@ -1,0 +1,12 @@
+"""effnets: the app's entry point. Page config and navigation only (no widgets here: see ../shared/design.md)."""
+
+import streamlit as st
+
+st.set_page_config(page_title="effnets: efficient CNN design lab", page_icon=":material/calculate:", layout="wide")
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
+    st.Page("pages/block_lab.py", title="Block Lab", icon=":material/view_in_ar:", url_path="block-lab"),
+]
+
+st.navigation(PAGES).run()

@@ -1,0 +1,37 @@
+"""Controls and blocks of UI every page shares."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from effnets.cost import EXTRA_KINDS, EXTRA_LABELS
+
+UNITS = {"macs": "MACs (multiply-accumulates)", "flops": "FLOPs (= 2 x MACs)"}
+
+
+def counting_controls(prefix: str, container=None) -> tuple[str, list[str]]:
+    """Unit (MACs or FLOPs) and the extra lines to count beside conv/linear work."""
+    box = container or st.sidebar
+    st.session_state.setdefault(f"{prefix}.unit", "macs")
+    st.session_state.setdefault(f"{prefix}.extras", [])
+    unit = box.radio(
+        "Count in",
+        list(UNITS),
+        format_func=UNITS.get,
+        key=f"{prefix}.unit",
+        horizontal=True,
+        help="The papers' 'FLOPs' are multiply-accumulates (MACs). torch.utils.flop_counter reports FLOPs = 2 x MACs.",
+    )
+    extras = box.multiselect(
+        "Also count",
+        list(EXTRA_KINDS),
+        format_func=lambda k: EXTRA_LABELS[k],
+        key=f"{prefix}.extras",
+        help="Work that is not conv/linear. Each is shown on its own line; the headline includes only what you tick.",
+    )
+    return unit, extras
+
+
+def show_error(message: str, hint: str = "") -> None:
+    """A user error as a readable box (never a traceback)."""
+    st.error(message + (f"\n\n{hint}" if hint else ""), icon="⚠️")

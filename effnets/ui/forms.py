@@ -1,0 +1,87 @@
+"""Widgets generated from spec fields: the field metadata (range, choices, help, label) becomes the widget."""
+
+from __future__ import annotations
+
+from dataclasses import MISSING, fields
+from typing import Any
+
+import streamlit as st
+
+from effnets.spec import field_type
+
+
+def widget_key(prefix: str, name: str) -> str:
+    """Session-state key of a field's widget: '<page>.<field>' (shared vocabulary across blocks of a page)."""
+    return f"{prefix}.{name}"
+
+
+def _valid_for(value: Any, t: type, meta) -> bool:
+    if t is bool:
+        return isinstance(value, bool)
+    if t is str:
+        return isinstance(value, str) and (meta.get("choices") is None or value in meta["choices"])
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    if t is int and not float(value).is_integer():
+        return False
+    if meta.get("choices") is not None:
+        return value in meta["choices"]
+    lo, hi = meta.get("lo"), meta.get("hi")
+    return (lo is None or value >= lo) and (hi is None or value <= hi)
+
+
+def label_of(f) -> str:
+    """The widget label of a field."""
+    return f.metadata.get("label") or f.name.replace("_", " ")
+
+
+def spec_widgets(spec_cls: type, prefix: str, skip: tuple[str, ...] = (), container=None) -> dict[str, Any]:
+    """Draw one widget per field of ``spec_cls`` and return field name -> value.
+
+    A value left in session state by another block (same field name, different range or choices) is reset to this
+    block's default before the widget is drawn, with a notice, so a widget never sees an invalid value.
+    """
+    box = container or st
+    hints = {f.name: field_type(spec_cls, f.name) for f in fields(spec_cls)}
+    values: dict[str, Any] = {}
+    basic = [f for f in fields(spec_cls) if not f.metadata.get("advanced") and f.name not in skip]
+    advanced = [f for f in fields(spec_cls) if f.metadata.get("advanced") and f.name not in skip]
+    for f in basic:
+        values[f.name] = _draw(box, f, hints[f.name], prefix)
+    if advanced:
+        more = box.expander("More settings")
+        for f in advanced:
+            values[f.name] = _draw(more, f, hints[f.name], prefix)
+    return values
+
+
+def _draw(box, f, t: type, prefix: str) -> Any:
+    meta = f.metadata
+    key = widget_key(prefix, f.name)
+    default = f.default if f.default is not MISSING else None
+    value = st.session_state.get(key, default)
+    if not _valid_for(value, t, meta):
+        value = default
+    # Always set through the Session State API: a value left by a different widget type under the same key (a
+    # selectbox for MBConv's kernel, a number box for the standard conv's) is otherwise dropped by Streamlit.
+    st.session_state[key] = value
+    if t is int and isinstance(st.session_state[key], float):
+        st.session_state[key] = int(st.session_state[key])
+    if t is float and isinstance(st.session_state[key], int):
+        st.session_state[key] = float(st.session_state[key])
+    label, help_ = label_of(f), meta.get("help") or None
+    choices = meta.get("choices")
+    if t is bool:
+        return box.checkbox(label, key=key, help=help_)
+    if choices is not None:
+        return box.selectbox(label, list(choices), key=key, help=help_)
+    if t is int:
+        return box.number_input(
+            label, min_value=int(meta["lo"]), max_value=int(meta["hi"]), step=1, key=key, help=help_
+        )
+    if t is float:
+        step = float(meta.get("step") or 0.05)
+        return box.number_input(
+            label, min_value=float(meta["lo"]), max_value=float(meta["hi"]), step=step, key=key, help=help_, format="%g"
+        )
+    return box.text_input(label, key=key, help=help_)

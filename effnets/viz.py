@@ -1,0 +1,213 @@
+"""Plotly figures and tables for the pages (no streamlit here: pages render what these return)."""
+
+from __future__ import annotations
+
+import math
+
+import plotly.graph_objects as go
+
+from effnets.compare import CompareRow
+from effnets.cost import EXTRA_KINDS, EXTRA_LABELS, Cost
+from effnets.report import human, scale_count, unit_label
+from effnets.sampling import SamplingPicture
+
+UNIT_NAMES = {"macs": "MACs", "flops": "FLOPs"}
+
+
+def breakdown_rows(cost: Cost, include: list[str] | tuple[str, ...], unit: str, batch: int = 1) -> list[dict]:
+    """The count as lines: conv/linear first, then each extras line the user opted in to, then the total."""
+    u = UNIT_NAMES[unit]
+    rows = [
+        {
+            "line": f"conv + linear {u}",
+            "what it counts": "multiply-accumulates of every conv and linear layer (the papers' unit)"
+            + (" x 2" if unit == "flops" else ""),
+            "count": scale_count(cost.macs, unit) * batch,
+        }
+    ]
+    for k in EXTRA_KINDS:
+        if k in include:
+            rows.append(
+                {"line": k, "what it counts": EXTRA_LABELS[k], "count": scale_count(cost.extra(k), unit) * batch}
+            )
+    total = sum(r["count"] for r in rows)
+    rows.append({"line": "total", "what it counts": "sum of the lines above", "count": total})
+    return rows
+
+
+def step_rows(cost: Cost, unit: str) -> list[dict]:
+    """One row per counted layer, with the formula of conv/linear layers."""
+    out = []
+    for s in cost.steps:
+        out.append(
+            {
+                "layer": s.label,
+                "branch": s.branch or "main",
+                "kind": s.kind,
+                "output": "x".join(map(str, s.out_shape)),
+                "params": s.params,
+                UNIT_NAMES[unit]: scale_count(s.macs, unit),
+                "extra ops": scale_count(s.extra, unit),
+            }
+        )
+    return out
+
+
+def formula_lines(cost: Cost) -> list[tuple[str, str]]:
+    """(layer label, LaTeX with the numbers substituted) for every conv/linear layer: k_h k_w C_in/g C_out H W."""
+    return [(s.label, s.formula) for s in cost.steps if s.formula]
+
+
+def comparison_figure(rows: list[CompareRow], metric: str, unit: str, current: str | None = None) -> go.Figure:
+    """Horizontal bars of every block's params or MACs/FLOPs (log scale), the standard conv as the reference line."""
+    ok = [r for r in rows if r.macs is not None][::-1]
+    base = next((r for r in ok if r.name == "standard"), None)
+    vals = [r.params if metric == "params" else scale_count(r.macs, unit) for r in ok]
+    ref = None
+    if base is not None:
+        ref = base.params if metric == "params" else scale_count(base.macs, unit)
+    text = []
+    for v in vals:
+        ratio = ""
+        if ref and v:
+            ratio = "  (1x)" if v == ref else (f"  ({ref / v:.1f}x fewer)" if v < ref else f"  ({v / ref:.1f}x more)")
+        text.append(human(v) + ratio)
+    colors = ["#d62728" if r.name == current else ("#7f7f7f" if r.name == "standard" else "#1f77b4") for r in ok]
+    fig = go.Figure(
+        go.Bar(
+            y=[r.label for r in ok],
+            x=vals,
+            orientation="h",
+            text=text,
+            textposition="outside",
+            cliponaxis=False,
+            marker_color=colors,
+            hovertemplate="%{y}<br>%{x:,}<extra></extra>",
+        )
+    )
+    if ref:
+        fig.add_vline(x=ref, line_dash="dot", line_color="#7f7f7f")
+    xtitle = "parameters (learnable), log scale" if metric == "params" else unit_label(unit) + ", log scale"
+    fig.update_layout(
+        xaxis_title=xtitle,
+        xaxis_type="log",
+        xaxis=dict(range=[math.log10(max(1, min(vals)) / 2), math.log10(max(vals) * 8)] if vals else None),
+        margin=dict(t=10, b=10, l=10, r=10),
+        height=28 * len(ok) + 90,
+        showlegend=False,
+    )
+    return fig
+
+
+def sampling_figure(pic: SamplingPicture, max_cells: int = 31) -> go.Figure:
+    """The input grid around the chosen output pixel: padding cells, the taps, the block's receptive field and, for
+    a deformable conv, where each tap actually samples."""
+    h, w = pic.in_hw
+    rows = [r for r, _ in pic.taps] + ([r for r, _ in pic.shifted] if pic.shifted else [])
+    cols = [c for _, c in pic.taps] + ([c for _, c in pic.shifted] if pic.shifted else [])
+    cr, cc = (min(rows) + max(rows)) / 2, (min(cols) + max(cols)) / 2
+    span = max(max(rows) - min(rows), max(cols) - min(cols), pic.rf[0], pic.rf[1]) + 5
+    span = min(max(span, 9), max_cells)
+    r0, c0 = int(cr - span // 2), int(cc - span // 2)
+    r_idx = list(range(r0, r0 + span))
+    c_idx = list(range(c0, c0 + span))
+    z = [[(0 if 0 <= r < h and 0 <= c < w else 1) for c in c_idx] for r in r_idx]
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=c_idx,
+            y=r_idx,
+            colorscale=[[0, "#fbfbfb"], [1, "#cfcfcf"]],
+            showscale=False,
+            zmin=0,
+            zmax=1,
+            xgap=1,
+            ygap=1,
+            hovertemplate="input row %{y}, col %{x}<extra></extra>",
+        )
+    )
+    tr = [r for r, _ in pic.taps]
+    tc = [c for _, c in pic.taps]
+    fig.add_trace(
+        go.Scatter(
+            x=tc,
+            y=tr,
+            mode="markers",
+            marker=dict(size=max(6, min(28, 380 // span)), color="#1f77b4", symbol="square"),
+            name="kernel taps (regular grid)",
+            hovertemplate="tap at row %{y}, col %{x}<extra></extra>",
+        )
+    )
+    if pic.shifted:
+        fig.add_trace(
+            go.Scatter(
+                x=[c for _, c in pic.shifted],
+                y=[r for r, _ in pic.shifted],
+                mode="markers",
+                marker=dict(size=max(5, min(20, 260 // span)), color="#d62728", symbol="circle"),
+                name="deformable sampling points",
+                hovertemplate="samples at row %{y:.2f}, col %{x:.2f}<extra></extra>",
+            )
+        )
+        for (r, c), (sr, sc) in zip(pic.taps, pic.shifted, strict=True):
+            fig.add_annotation(
+                x=sc,
+                y=sr,
+                ax=c,
+                ay=r,
+                xref="x",
+                yref="y",
+                axref="x",
+                ayref="y",
+                showarrow=True,
+                arrowhead=2,
+                arrowsize=1,
+                arrowwidth=1,
+                arrowcolor="#d62728",
+                text="",
+            )
+    if pic.rf[0] and pic.rf[1]:
+        rh, rw = pic.rf
+        fig.add_shape(
+            type="rect",
+            x0=cc - rw / 2,
+            x1=cc + rw / 2,
+            y0=cr - rh / 2,
+            y1=cr + rh / 2,
+            line=dict(color="#ff7f0e", width=2, dash="dash"),
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="lines",
+                line=dict(color="#ff7f0e", dash="dash"),
+                name=f"whole block's receptive field {rh}x{rw}",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=[None],
+            y=[None],
+            mode="markers",
+            marker=dict(color="#d9d9d9", symbol="square", size=12),
+            name="zero padding",
+        )
+    )
+    fig.update_yaxes(
+        range=[r0 + span - 0.5, r0 - 0.5], scaleanchor="x", title="input row", showgrid=False, zeroline=False
+    )
+    fig.update_xaxes(title="input column", showgrid=False, zeroline=False, range=[c0 - 0.5, c0 + span - 0.5])
+    fig.update_layout(
+        width=620,
+        height=660,
+        plot_bgcolor="#9e9e9e",
+        margin=dict(t=10, b=10, l=10, r=10),
+        legend=dict(orientation="h", y=-0.12),
+    )
+    return fig
+
+
+def metric_text(n: int) -> str:
+    """'1.23M (1,234,567)'."""
+    return f"{human(n)}"

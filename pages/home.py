@@ -1,0 +1,42 @@
+"""Home: what effnets is, how it counts, where to start."""
+
+import streamlit as st
+
+from effnets.blocks import BLOCKS
+from effnets.cost import EXTRA_LABELS
+
+st.title("effnets: a lab for efficient CNN design")
+st.markdown(
+    "Pick a convolution block and see **exactly** what it costs and why; scale whole networks and see every stage; "
+    "look at the kernels real networks learn; run a network on your own photo and see that FLOPs are not latency."
+)
+st.page_link(
+    "pages/block_lab.py",
+    label="Block Lab: every block type, live counts, formulas, diagrams",
+    icon=":material/view_in_ar:",
+)
+
+st.subheader("How effnets counts")
+st.markdown(
+    """
+- **MACs**: multiply-accumulates of conv and linear layers (one fused multiply-add = 1, bias adds not counted).
+  This is what the MobileNet, ShuffleNet and EfficientNet papers call "FLOPs" or "MAdds", and what torchvision's
+  weight metadata reports.
+- **FLOPs** = 2 × MACs, the unit of `torch.utils.flop_counter`. The app always says which one it shows.
+- **Params**: learnable parameters, batch-norm γ and β included. Buffers are not parameters: batch-norm running
+  statistics and fixed kernels (VGNet's Gaussian and edge filters).
+- Everything else is an explicit, opt-in line of its own, never hidden in the headline:
+"""
+    + "\n".join(f"  - **{k}**: {v}" for k, v in EXTRA_LABELS.items())
+)
+st.markdown(
+    "Every count is computed analytically from the settings (no model is built) and checked against real tracers: "
+    "`torch.utils.flop_counter` on the meta device, fvcore, and effnets' own op counter. When they disagree, the "
+    "Block Lab says why."
+)
+st.subheader(f"The catalog: {len(BLOCKS)} block types")
+st.dataframe(
+    [{"block": i.label, "layout": i.layout, "paper": i.paper} for i in BLOCKS.values()],
+    hide_index=True,
+    width="stretch",
+)
