@@ -1,0 +1,123 @@
+"""The Block Lab page in Streamlit's AppTest: renders, reacts to widgets (by key), round-trips its URL."""
+
+from __future__ import annotations
+
+import pytest
+
+import effnets
+from effnets.blocks import BLOCKS
+from effnets.report import human
+from tests.app.conftest import metric, no_exceptions, page
+
+
+def test_home_page_renders_through_navigation():
+    from streamlit.testing.v1 import AppTest
+
+    from tests.app.conftest import FIRST_RUN_TIMEOUT, ROOT
+
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=FIRST_RUN_TIMEOUT).run()
+    no_exceptions(at)
+    assert any("How effnets counts" in s.value for s in at.subheader)
+    assert len(at.dataframe) == 1  # the catalog table
+
+
+def test_default_render_shows_analytic_numbers():
+    at = page("block_lab.py").run()
+    no_exceptions(at)
+    c = effnets.block_cost("depthwise_separable", (32, 56, 56))
+    assert metric(at, "Parameters") == human(c.params)
+    assert metric(at, "MACs") == human(c.macs)
+    assert metric(at, "Output shape") == "64×56×56"
+
+
+def test_changing_widgets_by_key_changes_the_count():
+    at = page("block_lab.py").run()
+    before = metric(at, "MACs")
+    at.number_input(key="blocks.out_channels").set_value(128).run()
+    no_exceptions(at)
+    after = metric(at, "MACs")
+    assert after != before
+    assert after == human(effnets.block_cost("depthwise_separable", (32, 56, 56), out_channels=128).macs)
+    at.radio(key="blocks.unit").set_value("flops").run()
+    assert metric(at, "FLOPs") == human(
+        2 * effnets.block_cost("depthwise_separable", (32, 56, 56), out_channels=128).macs
+    )
+
+
+def test_extras_are_opt_in_lines():
+    at = page("block_lab.py").run()
+    at.multiselect(key="blocks.extras").set_value(["bn", "act"]).run()
+    no_exceptions(at)
+    c = effnets.block_cost("depthwise_separable", (32, 56, 56))
+    assert metric(at, "MACs") == human(c.macs + c.extra("bn") + c.extra("act"))
+    lines = at.dataframe[0].value["line"].tolist()
+    assert lines[:3] == ["conv + linear MACs", "bn", "act"] and lines[-1] == "total"
+
+
+@pytest.mark.parametrize("name", list(BLOCKS))
+def test_every_block_renders(name):
+    at = page("block_lab.py", {"block": name, "h": "20", "w": "20"}).run()
+    no_exceptions(at)
+    assert not at.error, [e.value for e in at.error]
+    info = BLOCKS[name]
+    spec = info.make_spec()
+    assert metric(at, "Parameters") == human(info.cost(spec, (spec.in_channels, 20, 20)).params)
+
+
+def test_impossible_setting_shows_message_not_traceback():
+    at = page("block_lab.py", {"block": "grouped"}).run()
+    at.number_input(key="blocks.in_channels").set_value(30).run()
+    no_exceptions(at)
+    assert any("groups=4 must divide in_channels=30" in e.value for e in at.error)
+    at.number_input(key="blocks.in_channels").set_value(32).run()  # and it recovers
+    assert not at.error
+    assert metric(at, "Parameters") == human(effnets.block_cost("grouped", (32, 56, 56)).params)
+
+
+def test_url_round_trip():
+    at = page("block_lab.py").run()
+    at.selectbox(key="blocks.name").set_value("mbconv").run()
+    at.number_input(key="blocks.h").set_value(28).run()
+    at.selectbox(key="blocks.kernel_size").set_value(5).run()
+    params = {k: at.query_params[k] for k in at.query_params}
+    assert params["block"] == "mbconv" and params["h"] == "28" and "kernel_size:5" in params["cfg"]
+    shown = metric(at, "MACs")
+    again = page("block_lab.py", {k: v[0] if isinstance(v, list) else v for k, v in params.items()}).run()
+    no_exceptions(again)
+    assert again.session_state["blocks.name"] == "mbconv"
+    assert again.session_state["blocks.kernel_size"] == 5
+    assert metric(again, "MACs") == shown
+
+
+def test_tampered_url_is_clamped_with_warning():
+    at = page(
+        "block_lab.py",
+        {"block": "standard", "h": "99999", "batch": "abc", "cfg": "kernel_size:99,stride:x,bogus:1,garbage"},
+    ).run()
+    no_exceptions(at)
+    text = " ".join(w.value for w in at.warning)
+    assert "h=99999 from the link is outside 1..1024; set to 1024" in text
+    assert "batch='abc'" in text
+    assert "kernel_size=99 from the link is above the maximum; set to 15" in text
+    assert "unknown setting 'bogus'" in text and "garbage" in text
+    assert at.session_state["blocks.kernel_size"] == 15
+    assert at.session_state["blocks.h"] == 1024
+
+
+def test_unknown_block_in_url_falls_back_with_warning():
+    at = page("block_lab.py", {"block": "<script>alert(1)</script>"}).run()
+    no_exceptions(at)
+    assert at.session_state["blocks.name"] == "depthwise_separable"
+    assert any("not one of the available options" in w.value for w in at.warning)
+
+
+def test_cross_check_tab_agrees_with_tracers():
+    at = page("block_lab.py", {"block": "mbconv", "h": "16", "w": "16"}).run()
+    no_exceptions(at)
+    checks = [df.value for df in at.dataframe if "source" in df.value.columns][0]
+    assert checks["agrees"].iloc[:2].all()  # analytic and FlopCounterMode
+    at.toggle(key="blocks.fvcore").set_value(True).run()
+    no_exceptions(at)
+    checks = [df.value for df in at.dataframe if "source" in df.value.columns][0]
+    assert "fvcore total (defaults)" in checks["source"].tolist()
+    assert any("batch norm" in m.value for m in at.markdown)

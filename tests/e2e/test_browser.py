@@ -1,0 +1,58 @@
+"""Every page in a real browser: it loads with no exception box, and a control changes the numbers."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.conftest import shot, wait_idle
+
+pytestmark = pytest.mark.browser
+
+PAGES = {
+    "home": "/",
+    "block-lab": "/block-lab",
+}
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_page_loads_without_exception(warm, browser, name):
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pg.goto(warm + PAGES[name])
+    pg.wait_for_selector("h1", timeout=120_000)
+    wait_idle(pg)
+    assert pg.locator('[data-testid="stException"]').count() == 0
+    assert pg.get_by_text("Traceback").count() == 0
+    shot(pg, name)
+    pg.close()
+
+
+def test_block_lab_control_changes_numbers_and_url(warm, browser):
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pg.goto(warm + "/block-lab?block=standard")
+    wait_idle(pg)
+    macs = pg.locator('[data-testid="stMetricValue"]').nth(1)
+    before = macs.inner_text()
+    box = pg.get_by_role("spinbutton", name="C_out")
+    box.fill("128")
+    box.press("Enter")
+    wait_idle(pg)
+    pg.wait_for_function(
+        "(b) => document.querySelectorAll('[data-testid=stMetricValue]')[1].innerText !== b", arg=before, timeout=30_000
+    )
+    assert macs.inner_text() != before
+    assert "out_channels%3A128" in pg.url or "out_channels:128" in pg.url
+    shared = pg.url
+    pg.close()
+    # the link restores the state in a fresh page
+    pg2 = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pg2.goto(shared)
+    wait_idle(pg2)
+    assert pg2.locator('[data-testid="stMetricValue"]').nth(1).inner_text() == macs_text(shared)
+    pg2.close()
+
+
+def macs_text(url: str) -> str:
+    import effnets
+    from effnets.report import human
+
+    return human(effnets.block_cost("standard", (32, 56, 56), out_channels=128).macs)
