@@ -88,6 +88,8 @@ class Cost:
         jump: distance in input pixels between adjacent elements of the current tensor (product of strides).
         global_context: True once a global pool feeds the path (the output then depends on the whole input).
         steps: the counted layers, in order.
+        record_steps: whether primitives append to ``steps`` (False for fast whole-network sweeps, where only the
+            totals are needed; branches inherit it).
     """
 
     c: int
@@ -102,6 +104,7 @@ class Cost:
     jump: int = 1
     global_context: bool = False
     steps: tuple[Step, ...] = ()
+    record_steps: bool = True
 
     # ----- read-only views -------------------------------------------------------------------------------------
     @property
@@ -208,20 +211,31 @@ def tf_same_pad(size: int, k: int, stride: int, dilation: int = 1) -> tuple[int,
 # ----- primitives ----------------------------------------------------------------------------------------------
 
 
-def start(c: int, h: int, w: int) -> Cost:
-    """An input tensor of shape C x H x W with nothing counted yet."""
+def start(c: int, h: int, w: int, record_steps: bool = True) -> Cost:
+    """An input tensor of shape C x H x W with nothing counted yet (``record_steps=False``: totals only)."""
     for name, v in (("channels", c), ("height", h), ("width", w)):
         if int(v) < 1:
             raise ValueError(f"input {name} must be at least 1, got {v}")
-    return Cost(int(c), int(h), int(w))
+    return Cost(int(c), int(h), int(w), record_steps=record_steps)
 
 
 def branch(x: Cost) -> Cost:
     """Start a side branch at ``x``: same shape and receptive field, zero totals, no steps."""
-    return Cost(x.c, x.h, x.w, rf_h=x.rf_h, rf_w=x.rf_w, jump=x.jump, global_context=x.global_context)
+    return Cost(
+        x.c,
+        x.h,
+        x.w,
+        rf_h=x.rf_h,
+        rf_w=x.rf_w,
+        jump=x.jump,
+        global_context=x.global_context,
+        record_steps=x.record_steps,
+    )
 
 
 def _step(x: Cost, **kw) -> tuple[Step, ...]:
+    if not x.record_steps:
+        return x.steps
     return x.steps + (Step(**kw),)
 
 
@@ -278,11 +292,13 @@ def conv(
     cin_g = c_in // groups
     params = out_channels * cin_g * kh * kw + (out_channels if bias else 0)
     macs = out_channels * ho * wo * cin_g * kh * kw
-    formula = (
-        rf"{kh}\cdot{kw}\cdot\tfrac{{{c_in}}}{{{groups}}}\cdot{out_channels}\cdot{ho}\cdot{wo} = {fmt_int(macs)}"
-        if groups > 1
-        else rf"{kh}\cdot{kw}\cdot{c_in}\cdot{out_channels}\cdot{ho}\cdot{wo} = {fmt_int(macs)}"
-    )
+    formula = ""
+    if x.record_steps:
+        formula = (
+            rf"{kh}\cdot{kw}\cdot\tfrac{{{c_in}}}{{{groups}}}\cdot{out_channels}\cdot{ho}\cdot{wo} = {fmt_int(macs)}"
+            if groups > 1
+            else rf"{kh}\cdot{kw}\cdot{c_in}\cdot{out_channels}\cdot{ho}\cdot{wo} = {fmt_int(macs)}"
+        )
     return replace(
         x,
         c=out_channels,
@@ -516,6 +532,8 @@ def with_channels(x: Cost, c: int, label: str = "split", branch_name: str = "") 
 def fixed_depthwise(x: Cost, kernel_size: int, stride: int = 1, label: str = "fixed depthwise") -> Cost:
     """A depthwise conv whose kernels are fixed buffers: its MACs count, its weights are not params."""
     y = conv(x, x.c, kernel_size, stride=stride, groups=x.c, label=label)
+    if not x.record_steps:
+        return replace(y, params=x.params)
     last = y.steps[-1]
     fixed = replace(last, params=0, label=f"{label} (fixed kernels, not params)")
     return replace(y, params=x.params, steps=x.steps + (fixed,))

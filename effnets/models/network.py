@@ -1,0 +1,209 @@
+"""Networks as stage tables: one description that both builds the module and costs it.
+
+A family builder turns a spec into a :class:`Plan`: an ordered list of :class:`Stage` rows (stem, stages, head),
+each holding layers. A layer is a small frozen record with ``build()`` (the ``nn.Module``) and ``cost(x)`` (the
+analytic cost, :mod:`effnets.cost`). Most layers are catalog blocks (:class:`Block`); the rest are the few plain
+layers networks need around them (stem convs, pools, classifiers). Building and costing read the same records, so
+they cannot drift apart; the tests check both against tracers.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from torch import nn
+
+from effnets import cost as C
+from effnets.blocks._layers import ConvBNAct, TFSamePad, make_act
+from effnets.cost import Cost
+
+
+class Layer(Protocol):
+    """What a stage holds: something that builds a module and costs it."""
+
+    def build(self) -> nn.Module: ...
+
+    def cost(self, x: Cost) -> Cost: ...
+
+
+@dataclass(frozen=True)
+class Block:
+    """A catalog block (effnets.blocks): its module class (with the static ``cost``) and its validated spec."""
+
+    module: type[nn.Module]
+    spec: Any
+
+    def build(self) -> nn.Module:
+        return self.module(self.spec)
+
+    def cost(self, x: Cost) -> Cost:
+        return self.module.cost(self.spec, x)  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Conv:
+    """conv -> [BN] -> [act] (or conv -> act -> BN with ``act_first``, VGNet's order).
+
+    ``padding`` is an int (-1: k // 2) or "tf_same" for TensorFlow 'SAME' padding, built as a :class:`TFSamePad`
+    in front of an unpadded conv.
+    """
+
+    in_channels: int
+    out_channels: int
+    kernel_size: int
+    stride: int = 1
+    padding: int | str = -1
+    groups: int = 1
+    bias: bool = False
+    norm: bool = True
+    activation: str = "relu"
+    act_first: bool = False
+    bn_eps: float = 1e-5
+    label: str = ""
+
+    def build(self) -> nn.Module:
+        k, s = self.kernel_size, self.stride
+        if self.act_first:
+            pad = k // 2 if self.padding == -1 else self.padding
+            layers: list[nn.Module] = [
+                nn.Conv2d(self.in_channels, self.out_channels, k, s, pad, groups=self.groups, bias=self.bias),
+                make_act(self.activation),
+            ]
+            if self.norm:
+                layers.append(nn.BatchNorm2d(self.out_channels, eps=self.bn_eps))
+            return nn.Sequential(*layers)
+        conv = ConvBNAct(
+            self.in_channels,
+            self.out_channels,
+            k,
+            s,
+            0 if self.padding == "tf_same" else self.padding,  # type: ignore[arg-type]
+            groups=self.groups,
+            norm=self.norm,
+            activation=self.activation,
+            bias=self.bias,
+            bn_eps=self.bn_eps,
+        )
+        return nn.Sequential(TFSamePad(k, s), conv) if self.padding == "tf_same" else conv
+
+    def cost(self, x: Cost) -> Cost:
+        k = self.kernel_size
+        label = self.label or f"{k}x{k} conv" + (f" s{self.stride}" if self.stride > 1 else "")
+        pad: int | str = "tf_same" if self.padding == "tf_same" else (k // 2 if self.padding == -1 else self.padding)
+        x = C.conv(x, self.out_channels, k, self.stride, pad, 1, self.groups, self.bias, label)
+        if self.act_first:
+            x = C.act(x, self.activation)
+            return C.norm(x) if self.norm else x
+        if self.norm:
+            x = C.norm(x)
+        return C.act(x, self.activation)
+
+
+@dataclass(frozen=True)
+class Pool:
+    """k x k max or average pooling."""
+
+    kernel_size: int
+    stride: int
+    padding: int = 0
+    ceil_mode: bool = False
+    kind: str = "max"
+
+    def build(self) -> nn.Module:
+        if self.kind == "max":
+            return nn.MaxPool2d(self.kernel_size, self.stride, self.padding, ceil_mode=self.ceil_mode)
+        return nn.AvgPool2d(self.kernel_size, self.stride, self.padding, ceil_mode=self.ceil_mode)
+
+    def cost(self, x: Cost) -> Cost:
+        return C.pool(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.kind)
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """global average pool -> flatten -> dropout -> FC (torchvision's head layout)."""
+
+    in_features: int
+    num_classes: int
+    dropout: float = 0.0
+    bias: bool = True
+
+    def build(self) -> nn.Module:
+        return nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(1),
+            nn.Dropout(self.dropout),
+            nn.Linear(self.in_features, self.num_classes, bias=self.bias),
+        )
+
+    def cost(self, x: Cost) -> Cost:
+        return C.linear(C.global_pool(x), self.num_classes, self.bias, label="FC")
+
+
+@dataclass(frozen=True)
+class ConvClassifier:
+    """dropout -> 1x1 conv (bias) to the classes -> ReLU -> global average pool -> flatten (SqueezeNet's head)."""
+
+    in_channels: int
+    num_classes: int
+    dropout: float = 0.5
+
+    def build(self) -> nn.Module:
+        return nn.Sequential(
+            nn.Dropout(self.dropout),
+            nn.Conv2d(self.in_channels, self.num_classes, 1),
+            nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(1),
+        )
+
+    def cost(self, x: Cost) -> Cost:
+        x = C.conv(x, self.num_classes, 1, bias=True, label="1x1 conv to classes")
+        return C.global_pool(C.act(x, "relu"))
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One row of a stage table (EfficientNet paper, Table 1): an operator repeated over some layers.
+
+    Attributes:
+        name: module name in the built network ("stem", "stage3", "head").
+        operator: what the row does ("MBConv6, k5x5", "Conv3x3").
+        layers: the layers in order.
+        kernel: the main kernel size (None when mixed or not a conv).
+        stride: the stride of the row (of its first layer).
+        expand_ratio: MBConv's t, where it applies.
+        repeats: the "#Layers" column (defaults to the number of layers).
+    """
+
+    name: str
+    operator: str
+    layers: tuple[Layer, ...]
+    kernel: int | None = None
+    stride: int = 1
+    expand_ratio: float | None = None
+    repeats: int | None = None
+
+    @property
+    def depth(self) -> int:
+        return self.repeats if self.repeats is not None else len(self.layers)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A whole network: its stages and input shape."""
+
+    stages: tuple[Stage, ...]
+    input_shape: tuple[int, int, int]
+    notes: tuple[str, ...] = field(default=())
+
+
+class Network(nn.Sequential):
+    """stem -> stages -> head, one child per stage row, built from a :class:`Plan` (children named by the rows)."""
+
+    def __init__(self, plan: Plan):
+        super().__init__(
+            OrderedDict((st.name, nn.Sequential(*[layer.build() for layer in st.layers])) for st in plan.stages)
+        )
+        self.input_shape = plan.input_shape
