@@ -2,7 +2,14 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="effnets: efficient CNN design lab", page_icon=":material/calculate:", layout="wide")
+# A presenter link (?present=1) opens with the sidebar collapsed; the toggle itself lives in each page's sidebar.
+_presenting = st.query_params.get("present") in ("1", "true", "yes")
+st.set_page_config(
+    page_title="effnets: efficient CNN design lab",
+    page_icon=":material/calculate:",
+    layout="wide",
+    initial_sidebar_state="collapsed" if _presenting else "auto",
+)
 
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),

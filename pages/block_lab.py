@@ -8,7 +8,7 @@ from effnets.blocks import BLOCKS
 from effnets.cost import EXTRA_KINDS
 from effnets.report import human, human_bytes
 from effnets.sampling import picture
-from effnets.ui import cached, common, forms, state
+from effnets.ui import cached, classroom, common, forms, state
 
 P = "blocks"
 NAMES = list(BLOCKS)
@@ -48,10 +48,15 @@ with st.sidebar:
     st.markdown("**Block settings**")
     values = forms.spec_widgets(info.spec, P)
     unit, extras = common.counting_controls(P, st.sidebar)
+classroom.sidebar_controls()
 
 unit_name = viz.UNIT_NAMES[unit]
-st.title(info.label)
+head, share = st.columns([5, 1], vertical_alignment="bottom")
+head.title(info.label)
+with share:
+    classroom.share_box()
 state.show_warnings(P)
+classroom.lesson(P)
 st.markdown(f"`{info.layout}`  \n[{info.paper}]({info.url})")
 st.write(info.explanation)
 
@@ -104,138 +109,169 @@ m[4].metric(
 )
 st.caption(f"Counted in **{unit_name}**: {what}. Numbers are per image unless the batch is mentioned.")
 
-tabs = st.tabs(
-    ["Cost breakdown", "Formula", "Compare blocks", "Diagram", "Layers (torchinfo)", "Sampling", "Cross-check"]
-)
+SECTIONS = [
+    "Cost breakdown",
+    "Formula",
+    "Compare blocks",
+    "Diagram",
+    "Layers (torchinfo)",
+    "Sampling",
+    "Cross-check",
+    "Predict",
+]
+sec = classroom.sections(P, SECTIONS)
+fname = f"{name}_{spec.in_channels}x{h}x{w}"
 
-with tabs[0]:
-    rows = viz.breakdown_rows(c, extras, unit, batch)
-    st.dataframe(
-        pd.DataFrame(rows),
-        hide_index=True,
-        width="stretch",
-        column_config={"count": st.column_config.NumberColumn(format="localized")},
-    )
-    if batch > 1:
-        st.caption(f"Counts for a batch of {batch}.")
-    not_counted = [k for k in EXTRA_KINDS if k not in extras and c.extra(k)]
-    if not_counted:
-        st.caption(
-            "Not in the headline (tick them in the sidebar): "
-            + ", ".join(f"{k} {human(c.extra(k) * (2 if unit == 'flops' else 1))}" for k in not_counted)
+if (box := sec["Cost breakdown"]) is not None:
+    with box:
+        rows = viz.breakdown_rows(c, extras, unit, batch)
+        classroom.table(
+            pd.DataFrame(rows),
+            f"{fname}_breakdown",
+            key=f"{P}.csv_breakdown",
+            column_config={"count": st.column_config.NumberColumn(format="localized")},
         )
-    st.markdown("**Layer by layer**")
-    localized = st.column_config.NumberColumn(format="localized")
-    st.dataframe(
-        pd.DataFrame(viz.step_rows(c, unit)),
-        hide_index=True,
-        width="stretch",
-        column_config={k: localized for k in ("params", unit_name, "extra ops")},
-    )
-
-with tabs[1]:
-    st.latex(info.formula)
-    st.markdown(
-        f"With your numbers ({unit_name} = k_h · k_w · C_in/g · C_out · H_out · W_out for each conv"
-        + (", doubled for FLOPs" if unit == "flops" else "")
-        + "):"
-    )
-    for label, tex in viz.formula_lines(c):
-        st.latex(rf"\text{{{label}}}:\quad {tex}")
-    st.latex(rf"\text{{total conv + linear MACs}} = {c.macs:,}".replace(",", "{,}"))
-    st.latex(rf"\text{{params}} = {c.params:,}".replace(",", "{,}"))
-
-with tabs[2]:
-    cc1, cc2, cc3 = st.columns(3)
-    cmp_metric = cc1.radio(
-        "Compare",
-        ["macs", "params"],
-        format_func={"macs": unit_name, "params": "parameters"}.get,
-        horizontal=True,
-        key=f"{P}.cmp_metric",
-    )
-    k_cmp = int(getattr(spec, "kernel_size", 3))
-    c_out = int(getattr(spec, "out_channels", spec.in_channels))
-    s_cmp = int(getattr(spec, "stride", 1))
-    cc2.markdown(f"All blocks at C_in={spec.in_channels}, C_out={c_out}, k={k_cmp}, stride {s_cmp}, {h}×{w} input.")
-    rows_cmp = cached.compare(spec.in_channels, c_out, k_cmp, int(h), int(w), s_cmp)
-    st.plotly_chart(
-        viz.comparison_figure(rows_cmp, cmp_metric, unit, current=name), width="stretch", key=f"{P}.cmp_chart"
-    )
-    st.caption(
-        "Log scale. Grey: the standard conv at the same settings; red: the block you picked. Depthwise-"
-        "separable saves about 1/C_out + 1/k² of the standard conv; a grouped conv 1/g."
-    )
-    failed = [r for r in rows_cmp if r.error]
-    if failed:
-        st.caption("Not shown at these settings: " + "; ".join(f"{r.label} ({r.error})" for r in failed))
-
-with tabs[3]:
-    st.graphviz_chart(cached.block_dot(name, key, shape), width="content")
-    st.caption("Traced from the real PyTorch module (torch.fx); edges carry C×H×W.")
-
-with tabs[4]:
-    table_rows, totals = cached.layer_table(name, key, shape)
-    st.dataframe(pd.DataFrame(table_rows).drop(columns=["leaf"]), hide_index=True, width="stretch")
-    diff = totals["mult-adds (torchinfo)"] - c.macs
-    st.caption(
-        f"torchinfo: {totals['params']:,} params, {totals['mult-adds (torchinfo)']:,} mult-adds. torchinfo's "
-        f"mult-adds are each layer's parameters × its output positions, so they include biases and batch-norm's "
-        f"gamma/beta: {diff:+,} against the {c.macs:,} conv + linear MACs above."
-    )
-
-with tabs[5]:
-    st.markdown("Where one output pixel of the block's first spatial conv reads the input.")
-    pc1, pc2 = st.columns(2)
-    try:
-        base = picture(spec, (int(h), int(w)), None, c.receptive_field)
-        for k_, hi_, default_ in (
-            ("out_row", base.out_hw[0] - 1, base.out_pos[0]),
-            ("out_col", base.out_hw[1] - 1, base.out_pos[1]),
-        ):
-            if not 0 <= st.session_state.get(f"{P}.{k_}", -1) <= hi_:
-                st.session_state[f"{P}.{k_}"] = default_
-        oi = pc1.number_input("output row", 0, base.out_hw[0] - 1, key=f"{P}.out_row")
-        oj = pc2.number_input("output column", 0, base.out_hw[1] - 1, key=f"{P}.out_col")
-        if name == "deformable":
-            pic = cached.deformable_picture(key, (int(h), int(w)), (int(oi), int(oj)))
-        else:
-            pic = picture(spec, (int(h), int(w)), (int(oi), int(oj)), c.receptive_field)
-        st.plotly_chart(viz.sampling_figure(pic), width="content", key=f"{P}.sampling_chart")
-        win = pic.window
-        st.caption(
-            f"kernel {win.kernel[0]}×{win.kernel[1]}, stride {win.stride}, padding {win.padding[0]}, dilation "
-            f"{win.dilation}: output ({pic.out_pos[0]}, {pic.out_pos[1]}) of {pic.out_hw[0]}×{pic.out_hw[1]} reads "
-            f"{len(pic.taps)} input pixels, {pic.taps_in_padding} of them in the zero padding. The dashed box is the "
-            "whole block's receptive field."
-        )
-        if pic.shifted:
-            st.info(
-                "Red: where each tap samples after adding offsets predicted by an untrained offset conv on a random "
-                "input (an illustration of the mechanism; trained offsets follow object shape). Samples fall "
-                "between pixels and are bilinearly interpolated from 4 neighbours."
+        if batch > 1:
+            st.caption(f"Counts for a batch of {batch}.")
+        not_counted = [k for k in EXTRA_KINDS if k not in extras and c.extra(k)]
+        if not_counted:
+            st.caption(
+                "Not in the headline (tick them in the sidebar): "
+                + ", ".join(f"{k} {human(c.extra(k) * (2 if unit == 'flops' else 1))}" for k in not_counted)
             )
-    except ValueError as e:
-        common.show_error(str(e))
+        st.markdown("**Layer by layer**")
+        localized = st.column_config.NumberColumn(format="localized")
+        classroom.table(
+            pd.DataFrame(viz.step_rows(c, unit)),
+            f"{fname}_layers",
+            key=f"{P}.csv_steps",
+            column_config={k: localized for k in ("params", unit_name, "extra ops")},
+        )
 
-with tabs[6]:
-    run_fv = st.toggle("Also run fvcore (a JIT trace on the CPU; slower)", key=f"{P}.fvcore")
-    with st.spinner("Tracing the module..."):
-        check = cached.cross_check(name, key, shape, run_fv)
-    df = pd.DataFrame(check["rows"])
-    st.dataframe(
-        df, hide_index=True, width="stretch", column_config={"MACs": st.column_config.NumberColumn(format="localized")}
-    )
-    for note in check["notes"]:
-        st.markdown(f"- {note}")
-    if not run_fv:
-        st.caption("fvcore off: tick the toggle to see how its default counting (with batch norm) compares.")
-    ext = check["dispatch_extras"]
-    st.markdown("**Extras lines, analytic vs traced** (effnets' dispatch counter on the real module)")
-    st.dataframe(
-        pd.DataFrame(
-            [{"line": k, "analytic": c.extra(k), "traced": ext[k], "agrees": c.extra(k) == ext[k]} for k in EXTRA_KINDS]
-        ),
-        hide_index=True,
-        width="stretch",
-    )
+if (box := sec["Formula"]) is not None:
+    with box:
+        st.latex(info.formula)
+        st.markdown(
+            f"With your numbers ({unit_name} = k_h · k_w · C_in/g · C_out · H_out · W_out for each conv"
+            + (", doubled for FLOPs" if unit == "flops" else "")
+            + "):"
+        )
+        for label, tex in viz.formula_lines(c):
+            st.latex(rf"\text{{{label}}}:\quad {tex}")
+        st.latex(rf"\text{{total conv + linear MACs}} = {c.macs:,}".replace(",", "{,}"))
+        st.latex(rf"\text{{params}} = {c.params:,}".replace(",", "{,}"))
+
+if (box := sec["Compare blocks"]) is not None:
+    with box:
+        cc1, cc2, cc3 = st.columns(3)
+        cmp_metric = cc1.radio(
+            "Compare",
+            ["macs", "params"],
+            format_func={"macs": unit_name, "params": "parameters"}.get,
+            horizontal=True,
+            key=f"{P}.cmp_metric",
+        )
+        k_cmp = int(getattr(spec, "kernel_size", 3))
+        c_out = int(getattr(spec, "out_channels", spec.in_channels))
+        s_cmp = int(getattr(spec, "stride", 1))
+        cc2.markdown(f"All blocks at C_in={spec.in_channels}, C_out={c_out}, k={k_cmp}, stride {s_cmp}, {h}×{w} input.")
+        rows_cmp = cached.compare(spec.in_channels, c_out, k_cmp, int(h), int(w), s_cmp)
+        classroom.plot(
+            viz.comparison_figure(rows_cmp, cmp_metric, unit, current=name), f"compare_{fname}", key=f"{P}.cmp_chart"
+        )
+        st.caption(
+            "Log scale. Grey: the standard conv at the same settings; red: the block you picked. Depthwise-"
+            "separable saves about 1/C_out + 1/k² of the standard conv; a grouped conv 1/g."
+        )
+        failed = [r for r in rows_cmp if r.error]
+        if failed:
+            st.caption("Not shown at these settings: " + "; ".join(f"{r.label} ({r.error})" for r in failed))
+
+if (box := sec["Diagram"]) is not None:
+    with box:
+        st.graphviz_chart(cached.block_dot(name, key, shape), width="content")
+        st.caption("Traced from the real PyTorch module (torch.fx); edges carry C×H×W.")
+
+if (box := sec["Layers (torchinfo)"]) is not None:
+    with box:
+        table_rows, totals = cached.layer_table(name, key, shape)
+        classroom.table(pd.DataFrame(table_rows).drop(columns=["leaf"]), f"{fname}_torchinfo", key=f"{P}.csv_torchinfo")
+        diff = totals["mult-adds (torchinfo)"] - c.macs
+        st.caption(
+            f"torchinfo: {totals['params']:,} params, {totals['mult-adds (torchinfo)']:,} mult-adds. torchinfo's "
+            f"mult-adds are each layer's parameters × its output positions, so they include biases and batch-norm's "
+            f"gamma/beta: {diff:+,} against the {c.macs:,} conv + linear MACs above."
+        )
+
+if (box := sec["Sampling"]) is not None:
+    with box:
+        st.markdown("Where one output pixel of the block's first spatial conv reads the input.")
+        pc1, pc2 = st.columns(2)
+        try:
+            base = picture(spec, (int(h), int(w)), None, c.receptive_field)
+            for k_, hi_, default_ in (
+                ("out_row", base.out_hw[0] - 1, base.out_pos[0]),
+                ("out_col", base.out_hw[1] - 1, base.out_pos[1]),
+            ):
+                if not 0 <= st.session_state.get(f"{P}.{k_}", -1) <= hi_:
+                    st.session_state[f"{P}.{k_}"] = default_
+            oi = pc1.number_input("output row", 0, base.out_hw[0] - 1, key=f"{P}.out_row")
+            oj = pc2.number_input("output column", 0, base.out_hw[1] - 1, key=f"{P}.out_col")
+            if name == "deformable":
+                pic = cached.deformable_picture(key, (int(h), int(w)), (int(oi), int(oj)))
+            else:
+                pic = picture(spec, (int(h), int(w)), (int(oi), int(oj)), c.receptive_field)
+            classroom.plot(viz.sampling_figure(pic), f"sampling_{fname}", key=f"{P}.sampling_chart", width="content")
+            win = pic.window
+            st.caption(
+                f"kernel {win.kernel[0]}×{win.kernel[1]}, stride {win.stride}, padding {win.padding[0]}, dilation "
+                f"{win.dilation}: output ({pic.out_pos[0]}, {pic.out_pos[1]}) of {pic.out_hw[0]}×{pic.out_hw[1]} reads "
+                f"{len(pic.taps)} input pixels, {pic.taps_in_padding} of them in the zero padding. The dashed box "
+                "is the whole block's receptive field."
+            )
+            if pic.shifted:
+                st.info(
+                    "Red: where each tap samples after adding offsets predicted by an untrained offset conv on a "
+                    "random input (an illustration of the mechanism; trained offsets follow object shape). Samples "
+                    "fall between pixels and are bilinearly interpolated from 4 neighbours."
+                )
+        except ValueError as e:
+            common.show_error(str(e))
+
+if (box := sec["Cross-check"]) is not None:
+    with box:
+        run_fv = st.toggle("Also run fvcore (a JIT trace on the CPU; slower)", key=f"{P}.fvcore")
+        with st.spinner("Tracing the module..."):
+            check = cached.cross_check(name, key, shape, run_fv)
+        classroom.table(
+            pd.DataFrame(check["rows"]),
+            f"{fname}_crosscheck",
+            key=f"{P}.csv_check",
+            column_config={"MACs": st.column_config.NumberColumn(format="localized")},
+        )
+        for note in check["notes"]:
+            st.markdown(f"- {note}")
+        if not run_fv:
+            st.caption("fvcore off: tick the toggle to see how its default counting (with batch norm) compares.")
+        ext = check["dispatch_extras"]
+        st.markdown("**Extras lines, analytic vs traced** (effnets' dispatch counter on the real module)")
+        st.dataframe(
+            pd.DataFrame(
+                [
+                    {"line": k, "analytic": c.extra(k), "traced": ext[k], "agrees": c.extra(k) == ext[k]}
+                    for k in EXTRA_KINDS
+                ]
+            ),
+            hide_index=True,
+            width="stretch",
+        )
+
+if (box := sec["Predict"]) is not None:
+    with box:
+        classroom.predict_then_reveal(
+            f"{P}.quiz_params",
+            f"how many learnable parameters does this {info.label.lower()} have at these settings?",
+            c.params,
+            hint="Hint: count each conv's k_h · k_w · C_in/g · C_out weights, and 2 per channel for every batch norm.",
+            explain=lambda: "; ".join(f"{s.label}: {s.params:,}" for s in c.steps if s.params),
+        )

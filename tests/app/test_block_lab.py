@@ -121,3 +121,27 @@ def test_cross_check_tab_agrees_with_tracers():
     checks = [df.value for df in at.dataframe if "source" in df.value.columns][0]
     assert "fvcore total (defaults)" in checks["source"].tolist()
     assert any("batch norm" in m.value for m in at.markdown)
+
+
+def test_presenter_mode_shows_one_section_at_a_time():
+    at = page("block_lab.py", {"present": "1", "block": "standard"}).run()
+    no_exceptions(at)
+    assert at.session_state["app.presenter"] is True
+    assert len(at.tabs) == 0
+    at.segmented_control(key="blocks.section").set_value("Formula").run()
+    no_exceptions(at)
+    assert len(at.latex) >= 3  # the formula section, and no dataframe from the other sections
+    assert len(at.dataframe) == 0
+
+
+def test_predict_then_reveal_grades_against_live_count():
+    at = page("block_lab.py", {"block": "standard"}).run()
+    answer = effnets.block_cost("standard", (32, 56, 56)).params
+    at.text_input(key="blocks.quiz_params.guess").set_value(str(answer * 10)).run()
+    at.button(key="blocks.quiz_params.reveal").click().run()
+    no_exceptions(at)
+    assert any("Too high by 10.0x" in w.value for w in at.warning)
+    at.text_input(key="blocks.quiz_params.guess").set_value(str(answer)).run()
+    assert any("Right" in s.value for s in at.success)
+    at.number_input(key="blocks.out_channels").set_value(65).run()  # new settings: the answer is hidden again
+    assert not any("Right" in s.value for s in at.success)

@@ -1,0 +1,41 @@
+"""Short guided lessons, one per page: what to try, in order, and the formulas to keep in mind."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Lesson:
+    title: str
+    steps: tuple[str, ...]
+    formulas: tuple[str, ...] = ()
+
+
+LESSONS: dict[str, Lesson] = {
+    "blocks": Lesson(
+        "Lesson: where the cost of a convolution goes",
+        (
+            "Start with **Standard convolution**, C_in = 32, C_out = 64, k = 3 on 56 x 56. Note the MACs: every "
+            "output value costs k² · C_in multiply-accumulates.",
+            "Switch to **Grouped convolution** and set groups g = 2, 4, 8: parameters and MACs fall to 1/g. Look at "
+            "the diagram: the groups never see each other's channels.",
+            "Switch to **Depthwise-separable**: the *Compare blocks* tab shows about 8x fewer MACs at k = 3. The "
+            "*Formula* tab shows why: 1/C_out + 1/k² of the standard conv, and that the 1x1 conv is now almost all "
+            "of the cost.",
+            "Try **ShuffleNet V1**: the 1x1 convs are grouped too, and a channel shuffle lets groups mix.",
+            "Try **MBConv** and tick *Also count: element-wise*: the SE gate and the residual add are cheap in MACs "
+            "but they are extra passes over memory, which the Model Zoo's latency measurements will show.",
+            "Try **Dilated** with d = 1, 2, 4 and open *Sampling*: same weights, same MACs, wider receptive field.",
+            "Try **Deformable**: the MACs of the conv are those of a regular conv, but the *Cross-check* tab shows "
+            "that tracers count it as 0 unless told, and the *Sampling* tab shows why it is slow: it reads "
+            "scattered, interpolated positions.",
+        ),
+        (
+            r"\text{standard: } k^2 C_{in} C_{out} H_{out} W_{out}",
+            r"\text{grouped: } k^2 \tfrac{C_{in}}{g} C_{out} H_{out} W_{out}",
+            r"\text{depthwise-separable: } (k^2 C_{in} + C_{in} C_{out}) H_{out} W_{out}",
+            r"H_{out} = \left\lfloor \frac{H + 2p - d(k-1) - 1}{s} \right\rfloor + 1",
+        ),
+    ),
+}

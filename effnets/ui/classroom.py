@@ -1,0 +1,166 @@
+"""Classroom features every page shares: presenter mode, a copyable link, figure and table export, a guided lesson,
+and 'predict, then reveal' questions."""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Callable
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+import pandas as pd
+import streamlit as st
+
+from effnets.lessons import LESSONS
+from effnets.quiz import grade_count, parse_guess
+
+PRESENTER_KEY = "app.presenter"
+EXPORT_KEY = "app.export_format"
+
+_PRESENTER_CSS = """
+<style>
+html, body, [data-testid="stAppViewContainer"] { font-size: 125% !important; }
+[data-testid="stMetricValue"] { font-size: 3.2rem !important; }
+[data-testid="stMarkdownContainer"] p, [data-testid="stMarkdownContainer"] li { font-size: 1.35rem !important; }
+h1 { font-size: 3.2rem !important; }
+</style>
+"""
+
+
+def presenter_mode() -> bool:
+    """Presenter mode is on (sidebar toggle, or ``present=1`` in the link)."""
+    if PRESENTER_KEY not in st.session_state:
+        st.session_state[PRESENTER_KEY] = st.query_params.get("present") in ("1", "true", "yes")
+    return bool(st.session_state[PRESENTER_KEY])
+
+
+def sidebar_controls() -> tuple[bool, str]:
+    """The shared classroom controls at the bottom of the sidebar: presenter mode and figure export format."""
+    presenter_mode()
+    st.session_state.setdefault(EXPORT_KEY, "png")
+    with st.sidebar:
+        st.divider()
+        on = st.toggle(
+            "Presenter mode",
+            key=PRESENTER_KEY,
+            help="Larger type and one figure at a time, for a projector. Open a link with present=1 to start "
+            "presenting with the sidebar collapsed.",
+        )
+        fmt = st.radio(
+            "Figure download format",
+            ["png", "svg"],
+            key=EXPORT_KEY,
+            horizontal=True,
+            format_func=str.upper,
+            help="The camera icon above every chart downloads it in this format.",
+        )
+    if on:
+        st.markdown(_PRESENTER_CSS, unsafe_allow_html=True)
+    return on, fmt
+
+
+def chart_config(filename: str) -> dict:
+    """plotly config: the modebar's download button saves PNG or SVG (the sidebar's choice) under ``filename``."""
+    fmt = st.session_state.get(EXPORT_KEY, "png")
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", filename)[:80] or "figure"
+    return {
+        "displaylogo": False,
+        "toImageButtonOptions": {"format": fmt, "filename": safe, "scale": 2 if fmt == "png" else 1},
+    }
+
+
+def plot(fig, name: str, key: str, width: str = "stretch") -> None:
+    """A plotly chart with the export config."""
+    st.plotly_chart(fig, width=width, key=key, config=chart_config(name))
+
+
+def sections(prefix: str, names: list[str]) -> dict[str, object | None]:
+    """Containers for a page's sections: tabs normally; in presenter mode one section at a time (picked with a
+    segmented control), the others ``None`` so their work is skipped."""
+    if not presenter_mode():
+        return dict(zip(names, st.tabs(names), strict=True))
+    key = f"{prefix}.section"
+    if st.session_state.get(key) not in names:
+        st.session_state[key] = names[0]
+    chosen = st.segmented_control("Show", names, key=key, required=True)
+    return {n: (st.container() if n == chosen else None) for n in names}
+
+
+def table(df: pd.DataFrame, name: str, key: str, **kwargs) -> None:
+    """A table with a CSV download button under it."""
+    st.dataframe(df, hide_index=True, width="stretch", **kwargs)
+    buf = io.StringIO()
+    df.to_csv(buf, index=False)
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:80] or "table"
+    st.download_button(
+        "Download CSV",
+        buf.getvalue(),
+        file_name=f"{safe}.csv",
+        mime="text/csv",
+        key=key,
+        icon=":material/download:",
+        type="tertiary",
+    )
+
+
+def share_link() -> str | None:
+    """The address of what is on screen (the current query string on the page's URL), or None outside a browser."""
+    base = st.context.url
+    if not base:
+        return None
+    parts = urlsplit(base)
+    query = urlencode({k: st.query_params[k] for k in st.query_params})
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
+
+
+def share_box() -> None:
+    """'Copy link' for the page's state: a code box with a copy button."""
+    link = share_link()
+    with st.popover("Copy link", icon=":material/link:"):
+        if link:
+            st.caption("Anyone who opens this link sees these settings (copy with the icon on the right).")
+            st.code(link, language=None, wrap_lines=True)
+        else:
+            st.caption("The link is in your browser's address bar: it always holds the page's settings.")
+
+
+def lesson(prefix: str) -> None:
+    """The page's guided lesson, collapsed."""
+    ls = LESSONS.get(prefix)
+    if ls is None:
+        return
+    with st.expander(ls.title, icon=":material/school:"):
+        for i, step in enumerate(ls.steps, 1):
+            st.markdown(f"{i}. {step}")
+        for f in ls.formulas:
+            st.latex(f)
+
+
+def predict_then_reveal(
+    key: str, question: str, answer: int, hint: str = "", explain: Callable[[], str] | None = None
+) -> None:
+    """Ask for a number, then grade it against the live ``answer``. The question resets when the answer changes."""
+    st.markdown(f"**Predict, then reveal:** {question}")
+    state_key = f"{key}.revealed_for"
+    c1, c2 = st.columns([3, 1])
+    guess_text = c1.text_input(
+        "Your guess", key=f"{key}.guess", placeholder="e.g. 18000, 18k or 1.8e4", label_visibility="collapsed"
+    )
+    if c2.button("Reveal", key=f"{key}.reveal"):
+        st.session_state[state_key] = answer
+    if st.session_state.get(state_key) == answer:
+        try:
+            g = grade_count(parse_guess(guess_text), answer) if guess_text.strip() else None
+        except ValueError as e:
+            st.warning(str(e))
+            g = None
+        if g is None:
+            st.info(f"The answer is {answer:,}.")
+        elif g.correct:
+            st.success(g.message)
+        else:
+            st.warning(g.message)
+        if explain:
+            st.caption(explain())
+    elif hint:
+        st.caption(hint)
