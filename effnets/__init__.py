@@ -8,6 +8,11 @@ Python API (the CLI and the app use the same functions):
 >>> c = effnets.block_cost("depthwise_separable", (32, 56, 56), out_channels=64)
 >>> c.params, c.macs, c.output_shape
 (2528, 7325696, (64, 56, 56))
+>>> m = effnets.model_cost("efficientnet_b0")
+>>> m.params, m.macs, len(m.stages)
+(5288548, 385814752, 9)
+>>> effnets.model_cost("efficientnet_b0", resolution=260).params
+5288548
 """
 
 from __future__ import annotations
@@ -19,7 +24,19 @@ from torch import nn
 from effnets.blocks import BLOCKS, BlockInfo, get_block
 from effnets.cost import Cost
 
-__all__ = ["list_blocks", "build_block", "block_cost", "block_spec", "get_block", "BlockInfo", "Cost"]
+__all__ = [
+    "list_blocks",
+    "build_block",
+    "block_cost",
+    "block_spec",
+    "get_block",
+    "BlockInfo",
+    "Cost",
+    "list_models",
+    "model_spec",
+    "build_model",
+    "model_cost",
+]
 
 
 def list_blocks() -> list[str]:
@@ -54,3 +71,88 @@ def block_cost(name: str, input_shape: tuple[int, int, int], **fields: Any) -> C
     fields["in_channels"] = c
     info = get_block(name)
     return info.cost(info.make_spec(**fields), tuple(input_shape))
+
+
+# ----- models (the registry is imported on first use: it is larger than the block catalog) -------------------------
+
+_MULTIPLIERS = {"width_mult": "width multiplier", "depth_mult": "depth multiplier", "resolution": "resolution"}
+
+
+def list_models() -> list[str]:
+    """Names of the model presets in the registry, family by family."""
+    from effnets.models import MODELS
+
+    return list(MODELS)
+
+
+def model_spec(
+    name: str,
+    width_mult: float | None = None,
+    depth_mult: float | None = None,
+    resolution: int | None = None,
+    **fields: Any,
+):
+    """The validated spec of model preset ``name`` with some fields changed.
+
+    Raises:
+        ValueError: unknown model, unknown field (named, with the valid ones), or a value outside its rule.
+    """
+    from effnets.models import get_model
+    from effnets.spec import field_names
+
+    info = get_model(name)
+    valid = field_names(info.spec)
+    for key, value in (("width_mult", width_mult), ("depth_mult", depth_mult), ("resolution", resolution)):
+        if value is None:
+            continue
+        if key not in valid:
+            raise ValueError(
+                f"{name} has no {_MULTIPLIERS[key]} ({key}={value} given); its settings are: {', '.join(valid)}"
+            )
+        fields[key] = value
+    return info.make_spec(**fields)
+
+
+def build_model(
+    name: str,
+    width_mult: float | None = None,
+    depth_mult: float | None = None,
+    resolution: int | None = None,
+    pretrained: bool = False,
+    **fields: Any,
+) -> nn.Module:
+    """Build model preset ``name`` as an ``nn.Module`` (random initialisation), optionally rescaled.
+
+    ``resolution`` is accepted for symmetry with :func:`model_cost` and validated; it does not change the module.
+    Build large models on the meta device (``with torch.device("meta"):``) to get shapes without memory.
+
+    Raises:
+        NotImplementedError: ``pretrained=True`` (weights are not wired into this function yet).
+        ValueError: as :func:`model_spec`.
+    """
+    spec = model_spec(name, width_mult, depth_mult, resolution, **fields)
+    if pretrained:
+        raise NotImplementedError(
+            f"build_model('{name}', pretrained=True): loading weights is not available through build_model yet; "
+            "build with pretrained=False for a randomly initialised network"
+        )
+    from effnets.models import get_model
+
+    return get_model(name).build(spec)
+
+
+def model_cost(
+    name: str,
+    width_mult: float | None = None,
+    depth_mult: float | None = None,
+    resolution: int | None = None,
+    **fields: Any,
+):
+    """Analytic cost of model preset ``name`` (no module is built): a :class:`effnets.models.ModelCost` with
+    ``.params``, ``.macs``, ``.flops``, ``.acts``, ``.output_shape`` and ``.stages`` (one row per stage, summing to
+    the totals). The resolution changes the cost, never the parameters.
+    """
+    from effnets.models import get_model
+
+    spec = model_spec(name, width_mult, depth_mult, resolution, **fields)
+    return get_model(name).cost(spec)

@@ -135,6 +135,70 @@ def cmd_cost_block(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_cost_model(args: argparse.Namespace) -> int:
+    import effnets
+    from effnets.models import get_model
+    from effnets.spec import parse_fields
+
+    info = get_model(args.name)
+    raw = parse_sets(args.set)
+    for flag, key in (("--width", "width_mult"), ("--depth", "depth_mult"), ("--resolution", "resolution")):
+        if key in raw and getattr(args, flag[2:]) is not None:
+            raise UsageError(f"{key} is given twice: use either {flag} or --set {key}=...")
+    fields = parse_fields(info.spec, raw)
+    spec = effnets.model_spec(args.name, args.width, args.depth, args.resolution, **fields)
+    c = info.cost(spec)
+    result = {
+        "name": args.name,
+        "label": info.label,
+        "family": info.family,
+        "spec": spec.to_dict(),
+        **c.to_dict(stages=args.stages),
+    }
+    if args.check:
+        from effnets.counting import build_on_meta, flop_counter_macs, param_count
+
+        meta = build_on_meta(lambda: info.build(spec))
+        result["check"] = {
+            "flop_counter_macs": flop_counter_macs(meta, c.input_shape),
+            "param_count": param_count(meta),
+        }
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    shape = "x".join(map(str, c.input_shape))
+    preset = info.make_spec().to_dict()
+    changed = ", ".join(f"{k}={v}" for k, v in spec.to_dict().items() if preset[k] != v)
+    print(f"{info.label} ({args.name}) on a {shape} input" + (f"  [{changed}]" if changed else ""))
+    print(f"  params        {c.params:>16,}  ({_fmt(c.params)})  learnable")
+    print(f"  MACs          {c.macs:>16,}  ({_fmt(c.macs)})  conv + linear multiply-accumulates")
+    print(f"  FLOPs         {c.flops:>16,}  ({_fmt(c.flops)})  = 2 x MACs")
+    print(f"  activations   {c.acts:>16,}  conv/linear output elements")
+    print(f"  output shape  {'x'.join(map(str, c.output_shape)):>16}")
+    for k, v in c.total.extras_dict.items():
+        if v:
+            print(f"  + {k:<11} {v:>16,}  (not in MACs)")
+    if args.check:
+        ch = result["check"]
+        ok = ch["flop_counter_macs"] == c.macs and ch["param_count"] == c.params
+        print(
+            f"  cross-check: FlopCounterMode / 2 = {ch['flop_counter_macs']:,}, sum(p.numel()) = {ch['param_count']:,}"
+        )
+        print(f"    {'agrees' if ok else 'DISAGREES'} with the analytic count")
+    if args.stages:
+        cols = f"{'input':>9} {'ch':>5} {'n':>3} {'k':>2} {'s':>2} {'t':>3} {'params':>12} {'MACs':>15}"
+        print(f"  {'#':>2}  {'operator':<34} {cols}")
+        for r in c.stages:
+            res = f"{r.resolution[0]}x{r.resolution[1]}"
+            k = "" if r.kernel is None else str(r.kernel)
+            t = "" if r.expand_ratio is None else f"{r.expand_ratio:g}"
+            print(
+                f"  {r.stage:>2}  {r.operator[:34]:<34} {res:>9} {r.channels:>5} {r.layers:>3} {k:>2} {r.stride:>2} "
+                f"{t:>3} {r.params:>12,} {r.macs:>15,}"
+            )
+    return 0
+
+
 # ----- entry point ----------------------------------------------------------------------------------------------
 
 
@@ -156,6 +220,16 @@ def build_parser() -> argparse.ArgumentParser:
     pb.add_argument("--json", action="store_true", help="machine-readable output")
     pb.add_argument("--check", action="store_true", help="also count with FlopCounterMode and fvcore")
     pb.set_defaults(func=cmd_cost_block)
+    pm = csub.add_parser("model", help="cost of a whole network (analytic; no module is built)")
+    pm.add_argument("name", help="model preset (see: list models)")
+    pm.add_argument("--width", type=float, help="width multiplier (width_mult), where the family has one")
+    pm.add_argument("--depth", type=float, help="depth multiplier (depth_mult), where the family has one")
+    pm.add_argument("--resolution", type=int, help="input side in pixels")
+    pm.add_argument("--set", action="append", metavar="KEY=VALUE", help="a spec field (repeatable)")
+    pm.add_argument("--stages", action="store_true", help="also print the per-stage table")
+    pm.add_argument("--json", action="store_true", help="machine-readable output")
+    pm.add_argument("--check", action="store_true", help="also trace on the meta device with FlopCounterMode")
+    pm.set_defaults(func=cmd_cost_model)
 
     return p
 
