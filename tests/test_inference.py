@@ -29,6 +29,27 @@ def batch() -> torch.Tensor:
     return images.preprocess_batch(imgs, t.resize, t.crop, t.normalization, t.interpolation)
 
 
+@pytest.fixture(scope="module")
+def samples() -> torch.Tensor:
+    """All bundled sample photos: some have a clear winner (coffee), some a near tie (chelsea: two cat classes)."""
+    t = W.eval_transform("efficientnet_lite0")
+    imgs = list(images.sample_images().values())
+    return images.preprocess_batch(imgs, t.resize, t.crop, t.normalization, t.interpolation)
+
+
+def assert_same_top1_where_decided(ref: torch.Tensor, other: torch.Tensor, tol: float) -> int:
+    """Reduced precision moves every logit by less than ``tol``; then the top-1 class cannot change for an image
+    whose two best fp32 logits are more than 2 * tol apart, and must stay among the fp32 top 3 for every image.
+    Returns how many images were decided (so a test can require some)."""
+    assert (other - ref).abs().max().item() < tol
+    top2 = ref.topk(2, dim=1).values
+    decided = (top2[:, 0] - top2[:, 1]) > 2 * tol
+    assert torch.equal(other.argmax(1)[decided], ref.argmax(1)[decided])
+    top3 = ref.topk(3, dim=1).indices
+    assert (top3 == other.argmax(1, keepdim=True)).any(1).all()
+    return int(decided.sum())
+
+
 # ----- ImageNet names ------------------------------------------------------------------------------------------
 
 
@@ -139,12 +160,12 @@ def test_channels_last_and_fp32_give_the_same_predictions(lite0, batch):
     assert torch.allclose(plain, nhwc, atol=1e-4)
 
 
-def test_bf16_on_cpu_keeps_top1_where_supported(lite0, batch):
+def test_bf16_on_cpu_keeps_top1_where_supported(lite0, samples):
     if "bf16" not in I.supported_precisions("cpu"):
         pytest.skip("bf16 does not run on this CPU")
-    fp32 = I.classify(I.prepare(lite0, "cpu"), batch, topk=1)
-    bf16 = I.classify(I.prepare(lite0, "cpu", "bf16"), batch, topk=1)
-    assert [r[0].index for r in bf16] == [r[0].index for r in fp32]
+    fp32 = I.predict_logits(I.prepare(lite0, "cpu"), samples)
+    bf16 = I.predict_logits(I.prepare(lite0, "cpu", "bf16"), samples)
+    assert assert_same_top1_where_decided(fp32, bf16, tol=0.75) >= 2  # coffee, camera at least
 
 
 # ----- classify -----------------------------------------------------------------------------------------------------
@@ -251,16 +272,21 @@ def test_cuda_fp32_matches_cpu_logits(lite0, batch):
 
 @gpu
 @needs_cuda
-@pytest.mark.parametrize("precision", ["fp16", "bf16"])
-def test_cuda_half_precisions_keep_top1(lite0, batch, precision):
+@pytest.mark.parametrize(("precision", "tol", "decided"), [("fp16", 0.1, 5), ("bf16", 0.75, 2)])
+def test_cuda_half_precisions_keep_top1(lite0, samples, precision, tol, decided):
+    """Measured on an H100: fp16 moves lite0's logits by at most 0.05, bf16 by at most 0.45 (10 sample photos)."""
     if precision not in I.supported_precisions("cuda"):
         pytest.skip(f"{precision} is not supported on this GPU")
-    fp32 = I.classify(I.prepare(lite0, "cuda"), batch, topk=5)
-    half = I.classify(I.prepare(lite0, "cuda", precision, channels_last=True), batch, topk=5)
-    assert [r[0].index for r in half] == [r[0].index for r in fp32]
-    for a, b in zip(half, fp32, strict=True):
-        assert abs(a[0].prob - b[0].prob) < 0.05
-        assert len({p.index for p in a} & {p.index for p in b}) >= 4
+    prev = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        fp32 = I.predict_logits(I.prepare(lite0, "cuda"), samples)
+    finally:
+        torch.backends.cudnn.allow_tf32 = prev
+    half = I.predict_logits(I.prepare(lite0, "cuda", precision, channels_last=True), samples)
+    assert assert_same_top1_where_decided(fp32, half, tol) >= decided
+    coffee = list(images.SAMPLE_IMAGES).index("coffee")
+    assert half[coffee].argmax().item() == 967
 
 
 @gpu
