@@ -62,7 +62,8 @@ class RegNetModelSpec(ModelSpec):
         "pycls",
         choices=("pycls", "torchvision"),
         help="How widths are made divisible by the group width: pycls (the paper's code, Python round) or "
-        "torchvision (make_divisible, never losing more than 10 %). They differ for X-400MF, Y-800MF, Y-8.0GF.",
+        "torchvision (make_divisible, never losing more than 10 %). They differ for X-400MF, X-4.0GF, Y-800MF, "
+        "Y-4.0GF and Y-8.0GF.",
         advanced=True,
     )
     resolution: int = resolution_param(224)

@@ -233,7 +233,8 @@ def adjust_widths_groups(
     * ``torchvision`` (``BlockParams._adjust_widths_groups_compatibilty``): v = make_divisible(v, g'), i.e. round half
       up and add g' if that lost more than 10 %.
 
-    They disagree for RegNetX-400MF, RegNetY-800MF and RegNetY-8.0GF (e.g. X-400MF's last stage: 384 vs 400).
+    Of the presets they disagree for RegNetX-400MF, RegNetY-800MF and RegNetY-8.0GF (e.g. X-400MF's last stage: 384
+    vs 400), and for X-4.0GF and Y-4.0GF, which torchvision does not build.
 
     Args:
         widths: stage widths from :func:`regnet_widths`.
