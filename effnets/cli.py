@@ -12,6 +12,8 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+from effnets.cli_inference import register as register_inference
+
 EXIT_USAGE = 2
 
 
@@ -231,6 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     pm.add_argument("--check", action="store_true", help="also trace on the meta device with FlopCounterMode")
     pm.set_defaults(func=cmd_cost_model)
 
+    register_inference(sub)
     return p
 
 
