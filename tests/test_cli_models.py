@@ -1,0 +1,65 @@
+"""The model commands of the CLI as a user runs them: a real subprocess, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+import effnets
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "effnets", *args], capture_output=True, text=True, timeout=300)
+
+
+def test_list_models_json():
+    r = run("list", "models", "--json")
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert [row["name"] for row in rows] == effnets.list_models()
+    assert {"label", "family", "paper"} <= set(rows[0])
+
+
+def test_cost_model_json_with_stages_matches_api():
+    r = run("cost", "model", "efficientnet_b0", "--width", "1.1", "--resolution", "256", "--stages", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    c = effnets.model_cost("efficientnet_b0", width_mult=1.1, resolution=256)
+    assert data["name"] == "efficientnet_b0"
+    assert (data["params"], data["macs"], data["flops"]) == (c.params, c.macs, 2 * c.macs)
+    assert data["output_shape"] == [1000, 1, 1]
+    assert [s["macs"] for s in data["stages"]] == [s.macs for s in c.stages]
+    assert sum(s["params"] for s in data["stages"]) == data["params"]
+    assert data["stages"][0]["resolution"] == [256, 256]
+
+
+def test_cost_model_text_with_set_and_check():
+    r = run("cost", "model", "regnetx_400mf", "--set", "rounding=torchvision", "--stages", "--check")
+    assert r.returncode == 0, r.stderr
+    assert "5,495,976" in r.stdout  # torchvision's regnet_x_400mf
+    assert "agrees with the analytic count" in r.stdout
+    assert "RegNetX block g=16" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["cost", "model", "efficientnet_b9"], "unknown model 'efficientnet_b9'"),
+        (["cost", "model", "efficientnet_b0", "--width", "0"], "width_mult=0.0 is below the minimum 0.05"),
+        (["cost", "model", "efficientnet_b0", "--width", "abc"], "invalid float value: 'abc'"),
+        (["cost", "model", "xception", "--depth", "2"], "xception has no depth multiplier"),
+        (["cost", "model", "shufflenet_v1", "--set", "groups=5"], "groups=5 is not allowed"),
+        (["cost", "model", "mobilenet_v2", "--set", "alpha=0.5"], "unknown setting 'alpha'"),
+        (["cost", "model", "mobilenet_v2", "--set", "width_mult=1", "--width", "2"], "width_mult is given twice"),
+    ],
+)
+def test_bad_model_arguments_exit_2_with_one_line(args, needle):
+    r = run(*args)
+    assert r.returncode == 2
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, r.stderr
+    assert needle in lines[0]
+    assert "Traceback" not in r.stderr
