@@ -189,3 +189,24 @@ def test_feature_grid():
     assert np.nanmin(grid) == 0.0 and np.nanmax(grid) == 1.0
     assert np.isnan(grid[4, 0]) and np.isnan(grid[0, 3])
     assert (grid[0:4, 8:11] == 0).all()  # constant channel drawn as 0
+
+
+def test_lite0_residual_blocks_keep_their_input_similar():
+    """VGNet's reason for half-identity blocks, on real weights: a stride-1 residual block changes its input little."""
+    from effnets import images, weights
+
+    model, _ = weights.load_model("efficientnet_lite0")
+    snap = _snapshot(model)
+    tf = weights.eval_transform("efficientnet_lite0")
+    x = images.preprocess(
+        images.sample_image("chelsea"), tf.resize, tf.crop, tf.normalization, interpolation=tf.interpolation
+    )
+    blocks = [layer.name for layer in FT.list_layers(model) if layer.type == "MBConv"]
+    assert len(blocks) == 16
+    sims = FT.adjacent_similarity(model, x.tensor, blocks)
+    residual = [s.cka for s in sims if s.shape_a == s.shape_b]
+    transition = [s.cka for s in sims if s.shape_a != s.shape_b]
+    assert len(residual) == 9 and len(transition) == 6
+    assert min(residual) > 0.8
+    assert sum(residual) / len(residual) > sum(transition) / len(transition) + 0.1
+    _assert_unchanged(model, snap)

@@ -254,3 +254,39 @@ def test_display_helpers():
     assert np.isclose(np.abs(per_layer).max(), 1) and np.abs(per_layer).reshape(16, -1).max(1).min() < 1
     with pytest.raises(ValueError, match="'nope' is not a convolution layer"):
         K.layer_weight(net, "nope")
+
+
+# ----- real trained kernels (VGNet's observation on EfficientNet-Lite0's ImageNet weights) -------------------------
+
+
+@pytest.fixture(scope="module")
+def lite0_pretrained():
+    from effnets import weights
+
+    model, status = weights.load_model("efficientnet_lite0")
+    assert status.status == "packaged"
+    return model
+
+
+def test_lite0_layers_are_listed_with_kinds(lite0_pretrained):
+    rows = K.layer_shares(lite0_pretrained)
+    assert rows[0].kind == "stem" and rows[0].stride == 2 and rows[0].count == 32 * 3
+    dw = [r for r in rows if r.kind == "depthwise"]
+    assert len(dw) == 16 and [r.stride for r in dw].count(2) == 4
+    assert {r.kernel_size for r in dw} == {3, 5}
+    assert all(r.shares is None for r in rows if r.kind == "pointwise")
+
+
+def test_lite0_strided_depthwise_kernels_are_gaussian_low_pass(lite0_pretrained):
+    """Trained strided depthwise kernels blur before downsampling; the same network untrained shows nothing."""
+    s1, s2 = K.compare_strided(lite0_pretrained)
+    assert (s1.stride, s2.stride) == (1, 2) and (s1.layers, s2.layers) == (12, 4)
+    assert s2.shares["gaussian"] > 0.6 and s2.shares["gaussian"] > 2 * s1.shares["gaussian"]
+    assert s2.mean_low_pass > s1.mean_low_pass + 0.2
+    assert s1.shares["other"] < 0.5  # most trained kernels resemble a template
+
+    import effnets
+
+    for s in K.compare_strided(effnets.build_model("efficientnet_lite0")):  # random init
+        assert s.shares["other"] > 0.95
+        assert s.mean_low_pass == pytest.approx(math.pi * 0.25**2, abs=0.03)
