@@ -7,10 +7,13 @@ meta device (shapes only, no memory).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 
 import pytest
 import torch
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 import effnets
@@ -20,6 +23,7 @@ from effnets.models.network import Classifier
 from effnets.models.regnet import sample_regnet_space
 from effnets.models.shufflenet import V1_WIDTHS, shufflenet_v1_groups_sweep, shufflenet_v1_widths
 from effnets.spec import field_names
+from tests.strategies import field_strategy
 
 NAMES = list(MODELS)
 TORCHVISION = [n for n, i in MODELS.items() if i.torchvision]
@@ -120,6 +124,36 @@ def test_analytic_matches_tracers_and_module(name):
             out = tuple(x.shape[1:]) if x.dim() == 4 else (x.shape[1], 1, 1)
             assert out == row.output_shape, f"{name} {row.operator}"
     assert tuple(x.shape) == (1, spec.num_classes)
+
+
+FAMILY_REPRESENTATIVES = list({info.family: name for name, info in reversed(MODELS.items())}.values())
+
+
+@pytest.mark.parametrize("name", FAMILY_REPRESENTATIVES)
+@settings(max_examples=4, deadline=None)
+@given(data=st.data())
+def test_random_specs_match_tracers(name, data):
+    """Any setting of a family's fields (drawn from the fields' own metadata), not only the presets."""
+    info = MODELS[name]
+    fields = {
+        f.name: data.draw(field_strategy(info.spec, f))
+        for f in dataclasses.fields(info.spec)
+        if f.name not in ("resolution", "num_classes")
+    }
+    lo = info.spec.__dataclass_fields__["resolution"].metadata["lo"]
+    fields["resolution"] = max(lo, data.draw(st.sampled_from([32, 40, 64, 72, 96])))
+    fields["num_classes"] = data.draw(st.sampled_from([1, 10, 1000]))
+    if data.draw(st.booleans()):  # sometimes keep the preset's own values (RegNet's random ones are often invalid)
+        fields = {**fields, **{k: v for k, v in info.defaults.items() if k != "resolution"}}
+    try:
+        spec = info.make_spec(**fields)
+        cost = info.cost(spec, record_steps=False)
+    except ValueError:
+        assume(False)
+    meta = _meta(lambda: info.build(spec))
+    assert cost.params == K.param_count(meta)
+    traced = K.dispatch_counts(meta, cost.input_shape)
+    assert (cost.macs, cost.acts, cost.total.extras_dict) == (traced.macs, traced.acts, traced.extras)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -485,3 +519,16 @@ def test_final_fc_is_found_for_no_fc_figures():
     fc = [layer for layer in plan.stages[-1].layers if isinstance(layer, Classifier)]
     assert len(fc) == 1 and fc[0].in_features == 960
     assert plan_cost(plan).macs - 960 * 1000 == 136_500_672
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", NAMES)
+def test_fvcore_agrees(name):
+    """fvcore traces real tensors on the CPU (seconds to a minute per network): run with -m slow."""
+    info = MODELS[name]
+    spec = info.make_spec()
+    cost = info.cost(spec)
+    fv = K.fvcore_counts(info.build(spec).eval(), cost.input_shape)
+    assert fv.conv_linear == cost.macs, "fvcore's conv + linear != analytic MACs"
+    assert fv.acts == cost.acts, "fvcore's ActivationCountAnalysis != analytic acts"
+    assert fv.by_operator.get("batch_norm", 0) == 2 * cost.total.extra("bn")

@@ -348,6 +348,8 @@ class ModelInfo:
         try:
             return plan_cost(plan, record_steps)
         except ValueError as e:
+            if "output size below 1" not in str(e):
+                raise
             res = getattr(spec, "resolution", None)
             raise ValueError(f"resolution={res} is too small for {self.name}: {e}") from None
 
@@ -476,6 +478,7 @@ _sorted = sorted(MODELS.items(), key=lambda kv: FAMILIES.index(kv[1].family))
 MODELS.clear()
 MODELS.update(_sorted)
 
+from effnets.models.efficientnet import released_vs_compound  # noqa: E402
 from effnets.models.mobilenet import mobilenet_grid  # noqa: E402
 from effnets.models.regnet import sample_regnet_space  # noqa: E402
 from effnets.models.scaling import (  # noqa: E402
@@ -486,7 +489,7 @@ from effnets.models.scaling import (  # noqa: E402
     round_filters,
     round_repeats,
 )
-from effnets.models.shufflenet import shufflenet_v1_widths  # noqa: E402
+from effnets.models.shufflenet import shufflenet_v1_groups_sweep, shufflenet_v1_widths  # noqa: E402
 
 __all__ = [
     "MODELS",
@@ -509,4 +512,6 @@ __all__ = [
     "sample_regnet_space",
     "mobilenet_grid",
     "shufflenet_v1_widths",
+    "shufflenet_v1_groups_sweep",
+    "released_vs_compound",
 ]

@@ -3,6 +3,7 @@ table and the compound-scaling rules."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from effnets.blocks.mbconv import MBConv, MBConvSpec
@@ -90,6 +91,8 @@ _TF_PADDING_HELP = (
 
 @dataclass(frozen=True)
 class EfficientNetSpec(ModelSpec):
+    """EfficientNet B0-B7: B0's stage table scaled by width, depth and resolution (presets: released values)."""
+
     width_mult: float = _width()
     depth_mult: float = _depth()
     resolution: int = resolution_param(224)
@@ -109,6 +112,8 @@ class EfficientNetSpec(ModelSpec):
 
 @dataclass(frozen=True)
 class EfficientNetLiteSpec(ModelSpec):
+    """EfficientNet-Lite0-4: no SE, ReLU6, fixed stem/head and first/last depths; TF padding for the checkpoints."""
+
     width_mult: float = _width()
     depth_mult: float = _depth()
     resolution: int = resolution_param(224)
@@ -175,11 +180,13 @@ def plan(spec: EfficientNetSpec | EfficientNetLiteSpec) -> Plan:
 
 
 def released_vs_compound(alpha: float = 1.2, beta: float = 1.1, gamma: float = 1.15) -> list[dict]:
-    """B1-B7 as released beside alpha^phi, beta^phi, gamma^phi with phi = 1..7.
+    """B0-B7 as released beside alpha^phi, beta^phi, gamma^phi with phi = the model's number.
 
-    The released coefficients are not exact powers (tensorflow/tpu issues 390, 738): the paper fixed phi's bases on
-    B0 by grid search, then picked each Bi's (w, d, r) by hand near the compound rule, rounding to one decimal and
-    resolutions to values the TPU input pipeline liked (multiples of 4 or 8).
+    The paper says B1-B7 come from scaling B0 "with different phi" (Eq. 3), but the released coefficients are not
+    those powers for any single phi per model: B7's depth is 3.1 where 1.2^7 = 3.58, B1 has width 1.0 where
+    1.1^1 = 1.1. Users keep asking why (tensorflow/tpu issues 390 and 738) and the repository gives no derivation. Each
+    row therefore also gives the phi each released coefficient implies on its own (log(d) / log(alpha), ...): they
+    disagree within a model, so the released numbers are rounded choices near the rule, not the rule.
     """
     rows = []
     for phi, (w, d, r, _) in B_COEFFICIENTS.items():
@@ -190,10 +197,13 @@ def released_vs_compound(alpha: float = 1.2, beta: float = 1.1, gamma: float = 1
                 "phi": phi,
                 "width_released": w,
                 "width_compound": cw,
+                "width_implied_phi": math.log(w) / math.log(beta),
                 "depth_released": d,
                 "depth_compound": cd,
+                "depth_implied_phi": math.log(d) / math.log(alpha),
                 "resolution_released": r,
                 "resolution_compound": 224 * cr,
+                "resolution_implied_phi": math.log(r / 224) / math.log(gamma),
             }
         )
     return rows

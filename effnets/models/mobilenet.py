@@ -78,6 +78,8 @@ _RHO_NOTE = " rho = resolution / 224 (the paper's 224, 192, 160, 128)."
 
 @dataclass(frozen=True)
 class MobileNetV1Spec(ModelSpec):
+    """MobileNetV1: width multiplier alpha and resolution (rho x 224)."""
+
     width_mult: float = param(1.0, lo=0.05, hi=2.0, step=0.05, help=_ALPHA_HELP, label="width multiplier alpha")
     resolution: int = resolution_param(224)
     dropout: float = dropout_param(0.001)
@@ -86,6 +88,8 @@ class MobileNetV1Spec(ModelSpec):
 
 @dataclass(frozen=True)
 class MobileNetV2Spec(ModelSpec):
+    """MobileNetV2: width multiplier alpha and resolution (rho x 224)."""
+
     width_mult: float = param(
         1.0,
         lo=0.05,

@@ -63,6 +63,10 @@ class Conv:
     bn_eps: float = 1e-5
     label: str = ""
 
+    def __post_init__(self) -> None:
+        if self.act_first and self.padding == "tf_same":
+            raise ValueError("TF 'SAME' padding is only supported for conv -> BN -> act layers")
+
     def build(self) -> nn.Module:
         k, s = self.kernel_size, self.stride
         if self.act_first:

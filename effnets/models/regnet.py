@@ -31,6 +31,8 @@ MAX_WIDTH = 4096  # the block catalog's largest width
 
 @dataclass(frozen=True)
 class RegNetModelSpec(ModelSpec):
+    """RegNet X/Y: the generator's six numbers (d, w0, wa, wm, g, b), SE and the width rounding."""
+
     depth: int = param(13, lo=1, hi=64, step=1, help="d: total number of blocks.", label="depth d")
     w0: int = param(24, lo=8, hi=1024, step=8, help="w_0: initial width, a multiple of 8.", label="initial width w0")
     wa: float = param(

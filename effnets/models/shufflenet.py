@@ -58,6 +58,8 @@ def shufflenet_v1_groups_sweep(resolution: int = 224) -> list[dict]:
 
 @dataclass(frozen=True)
 class ShuffleNetV1Spec(ModelSpec):
+    """ShuffleNet V1 1x: the number of groups g picks the stage widths (paper Table 1)."""
+
     groups: int = param(
         3,
         choices=(1, 2, 3, 4, 8),
@@ -70,6 +72,8 @@ class ShuffleNetV1Spec(ModelSpec):
 
 @dataclass(frozen=True)
 class ShuffleNetV2Spec(ModelSpec):
+    """ShuffleNet V2: one of the paper's four sizes."""
+
     width_mult: float = param(
         1.0,
         choices=(0.5, 1.0, 1.5, 2.0),

@@ -38,6 +38,8 @@ VERSIONS = {"1_0": ((96, 7), (3, 7)), "1_1": ((64, 3), (2, 4))}
 
 @dataclass(frozen=True)
 class SqueezeNetSpec(ModelSpec):
+    """SqueezeNet 1.0 or 1.1."""
+
     version: str = param(
         "1_0",
         choices=("1_0", "1_1"),

@@ -89,6 +89,8 @@ class Tail:
 
 @dataclass(frozen=True)
 class VGNetSpec(ModelSpec):
+    """VGNet: size, SE and which depthwise kernels are fixed (C: none, G: downsampling blur, F: all)."""
+
     size: str = param(
         "1_0mp",
         choices=tuple(SIZES),

@@ -56,6 +56,8 @@ class SepConvBNReLU:
 
 @dataclass(frozen=True)
 class XceptionNetSpec(ModelSpec):
+    """Xception: the number of middle-flow modules and the input side (299 in the paper)."""
+
     middle_repeats: int = param(
         8,
         lo=0,
