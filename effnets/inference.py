@@ -13,6 +13,7 @@ The clock is injectable so the logic is testable with a fake clock.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import math
@@ -160,6 +161,21 @@ def _probe(device: torch.device, dtype: torch.dtype) -> str | None:
     return None
 
 
+def _cpu_bf16_note() -> str:
+    """Whether this CPU has bfloat16 arithmetic; without it PyTorch converts and runs slower than float32."""
+    native = False
+    for probe in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        f = getattr(torch.cpu, probe, None)
+        with contextlib.suppress(Exception):  # private probes: absent or failing on some builds
+            native = native or bool(f and f())
+    if native:
+        return "bfloat16 runs natively on this CPU (AVX512-BF16 or AMX)"
+    return (
+        "bfloat16 runs on this CPU but without AVX512-BF16 or AMX it is emulated: expect it to be several times "
+        "slower than fp32 (useful to see the accuracy effect, not for speed)"
+    )
+
+
 @functools.cache
 def _precision_support(device_str: str) -> tuple[PrecisionSupport, ...]:
     device = torch.device(device_str)
@@ -196,7 +212,7 @@ def _precision_support(device_str: str) -> tuple[PrecisionSupport, ...]:
         )
         why = _probe(device, torch.bfloat16)
         if why is None:
-            rows.append(PrecisionSupport("bf16", True, "bfloat16 runs on this CPU (fast only with AVX512-BF16 or AMX)"))
+            rows.append(PrecisionSupport("bf16", True, _cpu_bf16_note()))
         else:
             rows.append(PrecisionSupport("bf16", False, f"bfloat16 does not run on this CPU build: {why}"))
     return tuple(rows)

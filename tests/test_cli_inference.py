@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from effnets import imagenet, images
+from effnets.cli import main
 from tests.fixtures import images as fx
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,13 +76,15 @@ def test_classify_text_output_all_good(files):
     [
         (["--model", "nope"], "unknown model 'nope'"),
         (["--topk", "0"], "--topk 0 must be at least 1"),
+        (["--device", "tpu"], "invalid choice: 'tpu'"),
         (["--precision", "fp16", "--device", "cpu"], "precision 'fp16' is not available on cpu"),
     ],
 )
-def test_classify_usage_errors(files, args, needle):
-    r = run("classify", "chelsea.png", *args, cwd=files)
-    assert r.returncode == 2
-    assert len(r.stderr.strip().splitlines()) == 1 and needle in r.stderr
+def test_classify_usage_errors(files, args, needle, capsys, monkeypatch):
+    monkeypatch.chdir(files)
+    assert main(["classify", "chelsea.png", *args]) == 2  # in-process: the same entry point, without a new torch
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and needle in err and err.startswith("effnets: error: ")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is present here")

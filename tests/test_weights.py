@@ -116,17 +116,17 @@ def test_lite0_logits_equal_the_from_scratch_reference(lite0, checkpoint, image)
     assert got.argmax().item() == expected.argmax().item()
 
 
-@pytest.mark.parametrize("size", [(224, 224), (225, 227), (97, 130)])
+@pytest.mark.parametrize("size", [(64, 64), (65, 67), (97, 130)])
 def test_lite0_matches_reference_on_odd_and_even_sizes(lite0, checkpoint, size):
     torch.manual_seed(0)
-    x = torch.randn(2, 3, *size)
+    x = torch.randn(1, 3, *size)
     with torch.no_grad():
         assert torch.allclose(lite0(x), reference_lite0(checkpoint, x), atol=1e-4, rtol=1e-4)
 
 
 def test_symmetric_padding_would_compute_another_function(checkpoint):
     """What the port guards against: the same weights with PyTorch-style symmetric padding give other logits."""
-    x = _input("chelsea")
+    x = torch.randn(1, 3, 96, 96)
     with torch.no_grad():
         same, symmetric = reference_lite0(checkpoint, x), reference_lite0(checkpoint, x, pad=_symmetric)
     assert (same - symmetric).abs().max().item() > 0.3
