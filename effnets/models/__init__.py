@@ -48,10 +48,12 @@ def resolution_param(default: int = 224, lo: int = 32, hi: int = 1024) -> Any:
 
 
 def num_classes_param() -> Any:
+    """The classifier's output count (changes only the last layer)."""
     return param(1000, lo=1, hi=100_000, help="Outputs of the classifier (1000 for ImageNet).", advanced=True)
 
 
 def dropout_param(default: float) -> Any:
+    """Dropout before the classifier: no parameters, no MACs."""
     return param(
         default,
         lo=0.0,
