@@ -14,6 +14,7 @@ st.set_page_config(
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
     st.Page("pages/block_lab.py", title="Block Lab", icon=":material/view_in_ar:", url_path="block-lab"),
+    st.Page("pages/kernel_gallery.py", title="Kernel Gallery", icon=":material/grid_on:", url_path="kernel-gallery"),
 ]
 
 st.navigation(PAGES).run()
