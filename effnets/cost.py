@@ -64,6 +64,10 @@ class Step:
         extra: the layer's count in its extras line (kind bn/act/add/mul/pool/sample), else 0.
         formula: LaTeX of the count with the numbers substituted (conv/linear), else "".
         branch: name of the branch the layer sits on ("" for the main path).
+        in_shape: (C, H, W) read by a conv or linear layer (linear: the map it flattens), else None; with
+            ``out_shape`` and ``params`` it gives the layer's memory traffic (:mod:`effnets.roofline`).
+        kernel_size: (k_h, k_w) of a conv layer, else None.
+        groups: the conv's groups (1 for a linear layer and for other kinds).
     """
 
     label: str
@@ -74,6 +78,9 @@ class Step:
     extra: int = 0
     formula: str = ""
     branch: str = ""
+    in_shape: tuple[int, int, int] | None = None
+    kernel_size: tuple[int, int] | None = None
+    groups: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +326,9 @@ def conv(
             macs=macs,
             formula=formula,
             branch=branch_name,
+            in_shape=x.output_shape,
+            kernel_size=(kh, kw),
+            groups=groups,
         ),
     )
 
@@ -421,6 +431,7 @@ def linear(x: Cost, out_features: int, bias: bool = True, label: str = "FC", bra
             macs=macs,
             formula=rf"{fin}\cdot{out_features} = {fmt_int(macs)}",
             branch=branch_name,
+            in_shape=x.output_shape,
         ),
     )
 
