@@ -38,4 +38,22 @@ LESSONS: dict[str, Lesson] = {
             r"H_{out} = \left\lfloor \frac{H + 2p - d(k-1) - 1}{s} \right\rfloor + 1",
         ),
     ),
+    "kernels": Lesson(
+        "Lesson: what trained networks learn",
+        (
+            "Keep **efficientnet_lite0** with trained weights. The layer picker starts on a stride-2 depthwise layer: "
+            "most of its kernels are round blobs, Gaussians. Open *Frequency response*: they keep low frequencies.",
+            "Open *Strided vs not*: stride-2 depthwise kernels are far more Gaussian than stride-1 ones. A low-pass "
+            "filter before subsampling is what the sampling theorem asks for; the network learned it.",
+            "Pick a stride-1 depthwise layer in the middle of the network: more edge detectors (Sobel-like, "
+            "Laplacian-like) and some identities (a single bright centre: the layer passes its input on).",
+            "Switch the weights to *random init*: the same views show noise, almost all 'other'.",
+            "Open *Fixed kernels*: VGNet replaces the learned blurs by a fixed Gaussian (a buffer, not a parameter) "
+            "and, in VGNetF, every depthwise kernel by a fixed bank of edge detectors and blurs.",
+        ),
+        (
+            r"\text{similarity}(k, t) = \max_{\text{rotations, flips}} \frac{|\langle k, t \rangle|}{\|k\|\,\|t\|}",
+            r"G_\sigma(x, y) \propto e^{-(x^2 + y^2) / 2\sigma^2}",
+        ),
+    ),
 }

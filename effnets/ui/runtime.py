@@ -1,0 +1,62 @@
+"""Shared, cached models for the pages that run networks (Kernel Gallery, Inference Lab).
+
+Models are cached with st.cache_resource, which shares them across every session of the server: they are built once,
+put in eval mode, and NEVER changed afterwards. Anything that would change a model (a device move, a precision cast,
+BN folding, hooks) happens on a copy (effnets.inference.prepare, effnets.features). ``max_entries`` bounds the memory
+a user who tries every model can take.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+import torch
+
+from effnets import weights as W
+
+
+def model_names() -> list[str]:
+    """Every model the pages can run: effnets' registry, then torchvision's reference models; those with offline
+    weights first."""
+    from effnets.models import MODELS
+
+    names = list(MODELS) + [n for n in W.torchvision_reference_models() if n not in MODELS]
+    status = statuses()
+    return sorted(names, key=lambda n: (not status[n].startswith(("packaged", "cached")), names.index(n)))
+
+
+@st.cache_data(ttl=600, show_spinner=False)
+def statuses() -> dict[str, str]:
+    """name -> 'packaged' | 'cached' | 'random init' (re-read every 10 minutes: a download shows up)."""
+    from effnets.models import MODELS
+
+    names = list(MODELS) + [n for n in W.torchvision_reference_models() if n not in MODELS]
+    return {s.name: s.status for s in W.weight_statuses(names)}
+
+
+def status_label(name: str) -> str:
+    s = statuses().get(name, "random init")
+    return {"packaged": "ImageNet weights (packaged)", "cached": "ImageNet weights (hub cache)"}.get(s, "random init")
+
+
+@st.cache_resource(max_entries=4, show_spinner="Loading the model...")
+def base_model(name: str, pretrained: bool):
+    """(model on the CPU in fp32 eval mode, WeightStatus). Shared by all sessions: never mutate it.
+
+    A random-init model gets the same architecture fields as the pretrained one (e.g. TF 'SAME' padding for
+    EfficientNet-Lite), so that trained and untrained can be compared layer by layer."""
+    fields = {} if pretrained else W.pretrained_fields(name)
+    model, status = W.load_model(name, pretrained=pretrained, **fields)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    return model.eval(), status
+
+
+def fingerprint(model: torch.nn.Module) -> str:
+    """Short SHA-256 of every parameter and buffer: shows that a shared model was not changed."""
+    h = hashlib.sha256()
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().to("cpu").contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
