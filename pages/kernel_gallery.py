@@ -225,7 +225,7 @@ if (box := sec["Fixed kernels"]) is not None:
 
 if (box := sec["Trained vs random"]) is not None:
     with box:
-        if not runtime.statuses().get(name) in ("packaged", "cached"):
+        if runtime.statuses().get(name) not in ("packaged", "cached"):
             st.info(f"{name} has no offline weights here; pick a model marked 'ImageNet weights' to compare.")
         else:
             c1, c2 = st.columns(2)
