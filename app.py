@@ -15,6 +15,7 @@ PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
     st.Page("pages/block_lab.py", title="Block Lab", icon=":material/view_in_ar:", url_path="block-lab"),
     st.Page("pages/kernel_gallery.py", title="Kernel Gallery", icon=":material/grid_on:", url_path="kernel-gallery"),
+    st.Page("pages/inference_lab.py", title="Inference Lab", icon=":material/image_search:", url_path="inference-lab"),
 ]
 
 st.navigation(PAGES).run()

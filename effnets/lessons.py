@@ -56,4 +56,21 @@ LESSONS: dict[str, Lesson] = {
             r"G_\sigma(x, y) \propto e^{-(x^2 + y^2) / 2\sigma^2}",
         ),
     ),
+    "infer": Lesson(
+        "Lesson: a real network on a real photo",
+        (
+            "Keep the sample photo *chelsea* and **efficientnet_lite0**: the top-5 are all cats. Switch to *coffee*: "
+            "espresso.",
+            "Open *Preprocessing*: the photo is resized, centre-cropped and normalised exactly as the network was "
+            "trained (Lite: (x - 127) / 128; torchvision models: ImageNet mean and std). The statistics show it.",
+            "Open *Feature maps* and walk from the stem to the last stage: edges and colours first, then textures, "
+            "then maps that light up on the cat only, at ever lower resolution.",
+            "Open *Layer similarity*: inside a stage, consecutive blocks' maps are very similar (high CKA) - the "
+            "residual blocks mostly pass their input on. VGNet turns that into half-identity blocks.",
+            "Open *Latency*: compare the median with the MACs. Try another model with fewer MACs but more "
+            "depthwise layers, and channels_last: the latency does not follow the MACs.",
+            "Upload your own photo - or a broken file: the page says what is wrong and keeps working.",
+        ),
+        (r"\text{latency} \neq \frac{\text{MACs}}{\text{peak MAC/s}}",),
+    ),
 }

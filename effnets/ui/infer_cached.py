@@ -1,0 +1,121 @@
+"""Cached pieces of the Inference Lab. Prepared models (device, precision, layout) are copies of the shared base
+model; predictions and timings are cached per (model, weights, device, precision, layout, image)."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import streamlit as st
+import torch
+from PIL import Image
+
+from effnets import features as F
+from effnets import images as I
+from effnets import inference as INF
+from effnets import weights as W
+from effnets.ui.runtime import base_model
+
+MAX_IMAGES = 8
+
+
+def image_key(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def sample_array(name: str) -> np.ndarray:
+    return np.asarray(I.sample_image(name).convert("RGB"))
+
+
+@st.cache_resource(max_entries=3, show_spinner="Preparing the model for the device...")
+def prepared(name: str, pretrained: bool, device: str, precision: str, channels_last: bool):
+    """A private copy of the shared model on ``device`` in ``precision`` (never the shared one)."""
+    model, _ = base_model(name, pretrained)
+    return INF.prepare(model, device, precision, channels_last)
+
+
+def _preprocess(name: str, img: Image.Image) -> I.PreprocessResult:
+    tr = W.eval_transform(name)
+    return I.preprocess(img, tr.resize, tr.crop, tr.normalization, interpolation=tr.interpolation)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def predict(
+    name: str,
+    pretrained: bool,
+    device: str,
+    precision: str,
+    channels_last: bool,
+    key: str,
+    pixels: np.ndarray,
+    topk: int,
+) -> list[dict]:
+    model = prepared(name, pretrained, device, precision, channels_last)
+    pre = _preprocess(name, Image.fromarray(pixels))
+    return [p.to_dict() for p in INF.classify(model, pre.tensor, topk)[0]]
+
+
+@st.cache_data(max_entries=64, show_spinner="Timing the model...")
+def timing(
+    name: str,
+    pretrained: bool,
+    device: str,
+    precision: str,
+    channels_last: bool,
+    crop: int,
+    warmup: int,
+    repeats: int,
+    nonce: int = 0,
+) -> dict:
+    """Latency of one image (batch 1) with warm-up and device synchronisation. ``nonce`` forces a new measurement."""
+    model = prepared(name, pretrained, device, precision, channels_last)
+    x = torch.zeros(1, 3, crop, crop)
+    t = INF.time_model(model, x, warmup=warmup, repeats=repeats)
+    return {**t.to_dict(), "environment": INF.environment(device)}
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def preprocess_steps(name: str, key: str, pixels: np.ndarray) -> list[dict]:
+    pre = _preprocess(name, Image.fromarray(pixels))
+    out = []
+    for s in pre.steps:
+        out.append(
+            {
+                "name": s.name,
+                "description": s.description,
+                "image": np.asarray(s.image) if s.image is not None else None,
+                "stats": s.stats.rows(),
+                "shape": "x".join(map(str, s.stats.shape)),
+                "dtype": s.stats.dtype,
+            }
+        )
+    return out
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def layers(name: str, pretrained: bool, crop: int) -> list[dict]:
+    model, _ = base_model(name, pretrained)
+    return [
+        {"name": li.name, "type": li.type, "depth": li.depth, "shape": li.output_shape}
+        for li in F.list_layers(model, (3, crop, crop))
+        if li.output_shape is not None and len(li.output_shape) == 3
+    ]
+
+
+@st.cache_data(max_entries=64, show_spinner="Computing feature maps...")
+def feature_grid(name: str, pretrained: bool, key: str, pixels: np.ndarray, layer: str, channels: int) -> np.ndarray:
+    model, _ = base_model(name, pretrained)
+    pre = _preprocess(name, Image.fromarray(pixels))
+    fmap = F.feature_maps(model, pre.tensor, layer)
+    return F.feature_grid(fmap, max_channels=channels)
+
+
+@st.cache_data(max_entries=32, show_spinner="Comparing adjacent layers...")
+def similarity(name: str, pretrained: bool, key: str, pixels: np.ndarray, layer_names: tuple[str, ...]) -> list[dict]:
+    model, _ = base_model(name, pretrained)
+    pre = _preprocess(name, Image.fromarray(pixels))
+    return [
+        {"a": s.a, "b": s.b, "cka": s.cka, "pooled": s.pooled, "shape_a": s.shape_a, "shape_b": s.shape_b}
+        for s in F.adjacent_similarity(model, pre.tensor, list(layer_names))
+    ]

@@ -1,0 +1,276 @@
+"""Inference Lab: run a real network on your photo, on the GPU when there is one, and see what it sees."""
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+from PIL import Image
+
+import effnets
+from effnets import features as F
+from effnets import images as I
+from effnets import inference as INF
+from effnets import viz_kernels as VK
+from effnets import weights as W
+from effnets.models import MODELS
+from effnets.report import human
+from effnets.ui import classroom, common, runtime, state
+from effnets.ui import infer_cached as IC
+
+P = "infer"
+NAMES = runtime.model_names()
+DEFAULT_MODEL = "efficientnet_lite0" if "efficientnet_lite0" in NAMES else NAMES[0]
+SAMPLES = list(I.SAMPLE_IMAGES)
+SOURCES = ["sample", "upload", "camera"]
+DEVICES = ["auto", "cpu", "cuda", "mps"]
+
+if state.first_run(P):
+    st.session_state[f"{P}.model"] = state.read_choice("model", NAMES, P) or DEFAULT_MODEL
+    for k, opts in (("source", SOURCES), ("sample", SAMPLES), ("device", DEVICES)):
+        v = state.read_choice(k, opts, P)
+        if v:
+            st.session_state[f"{P}.{k}"] = v
+    v = state.read_int("topk", 1, 10, P)
+    if v is not None:
+        st.session_state[f"{P}.topk"] = v
+    state.mark_loaded(P)
+st.session_state.setdefault(f"{P}.source", "sample")
+st.session_state.setdefault(f"{P}.sample", "chelsea")
+st.session_state.setdefault(f"{P}.device", "auto")
+st.session_state.setdefault(f"{P}.topk", 5)
+st.session_state.setdefault(f"{P}.nonce", 0)
+
+with st.sidebar:
+    name = st.selectbox("Model", NAMES, key=f"{P}.model", format_func=lambda n: f"{n}  ·  {runtime.status_label(n)}")
+    dev_pref = st.radio(
+        "Device", DEVICES, key=f"{P}.device", horizontal=True, help="auto: CUDA GPU, then Apple MPS, then the CPU."
+    )
+    try:
+        device, reason = INF.pick_device(dev_pref)
+    except ValueError as e:
+        st.warning(str(e))
+        device, reason = INF.pick_device("auto")
+    st.caption(f"Running on **{INF.device_name(device)}** ({reason}).")
+    support = INF.precision_support(device)
+    choices = [p.precision for p in support if p.supported]
+    if st.session_state.get(f"{P}.precision") not in choices:
+        st.session_state[f"{P}.precision"] = "fp32"
+    precision = st.selectbox(
+        "Precision",
+        choices,
+        key=f"{P}.precision",
+        help="; ".join(f"{p.precision}: {'yes' if p.supported else 'no'} ({p.reason})" for p in support),
+    )
+    channels_last = st.toggle(
+        "channels_last (NHWC) memory layout",
+        key=f"{P}.nhwc",
+        help="Often faster for convolutions on GPUs and recent CPUs.",
+    )
+    topk = st.slider("Top-k classes", 1, 10, key=f"{P}.topk")
+    c1, c2 = st.columns(2)
+    warmup = c1.number_input("Warm-up runs", 0, 50, 3, key=f"{P}.warmup")
+    repeats = c2.number_input("Timed runs", 1, 200, 10, key=f"{P}.repeats")
+classroom.sidebar_controls()
+
+status = runtime.statuses().get(name, "random init")
+pretrained = status in ("packaged", "cached")
+weights_label = runtime.status_label(name)
+
+head, share = st.columns([5, 1], vertical_alignment="bottom")
+head.title("Inference Lab")
+with share:
+    classroom.share_box()
+state.show_warnings(P)
+classroom.lesson(P)
+st.markdown(
+    f"**{name}** · weights: **{weights_label}** · {INF.device_name(device)} · {precision}"
+    + (" · channels_last" if channels_last else "")
+)
+if not pretrained:
+    st.warning(
+        f"**random init**: {name} has no ImageNet weights on this machine, so its predictions are "
+        f"meaningless (useful only to compare speed). `python -m effnets weights download {name}` on a machine "
+        "with internet fetches them."
+    )
+
+# ----- the images -------------------------------------------------------------------------------------------------
+source = st.segmented_control(
+    "Image",
+    SOURCES,
+    key=f"{P}.source",
+    required=True,
+    format_func={"sample": "Sample photo", "upload": "Upload", "camera": "Camera"}.get,
+)
+inputs: list[tuple[str, str, Image.Image, list[str]]] = []  # (label, key, image, notes)
+if source == "sample":
+    sample = st.selectbox("Sample photo (bundled with scikit-image)", SAMPLES, key=f"{P}.sample")
+    inputs.append((sample, f"sample:{sample}", Image.fromarray(IC.sample_array(sample)), []))
+elif source == "upload":
+    files = st.file_uploader(
+        "Images (JPEG, PNG, WebP, BMP, GIF, TIFF)",
+        accept_multiple_files=True,
+        key=f"{P}.files",
+        type=["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"],
+        help=f"Up to {IC.MAX_IMAGES} images; decoded in memory, never written to disk.",
+    )
+    for f in (files or [])[: IC.MAX_IMAGES]:
+        data = f.getvalue()
+        try:
+            loaded = I.load_image(data, f.name)
+        except I.ImageError as e:
+            common.show_error(str(e), "The other images are still classified; try another file.")
+            continue
+        inputs.append((f.name, IC.image_key(data), loaded.image, loaded.notes))
+    if files and len(files) > IC.MAX_IMAGES:
+        st.info(f"Showing the first {IC.MAX_IMAGES} of {len(files)} images.")
+else:
+    shot = st.camera_input("Take a photo", key=f"{P}.camera")
+    if shot is not None:
+        data = shot.getvalue()
+        try:
+            loaded = I.load_image(data, "camera.jpg")
+            inputs.append(("camera", IC.image_key(data), loaded.image, loaded.notes))
+        except I.ImageError as e:
+            common.show_error(str(e))
+
+state.write(
+    {"model": name, "source": source, "sample": st.session_state[f"{P}.sample"], "device": dev_pref, "topk": topk}
+)
+
+if not inputs:
+    st.info("Pick a sample photo, upload an image or take one with the camera.")
+    st.stop()
+
+tr = W.eval_transform(name)
+args = (name, pretrained, str(device), precision, bool(channels_last))
+SECTIONS = ["Predictions", "Preprocessing", "Feature maps", "Layer similarity", "Latency"]
+sec = classroom.sections(P, SECTIONS)
+
+if (box := sec["Predictions"]) is not None:
+    with box:
+        for label, key, img, notes in inputs:
+            c1, c2 = st.columns([1, 2])
+            c1.image(img, caption=f"{label} ({img.width}x{img.height})", width="stretch")
+            for n in notes:
+                c1.caption(f"ℹ️ {n}")
+            try:
+                preds = IC.predict(*args, key, np.asarray(img), topk)
+            except ValueError as e:
+                c2.error(str(e))
+                continue
+            c2.plotly_chart(
+                VK.topk_figure(
+                    [p["label"] for p in preds],
+                    [p["prob"] for p in preds],
+                    title=f"top-{topk}" + ("  (random init: meaningless)" if not pretrained else ""),
+                ),
+                key=f"{P}.top_{key}",
+                config=classroom.chart_config(f"top{topk}_{label}"),
+            )
+            c2.caption(f"top-1: **{preds[0]['label']}** ({preds[0]['prob']:.1%}), ImageNet class {preds[0]['index']}")
+
+first_label, first_key, first_img, _ = inputs[0]
+first_px = np.asarray(first_img)
+
+if (box := sec["Preprocessing"]) is not None:
+    with box:
+        st.markdown(
+            f"What **{name}** is fed, step by step, for *{first_label}* "
+            f"(resize {tr.resize}, centre crop {tr.crop}, {tr.interpolation}, normalisation "
+            f"'{tr.normalization}'):"
+        )
+        for step in IC.preprocess_steps(name, first_key, first_px):
+            c1, c2 = st.columns([1, 2])
+            if step["image"] is not None:
+                c1.image(step["image"], caption=step["name"], width="stretch")
+            else:
+                c1.markdown(f"**{step['name']}**")
+            c2.markdown(f"**{step['name']}**: {step['description']}  \ntensor {step['shape']}, {step['dtype']}")
+            c2.dataframe(pd.DataFrame(step["stats"]), hide_index=True, width="stretch")
+
+if (box := sec["Feature maps"]) is not None:
+    with box:
+        layer_rows = IC.layers(name, pretrained, tr.crop)
+        names = [r["name"] for r in layer_rows]
+        if st.session_state.get(f"{P}.layer") not in names:
+            st.session_state[f"{P}.layer"] = names[min(3, len(names) - 1)]
+        by = {r["name"]: r for r in layer_rows}
+        lc1, lc2 = st.columns([3, 1])
+        layer = lc1.selectbox(
+            "Layer",
+            names,
+            key=f"{P}.layer",
+            format_func=lambda n: f"{n}  ({by[n]['type']}, {'x'.join(map(str, by[n]['shape']))})",
+        )
+        channels = lc2.number_input("Channels shown", 1, 256, 32, key=f"{P}.channels")
+        grid = IC.feature_grid(name, pretrained, first_key, first_px, layer, int(channels))
+        classroom.plot(
+            VK.feature_grid_figure(grid, title=f"{layer} on {first_label}"),
+            f"fmaps_{name}_{layer}",
+            key=f"{P}.fmap_chart",
+        )
+        st.caption(
+            "Each tile is one channel, scaled to its own range. Computed on a private copy of the model: "
+            "the shared model gets no hooks."
+        )
+
+if (box := sec["Layer similarity"]) is not None:
+    with box:
+        layer_rows = IC.layers(name, pretrained, tr.crop)
+        blocks = tuple(r["name"] for r in layer_rows if r["depth"] == 2)[:40]
+        if len(blocks) < 2:
+            st.info("This model has too few blocks to compare.")
+        else:
+            sims = IC.similarity(name, pretrained, first_key, first_px, blocks)
+            classroom.plot(
+                VK.similarity_figure(
+                    [f"{s['a']}→{s['b'].split('.')[-1]}" for s in sims],
+                    [s["cka"] for s in sims],
+                    [s["pooled"] for s in sims],
+                ),
+                f"similarity_{name}",
+                key=f"{P}.sim_chart",
+            )
+            st.markdown(F.SIMILARITY_EXPLANATION)
+
+if (box := sec["Latency"]) is not None:
+    with box:
+        if st.button("Measure again", key=f"{P}.remeasure"):
+            st.session_state[f"{P}.nonce"] += 1
+        t = IC.timing(*args, tr.crop, int(warmup), int(repeats), st.session_state[f"{P}.nonce"])
+        macs = None
+        if name in MODELS:
+            macs = effnets.model_cost(name, resolution=tr.crop, **W.pretrained_fields(name)).macs
+        m = st.columns(4)
+        m[0].metric(
+            "Median latency",
+            f"{t['median_ms']:.1f} ms",
+            help="Batch of 1, after warm-up, device synchronised after every run.",
+        )
+        m[1].metric("p10 – p90", f"{t['p10_ms']:.1f} – {t['p90_ms']:.1f} ms")
+        m[2].metric("Throughput", f"{t['images_per_s']:.0f} images/s")
+        if macs:
+            m[3].metric(
+                "Achieved",
+                f"{macs / (t['median_ms'] / 1e3) / 1e9:.1f} GMAC/s",
+                help=f"{human(macs)} MACs (conv + linear) per image / median latency.",
+            )
+        env = t["environment"]
+        st.caption(
+            f"{env['device_name']} · torch {env['torch']} · {env['threads']} CPU threads · {precision}"
+            + (" · channels_last" if channels_last else "")
+            + f" · {int(warmup)} warm-up + {int(repeats)} timed runs "
+            f"(warm-up: {', '.join(f'{x:.0f}' for x in t['warmup_ms'])} ms)."
+        )
+        st.markdown(
+            "**FLOPs are not latency.** The MAC count says how much arithmetic there is, not how long it takes: "
+            "depthwise convolutions and element-wise ops move much data for little arithmetic, so they run far "
+            "below the device's peak. Compare models in the Model Zoo."
+        )
+
+with st.expander("About this model"):
+    base, wstatus = runtime.base_model(name, pretrained)
+    st.markdown(f"Weights: **{wstatus.status}**: {wstatus.detail}")
+    st.caption(
+        f"Shared model fingerprint (SHA-256 of every parameter and buffer): `{runtime.fingerprint(base)}`. "
+        "It stays the same for every user: pages never change the shared model."
+    )
