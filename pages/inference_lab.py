@@ -246,7 +246,7 @@ if (box := sec["Latency"]) is not None:
             f"{t['median_ms']:.1f} ms",
             help="Batch of 1, after warm-up, device synchronised after every run.",
         )
-        m[1].metric("p10 – p90", f"{t['p10_ms']:.1f} – {t['p90_ms']:.1f} ms")
+        m[1].metric("p10 / p90", f"{t['p10_ms']:.0f} / {t['p90_ms']:.0f} ms")
         m[2].metric("Throughput", f"{t['images_per_s']:.0f} images/s")
         if macs:
             m[3].metric(

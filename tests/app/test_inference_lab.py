@@ -1,0 +1,83 @@
+"""The Inference Lab in AppTest: a sample photo gives a top-5, uploads good and bad, switching model and layer."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image
+
+from effnets.imagenet import CAT_INDICES, categories
+from tests.app.conftest import no_exceptions, page
+from tests.fixtures import images as fx
+
+
+def _png(color=(200, 30, 30), size=(64, 48)) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", size, color).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def _top1(at) -> str:
+    caps = [c.value for c in at.caption if c.value.startswith("top-1:")]
+    assert caps, [c.value for c in at.caption]
+    return caps[0]
+
+
+def test_sample_photo_gives_top5_cat():
+    at = page("inference_lab.py").run()
+    no_exceptions(at)
+    cats = {categories()[i] for i in CAT_INDICES}
+    assert any(c in _top1(at) for c in cats)
+    assert any(m.label == "Median latency" for m in at.metric)
+    assert "ImageNet weights (packaged)" in " ".join(m.value for m in at.markdown)
+
+
+def test_switching_sample_model_and_layer():
+    at = page("inference_lab.py").run()
+    at.selectbox(key="infer.sample").set_value("coffee").run()
+    no_exceptions(at)
+    assert "espresso" in _top1(at)
+    layers = at.selectbox(key="infer.layer").options
+    at.selectbox(key="infer.layer").set_value(layers[-1]).run()
+    no_exceptions(at)
+    at.selectbox(key="infer.model").set_value("mobilenet_v1").run()
+    no_exceptions(at)
+    assert any("random init" in w.value for w in at.warning)
+    assert at.query_params["model"] == "mobilenet_v1"
+
+
+def test_bad_upload_gives_message_and_good_one_still_works():
+    at = page("inference_lab.py").run()
+    at.segmented_control(key="infer.source").set_value("upload").run()
+    at.file_uploader(key="infer.files").set_value(
+        [
+            ("broken.jpg", b"this is not a jpeg at all", "image/jpeg"),
+            ("empty.png", b"", "image/png"),
+            ("truncated.jpg", fx.truncated_jpeg(), "image/jpeg"),
+            ("red.png", _png(), "image/png"),
+        ]
+    ).run()
+    no_exceptions(at)
+    errors = " | ".join(e.value for e in at.error)
+    assert "broken.jpg" in errors and "empty.png" in errors and "truncated.jpg" in errors
+    assert _top1(at)  # the good image is still classified
+    at.file_uploader(key="infer.files").set_value(("ok.png", _png((20, 120, 20)), "image/png")).run()
+    no_exceptions(at)
+    assert not at.error
+
+
+def test_header_bomb_is_refused_before_decoding():
+    at = page("inference_lab.py").run()
+    at.segmented_control(key="infer.source").set_value("upload").run()
+    at.file_uploader(key="infer.files").set_value(("bomb.png", fx.png_header_only(100_000, 100_000), "image/png"))
+    at.run()
+    no_exceptions(at)
+    assert any("bomb.png" in e.value and "pixels" in e.value for e in at.error)
+
+
+def test_tampered_url_falls_back_with_warning():
+    at = page("inference_lab.py", {"model": "nonexistent", "topk": "999", "device": "tpu"}).run()
+    no_exceptions(at)
+    text = " ".join(w.value for w in at.warning)
+    assert "model='nonexistent'" in text and "topk=999" in text and "device='tpu'" in text
+    assert at.session_state["infer.topk"] == 10
