@@ -11,6 +11,8 @@ pytestmark = pytest.mark.browser
 PAGES = {
     "home": "/",
     "block-lab": "/block-lab",
+    "kernel-gallery": "/kernel-gallery",
+    "inference-lab": "/inference-lab",
 }
 
 
@@ -56,3 +58,26 @@ def macs_text(url: str) -> str:
     from effnets.report import human
 
     return human(effnets.block_cost("standard", (32, 56, 56), out_channels=128).macs)
+
+
+def test_inference_lab_upload_good_and_corrupt(warm, browser, tmp_path):
+    good = tmp_path / "red.png"
+    from PIL import Image
+
+    Image.new("RGB", (80, 60), (210, 40, 40)).save(good)
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"definitely not a jpeg")
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pg.goto(warm + "/inference-lab?source=upload")
+    wait_idle(pg)
+    pg.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([str(bad)])
+    pg.get_by_text("broken.jpg").first.wait_for(timeout=60_000)
+    wait_idle(pg)
+    assert pg.locator('[data-testid="stAlertContentError"]').filter(has_text="broken.jpg").count() >= 1
+    assert pg.locator('[data-testid="stException"]').count() == 0
+    pg.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([str(good)])
+    pg.get_by_text("top-1:").first.wait_for(timeout=120_000)
+    wait_idle(pg)
+    assert pg.locator('[data-testid="stException"]').count() == 0
+    shot(pg, "inference-lab-upload")
+    pg.close()
