@@ -73,4 +73,53 @@ LESSONS: dict[str, Lesson] = {
         ),
         (r"\text{latency} \neq \frac{\text{MACs}}{\text{peak MAC/s}}",),
     ),
+    "scaling": Lesson(
+        "Lesson: scaling a network up (and down) with one number",
+        (
+            "Start with **EfficientNet-B0** and φ = 0. Note its MACs (0.39G) and the *Stage table*: it is the "
+            "paper's Table 1, each row with its exact share of the cost.",
+            "Before moving anything, open *Predict* and guess B0's MACs at φ = 1. The rule says α·β²·γ² ≈ 1.92 times "
+            "more. Reveal: the real, rounded network costs 2.57 times more.",
+            "Move φ to 1 and open the *Stage table*: ceil(1.2 × 1) = 2, so the one-block stages doubled. Depth is "
+            "rounded up to whole blocks and channels to multiples of 8; *Law vs exact* shows how far that moves "
+            "the cost from (α·β²·γ²)^φ at every φ, negative ones included.",
+            "Switch to *separate multipliers* and set w = 2 with d = r = 1: the cost grows about 4x (w²), the "
+            "parameters too. Set r = 2 instead: the cost grows 4x, the parameters not at all. *Multipliers* shows "
+            "each law alone.",
+            "Open *Why B1-B7 differ*: the released models are not α^φ, β^φ, γ^φ; compare the two columns, and "
+            "read which parts are documented and which are only inferred from the numbers.",
+            "Pick **MobileNetV1** and move w (that is α) and r (that is ρ): cost ∝ α²ρ², params ∝ α² only. Open "
+            "*B0-B7 map* to see where your network lands, and *Published accuracy* for what each point bought.",
+            "Open *Activation memory* and raise the batch: memory grows with N and r², which is why the large "
+            "EfficientNets train with small batches.",
+        ),
+        (
+            r"d = \alpha^{\phi},\quad w = \beta^{\phi},\quad r = \gamma^{\phi},\quad "
+            r"\alpha \beta^2 \gamma^2 \approx 2",
+            r"\text{MACs} \propto d \cdot w^2 \cdot r^2 = (\alpha \beta^2 \gamma^2)^{\phi}",
+            r"\text{channels} = \max(8, 8\lfloor c\,w/8 + 1/2 \rfloor) \; (+8 \text{ if that lost } > 10\%), "
+            r"\quad \text{blocks} = \lceil n\,d \rceil",
+        ),
+    ),
+    "design": Lesson(
+        "Lesson: design spaces, not single networks",
+        (
+            "Start with **RegNetX-200MF**. The plot shows the whole idea: a straight line of widths (u_j = w0 + "
+            "wa·j) snapped to a geometric grid (powers of wm), multiples of 8; equal widths form the stages.",
+            "Change wa and wm and watch the stages appear and merge; the *Stage table* follows. Try wm = 1: the "
+            "page says why it is not allowed.",
+            "Pick **RegNetX-400MF** and open *Both roundings*: pycls (the paper's code) and torchvision round "
+            "the last stage to 384 and 400 channels - two different networks under one name.",
+            "Open *MobileNet grid*: parameters depend on α only (rows), MACs on α² and ρ² (both).",
+            "Open *ShuffleNet groups*: as g grows, the 1x1 convs get cheaper and the stages wider (stage 2: 144 "
+            "channels at g = 1, 384 at g = 8) at about the same MACs.",
+            "Open *Random samples*: 200 networks drawn from the space. Their cost spans orders of magnitude; the "
+            "RegNet paper compares design spaces by such distributions, not by single networks.",
+        ),
+        (
+            r"u_j = w_0 + w_a\, j,\quad s_j = \mathrm{round}\left(\log_{w_m} \frac{u_j}{w_0}\right),\quad "
+            r"w_j = 8 \left\lfloor \frac{w_0\, w_m^{s_j}}{8} \right\rceil",
+            r"\text{MACs}_{1\times 1,\,g\text{ groups}} = \frac{C_{in} C_{out}}{g} H W",
+        ),
+    ),
 }
