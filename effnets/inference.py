@@ -398,6 +398,51 @@ def device_sync(device: torch.device | str | None) -> Callable[[], None]:
     return lambda: None
 
 
+def _percentiles(samples: Sequence[float]) -> tuple[float, float, float]:
+    arr = np.asarray(samples, dtype=float)
+    return float(np.median(arr)), float(np.percentile(arr, 10)), float(np.percentile(arr, 90))
+
+
+def timing_from_samples(samples: Sequence[float], warmup_ms: Sequence[float] = (), batch_size: int = 1) -> Timing:
+    """The statistics of timed calls (ms): median, 10th/90th percentiles (linear interpolation), images per second.
+
+    Raises:
+        ValueError: no samples, or a batch size below 1.
+    """
+    if not len(samples) or batch_size < 1:
+        raise ValueError(f"need at least one timed call and batch_size >= 1; got {len(samples)}, {batch_size}")
+    median, p10, p90 = _percentiles(samples)
+    return Timing(
+        median_ms=median,
+        p10_ms=p10,
+        p90_ms=p90,
+        images_per_s=batch_size * 1e3 / median if median > 0 else math.inf,
+        samples=[float(v) for v in samples],
+        warmup_ms=[float(v) for v in warmup_ms],
+        batch_size=batch_size,
+    )
+
+
+def time_call(
+    fn: Callable[[], object],
+    sync: Callable[[], None] | torch.device | str | None = None,
+    clock: Callable[[], float] = time.perf_counter,
+) -> float:
+    """Milliseconds of one call of ``fn()``, between two device syncs (the unit every timing here is built from).
+
+    Args:
+        fn: the work.
+        sync: a function that waits for the device, or a device (see :func:`device_sync`); None on the CPU.
+        clock: seconds as a float.
+    """
+    wait = sync if callable(sync) else device_sync(sync)
+    wait()
+    t0 = clock()
+    fn()
+    wait()
+    return (clock() - t0) * 1e3
+
+
 def time_inference(
     fn: Callable[[], object],
     warmup: int = 3,
@@ -407,6 +452,9 @@ def time_inference(
     batch_size: int = 1,
 ) -> Timing:
     """Time ``fn()``: ``warmup`` untimed calls, then ``repeats`` timed ones, each between two device syncs.
+
+    To compare several things, time them interleaved with :func:`effnets.bench.run_interleaved` instead of calling
+    this once per thing (a slow drift of the machine would otherwise favour whichever ran first).
 
     Args:
         fn: the work, e.g. ``lambda: model(x)``.
@@ -419,27 +467,9 @@ def time_inference(
     if warmup < 0 or repeats < 1 or batch_size < 1:
         raise ValueError(f"need warmup >= 0, repeats >= 1, batch_size >= 1; got {warmup}, {repeats}, {batch_size}")
     wait = sync if callable(sync) else device_sync(sync)
-
-    def timed() -> float:
-        wait()
-        t0 = clock()
-        fn()
-        wait()
-        return (clock() - t0) * 1e3
-
-    warm = [timed() for _ in range(warmup)]
-    samples = [timed() for _ in range(repeats)]
-    arr = np.asarray(samples)
-    median = float(np.median(arr))
-    return Timing(
-        median_ms=median,
-        p10_ms=float(np.percentile(arr, 10)),
-        p90_ms=float(np.percentile(arr, 90)),
-        images_per_s=batch_size * 1e3 / median if median > 0 else math.inf,
-        samples=samples,
-        warmup_ms=warm,
-        batch_size=batch_size,
-    )
+    warm = [time_call(fn, wait, clock) for _ in range(warmup)]
+    samples = [time_call(fn, wait, clock) for _ in range(repeats)]
+    return timing_from_samples(samples, warm, batch_size)
 
 
 def time_model(model: nn.Module, batch: torch.Tensor, warmup: int = 3, repeats: int = 10) -> Timing:
