@@ -14,6 +14,8 @@ st.set_page_config(
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", url_path="home", default=True),
     st.Page("pages/block_lab.py", title="Block Lab", icon=":material/view_in_ar:", url_path="block-lab"),
+    st.Page("pages/scaling_lab.py", title="Scaling Lab", icon=":material/trending_up:", url_path="scaling-lab"),
+    st.Page("pages/design_space.py", title="Design Space", icon=":material/scatter_plot:", url_path="design-space"),
     st.Page("pages/kernel_gallery.py", title="Kernel Gallery", icon=":material/grid_on:", url_path="kernel-gallery"),
     st.Page("pages/inference_lab.py", title="Inference Lab", icon=":material/image_search:", url_path="inference-lab"),
 ]

@@ -15,6 +15,16 @@ st.page_link(
     label="Block Lab: every block type, live counts, formulas, diagrams",
     icon=":material/view_in_ar:",
 )
+st.page_link(
+    "pages/scaling_lab.py",
+    label="Scaling Lab: width, depth, resolution and φ; the exact cost beside the scaling law",
+    icon=":material/trending_up:",
+)
+st.page_link(
+    "pages/design_space.py",
+    label="Design Space: the RegNet generator, MobileNet's α × ρ grid, ShuffleNet's groups, sampled spaces",
+    icon=":material/scatter_plot:",
+)
 
 st.subheader("How effnets counts")
 st.markdown(
