@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import warnings
 from collections.abc import Sequence
 
+from effnets.cli_bench import register as register_bench
 from effnets.cli_inference import register as register_inference
 
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: what a Unix tool reports when the reader of its output went away (``... | head``)."""
 
 
 class UsageError(Exception):
@@ -234,7 +238,20 @@ def build_parser() -> argparse.ArgumentParser:
     pm.set_defaults(func=cmd_cost_model)
 
     register_inference(sub)
+    register_bench(sub)
     return p
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader closed our stdout (``| head``): stop quietly. Point stdout at /dev/null so that the interpreter's
+    final flush of the buffered rest does not raise a second BrokenPipeError at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # stdout without a file descriptor (tests capturing it): nothing to redirect
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -245,7 +262,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the try, not in the interpreter's exit
+        return code
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
     except UsageError as e:
         print(f"effnets: error: {e}", file=sys.stderr)
         return EXIT_USAGE

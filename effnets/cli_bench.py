@@ -1,0 +1,164 @@
+"""CLI commands that measure latency: ``bench model`` and ``bench block``.
+
+``python -m effnets bench model efficientnet_lite0 --threads 1 --json`` times the fast path (BN folded, static
+padding, inference_mode; ``--channels-last``, ``--compile`` optional) unless ``--eager``; ``python -m effnets bench
+block mbconv --input 32,56,56 --set expand_ratio=4`` times one block as designed. Output: median, p10, p90,
+images/s, achieved GMAC/s and the environment (device, threads, torch, precision, layout, batch, resolution); the
+JSON holds the same. Errors exit with code 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+EXIT_OK = 0
+
+
+def _positive(flag: str, value: int, minimum: int = 1) -> None:
+    if value < minimum:
+        raise ValueError(f"{flag} {value} must be at least {minimum}")
+
+
+def _print_result(title: str, r: Any, as_json: bool, extra: dict[str, Any]) -> None:
+    data = {**extra, **r.to_dict()}
+    if as_json:
+        print(json.dumps(data, indent=2))
+        return
+    env = r.environment
+    print(title)
+    print(
+        f"  median {r.median_ms:.3f} ms   p10 {r.p10_ms:.3f}   p90 {r.p90_ms:.3f}   "
+        f"({len(r.timing.samples)} timed calls after {len(r.timing.warmup_ms)} warm-up)"
+    )
+    line = f"  {r.images_per_s:.1f} images/s"
+    if r.gmacs_per_s is not None:
+        line += f"   {r.gmacs_per_s:.2f} GMAC/s achieved ({r.macs:,} MACs per call)"
+    print(line)
+    if r.compile_s is not None:
+        print(f"  compile time {r.compile_s:.1f} s (first call; not in the timings)")
+    for note in r.info.get("notes", []):
+        print(f"  note: {note}")
+    threads = "" if "threads" in env["device_name"] else f", {env['threads']} threads"
+    print(
+        f"  environment: {env['device_name']}{threads}, torch {env['torch']}, {env['precision']}, {env['layout']}, "
+        f"batch {env['batch']}, resolution {env['resolution']}"
+    )
+
+
+def _setup(args: argparse.Namespace):
+    import torch
+
+    from effnets import inference
+
+    _positive("--batch", args.batch)
+    _positive("--repeats", args.repeats)
+    _positive("--warmup", args.warmup, 0)
+    if args.threads is not None:
+        _positive("--threads", args.threads)
+        torch.set_num_threads(args.threads)
+    device, _ = inference.pick_device(args.device)
+    return device
+
+
+def cmd_bench_model(args: argparse.Namespace) -> int:
+    from effnets import bench
+
+    device = _setup(args)
+    if args.resolution is not None:
+        _positive("--resolution", args.resolution, 8)
+    if args.eager and args.compile:
+        raise ValueError("--compile applies to the fast path; drop --eager or --compile")
+    r = bench.bench_model(
+        args.name,
+        batch=args.batch,
+        resolution=args.resolution,
+        device=device,
+        precision=args.precision,
+        channels_last=args.channels_last,
+        compile=args.compile,
+        eager=args.eager,
+        pretrained=not args.random_init,
+        warmup=args.warmup,
+        repeats=args.repeats,
+    )
+    path = r.config.get("path", "")
+    _print_result(
+        f"{args.name} ({r.config.get('weights')} weights), {path} path",
+        r,
+        args.json,
+        {"name": args.name, "kind": "model", "path": path},
+    )
+    return EXIT_OK
+
+
+def cmd_bench_block(args: argparse.Namespace) -> int:
+    from effnets import bench
+    from effnets.blocks import get_block
+    from effnets.cli import UsageError, parse_sets, parse_shape
+    from effnets.spec import parse_fields
+
+    device = _setup(args)
+    info = get_block(args.name)
+    raw = parse_sets(args.set)
+    if "in_channels" in raw:
+        raise UsageError("in_channels comes from --input C,H,W; do not --set it")
+    fields = parse_fields(info.spec, raw)
+    shape = parse_shape(args.input) if args.input else None
+    r = bench.bench_block(
+        args.name,
+        fields,
+        shape,
+        batch=args.batch,
+        device=device,
+        precision=args.precision,
+        channels_last=args.channels_last,
+        eager=not args.fast,
+        warmup=args.warmup,
+        repeats=args.repeats,
+    )
+    c, h, w = r.config["input_shape"]
+    _print_result(
+        f"{info.label} on a {c}x{h}x{w} input, {r.config.get('path')} path",
+        r,
+        args.json,
+        {"name": args.name, "kind": "block", "path": r.config.get("path")},
+    )
+    return EXIT_OK
+
+
+def _common(p: argparse.ArgumentParser, repeats: int) -> None:
+    from effnets.inference import DEVICE_CHOICES, PRECISIONS
+
+    p.add_argument("--batch", type=int, default=1, help="images per call (default 1)")
+    p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="auto: CUDA, then MPS, then CPU")
+    p.add_argument("--precision", default="fp32", choices=list(PRECISIONS), help="fp16/bf16 where the device can")
+    p.add_argument("--channels-last", action="store_true", help="NHWC memory layout (usually faster on CPUs)")
+    p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's own choice)")
+    p.add_argument("--warmup", type=int, default=3, help="untimed calls first (default 3)")
+    p.add_argument("--repeats", type=int, default=repeats, help=f"timed calls (default {repeats}); median, p10, p90")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``bench model`` and ``bench block`` to the CLI's sub-commands (called from effnets.cli.build_parser)."""
+    pb = subparsers.add_parser("bench", help="measure latency of a model or a block on this device")
+    bsub = pb.add_subparsers(dest="kind", parser_class=type(pb), required=True)
+
+    pm = bsub.add_parser("model", help="latency of a whole network (the fast path unless --eager)")
+    pm.add_argument("name", help="model name (see: list models; torchvision reference models too)")
+    pm.add_argument("--resolution", type=int, help="input side in pixels (default: the model's own)")
+    pm.add_argument("--compile", action="store_true", help="torch.compile the fast path (compile time reported)")
+    pm.add_argument("--eager", action="store_true", help="time the plain model (BN unfolded) instead of the fast path")
+    pm.add_argument("--random-init", action="store_true", help="skip loading pretrained weights")
+    _common(pm, repeats=20)
+    pm.set_defaults(func=cmd_bench_model)
+
+    pk = bsub.add_parser("block", help="latency of one block, as designed (eager, BN included) unless --fast")
+    pk.add_argument("name", help="block type (see: list blocks)")
+    pk.add_argument("--input", help="input shape C,H,W (default: the block's in_channels at 56x56)")
+    pk.add_argument("--set", action="append", metavar="KEY=VALUE", help="a spec field (repeatable)")
+    pk.add_argument("--fast", action="store_true", help="time the block's fast path (BN folded) instead")
+    _common(pk, repeats=30)
+    pk.set_defaults(func=cmd_bench_block)
