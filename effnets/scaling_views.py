@@ -53,7 +53,20 @@ AXIS_SYMBOL = {"width": "w", "depth": "d", "resolution": "r"}
 AXIS_RANGE = {"width": (0.25, 3.0), "depth": (0.25, 4.0), "resolution": (0.1, 3.0)}
 
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
-USER_COLOR = "#d62728"
+USER_COLOR = "#d62728"  # the user's configuration, in every figure
+FAMILY_COLORS = {
+    "efficientnet": "#1f77b4",
+    "efficientnet_lite": "#ff7f0e",
+    "mobilenet_v1": "#2ca02c",
+    "mobilenet_v2": "#9467bd",
+    "shufflenet_v1": "#8c564b",
+    "shufflenet_v2": "#e377c2",
+    "squeezenet": "#17becf",
+    "xception": "#bcbd22",
+    "regnet": "#7f7f7f",
+    "vgnet": "#393b79",
+}
+SI = {"exponentformat": "SI"}  # 1G, not plotly's default 1B, as the metrics write it
 
 
 def family_presets(family: str) -> list[str]:
@@ -433,8 +446,8 @@ def released_display_rows(rows: Sequence[Mapping[str, Any]], unit: str) -> list[
             {
                 "model": f"B{r['phi']}",
                 "phi": r["phi"],
-                "width: released / β^φ": f"{r['width_released']:g} / {r['width_compound']:.2f}",
-                "depth: released / α^φ": f"{r['depth_released']:g} / {r['depth_compound']:.2f}",
+                "width: released / β^φ": f"{r['width_released']:.1f} / {r['width_compound']:.2f}",
+                "depth: released / α^φ": f"{r['depth_released']:.1f} / {r['depth_compound']:.2f}",
                 "resolution: released / 224·γ^φ": f"{r['resolution_released']} / {r['resolution_compound']:.1f}",
                 "phi implied by w, d, r": (
                     f"{r['width_implied_phi']:.2f}, {r['depth_implied_phi']:.2f}, {r['resolution_implied_phi']:.2f}"
@@ -455,9 +468,9 @@ def released_explanation(rows: Sequence[Mapping[str, Any]]) -> tuple[str, str]:
     """(what is documented, what is inferred from the numbers) about why the released B1-B7 are not alpha^phi,
     beta^phi, gamma^phi. The inferred part quotes the live numbers of :func:`released_table`."""
     known = (
-        "- **The paper** (Tan & Le 2019, Section 3.3) fixes φ = 1, grid-searches α = 1.2, β = 1.1, γ = 1.15 under "
-        "α·β²·γ² ≈ 2, then says B1-B7 come from scaling B0 *with different φ* (Eq. 3). It never states which φ each "
-        "model uses.\n"
+        "- **The paper** (Tan & Le 2019) fixes φ = 1 and grid-searches α = 1.2, β = 1.1, γ = 1.15 under "
+        "α·β²·γ² ≈ 2 (its step 1), then fixes them and scales B0 *with different φ* to obtain B1-B7 (step 2, Eq. 3). "
+        "It never states which φ each model uses.\n"
         "- **The released code** (tensorflow/tpu `efficientnet_builder.py`, `efficientnet_params`) lists each "
         "model's (width, depth, resolution, dropout) as plain numbers, with no derivation. Users have asked why they "
         "are not α^φ, β^φ, γ^φ (tensorflow/tpu issues 390, 738 and 1047; the same question in the PyTorch ports); in "
@@ -604,14 +617,14 @@ def multiplier_figure(sweeps: Mapping[str, Sequence[Mapping]], current: Multipli
             _panel_title(f"{axis} {sym} alone (cost ∝ {sym}{'²' if AXIS_EXPONENT[axis] == 2 else ''})", doms[i])
         )
         layout["xaxis" + sfx] = {"domain": doms[i], "anchor": ya, "title": {"text": f"{sym} (× preset)"}}
-        layout["yaxis" + sfx] = {"anchor": xa, "rangemode": "tozero"}
+        layout["yaxis" + sfx] = {"anchor": xa, "rangemode": "tozero", **SI}
         if i:
             layout["yaxis" + sfx]["matches"] = "y"
             layout["yaxis" + sfx]["showticklabels"] = False
     layout.setdefault("yaxis", {})["title"] = {"text": f"{u} per image (conv + linear)"}
     layout["legend"] = {"orientation": "h", "yanchor": "top", "y": -0.22, "x": 0}
-    layout["margin"] = {"t": 40, "b": 40, "l": 10, "r": 10}
-    return _figure(data, layout, 420)
+    layout["margin"] = {"t": 70, "b": 40, "l": 10, "r": 10}
+    return _figure(data, layout, 440)
 
 
 def law_figure(
@@ -732,8 +745,8 @@ def params_macs_figure(groups: Mapping[str, Sequence[Mapping]], user: Mapping[st
             }
         )
     layout = {
-        "xaxis": {"type": "log", "title": {"text": f"{u} per image (conv + linear), log"}},
-        "yaxis": {"type": "log", "title": {"text": "learnable parameters, log"}},
+        "xaxis": {"type": "log", "title": {"text": f"{u} per image (conv + linear), log"}, **SI},
+        "yaxis": {"type": "log", "title": {"text": "learnable parameters, log"}, **SI},
     }
     return _figure(data, layout, 480)
 
@@ -750,7 +763,7 @@ def published_figure(points: Sequence[Mapping], user_macs: int | None, unit: str
     data: list[dict] = []
     families = list(dict.fromkeys(p["family"] for p in points))
     for i, fam in enumerate(families):
-        color = COLORS[i % len(COLORS)]
+        color = FAMILY_COLORS.get(fam, COLORS[i % len(COLORS)])
         for tv in (False, True):
             pts = [p for p in points if p["family"] == fam and p["torchvision"] == tv]
             if not pts:
@@ -785,7 +798,7 @@ def published_figure(points: Sequence[Mapping], user_macs: int | None, unit: str
                 }
             )
     layout: dict[str, Any] = {
-        "xaxis": {"type": "log", "title": {"text": f"{u} per image (exact, conv + linear), log"}},
+        "xaxis": {"type": "log", "title": {"text": f"{u} per image (exact, conv + linear), log"}, **SI},
         "yaxis": {"title": {"text": "published ImageNet top-1 (%)"}},
         "legend": {"orientation": "v", "x": 1.02, "y": 1, "yanchor": "top"},
     }
@@ -941,7 +954,7 @@ def regnet_widths_figure(rows: Sequence[Mapping]) -> go.Figure:
             "x": j,
             "y": [r["quantized w_j"] for r in rows],
             "mode": "lines+markers",
-            "line": {"shape": "hv", "color": COLORS[0], "width": 3},
+            "line": {"shape": "hvh", "color": COLORS[0], "width": 3},
             "name": "quantized w_j = w0·wm^s_j (multiple of 8)",
         },
     ]
@@ -1099,71 +1112,61 @@ def shufflenet_rows(sweep: Sequence[Mapping], published: Mapping[int, Mapping]) 
 
 
 def shufflenet_figure(sweep: Sequence[Mapping], unit: str) -> go.Figure:
-    """Left: output channels of stages 2-4 for each g; right: MACs (or FLOPs) and params per g. More groups make
-    the 1x1 convs cheaper, so at about equal cost the stages get wider."""
+    """Three panels per number of groups g: output channels of stages 2-4, MACs (or FLOPs), and params. More groups
+    make the 1x1 convs cheaper, so at about equal cost the stages get wider."""
     u = UNIT_NAMES[unit]
     gs = [f"g={r['groups']}" for r in sweep]
-    doms = _domains(2, 0.14)
+    doms = _domains(3, 0.08)
     macs = [scale_count(r["macs"], unit) for r in sweep]
+    params = [r["params"] for r in sweep]
     data: list[dict] = [
         {
             "type": "bar",
             "x": gs,
             "y": [r["widths"][i + 1] for r in sweep],
-            "name": f"stage {i + 2} channels",
+            "name": f"stage {i + 2}",
             "marker": {"color": COLORS[i]},
             "xaxis": "x",
             "yaxis": "y",
+            "hovertemplate": f"%{{x}}: stage {i + 2} has %{{y}} channels<extra></extra>",
         }
         for i in range(3)
     ]
-    data.append(
-        {
-            "type": "scatter",
-            "x": gs,
-            "y": macs,
-            "mode": "lines+markers+text",
-            "text": [human(v) for v in macs],
-            "textposition": "top center",
-            "name": f"{u} (conv + linear)",
-            "line": {"color": USER_COLOR, "width": 3},
-            "xaxis": "x2",
-            "yaxis": "y2",
-        }
-    )
-    data.append(
-        {
-            "type": "scatter",
-            "x": gs,
-            "y": [r["params"] for r in sweep],
-            "mode": "lines+markers",
-            "name": "params (learnable, right axis)",
-            "line": {"color": "#7f7f7f", "dash": "dash"},
-            "xaxis": "x2",
-            "yaxis": "y3",
-        }
-    )
-    layout = {
+    for j, (vals, name, color) in enumerate(
+        ((macs, f"{u} (conv + linear)", USER_COLOR), (params, "params (learnable)", "#7f7f7f")), 2
+    ):
+        data.append(
+            {
+                "type": "bar",
+                "x": gs,
+                "y": vals,
+                "text": [human(v) for v in vals],
+                "textposition": "outside",
+                "cliponaxis": False,
+                "name": name,
+                "marker": {"color": color},
+                "xaxis": f"x{j}",
+                "yaxis": f"y{j}",
+                "showlegend": False,
+                "hovertemplate": "%{x}: %{y:,.0f}<extra>" + name + "</extra>",
+            }
+        )
+    layout: dict[str, Any] = {
         "barmode": "group",
-        "xaxis": {"domain": doms[0], "anchor": "y"},
-        "yaxis": {"anchor": "x", "title": {"text": "output channels"}},
-        "xaxis2": {"domain": doms[1], "anchor": "y2"},
-        "yaxis2": {"anchor": "x2", "title": {"text": f"{u} per image"}, "range": [0, max(macs) * 1.3]},
-        "yaxis3": {
-            "anchor": "x2",
-            "overlaying": "y2",
-            "side": "right",
-            "title": {"text": "params"},
-            "range": [0, max(r["params"] for r in sweep) * 1.3],
-            "showgrid": False,
-        },
         "annotations": [
-            _panel_title("channels of stages 2-4 (ShuffleNet 1x)", doms[0]),
-            _panel_title(f"cost: {u} and params", doms[1]),
+            _panel_title("output channels of stages 2-4", doms[0]),
+            _panel_title(f"{u} per image (conv + linear)", doms[1]),
+            _panel_title("learnable parameters", doms[2]),
         ],
-        "legend": {"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0},
-        "margin": {"t": 40, "b": 30, "l": 10, "r": 10},
+        "legend": {"orientation": "h", "yanchor": "top", "y": -0.12, "x": 0, "title": {"text": "channels of"}},
+        "margin": {"t": 50, "b": 40, "l": 10, "r": 10},
     }
+    for j, vals in ((1, None), (2, macs), (3, params)):
+        sfx = "" if j == 1 else str(j)
+        layout["xaxis" + sfx] = {"domain": doms[j - 1], "anchor": "y" + sfx}
+        layout["yaxis" + sfx] = {"anchor": "x" + sfx, **SI}
+        if vals:
+            layout["yaxis" + sfx]["range"] = [0, max(vals) * 1.2]
     return _figure(data, layout, 420)
 
 
@@ -1248,13 +1251,14 @@ def sample_figures(samples: Sequence[Mapping], presets: Sequence[Mapping], unit:
     dist = _figure(
         data,
         {
-            "xaxis": {"type": "log", "title": {"text": f"{u} per image (conv + linear), log"}},
+            "xaxis": {"type": "log", "title": {"text": f"{u} per image (conv + linear), log"}, **SI},
             "yaxis": {"title": {"text": "networks"}},
             "yaxis2": {
                 "overlaying": "y",
                 "side": "right",
                 "range": [0, 1.02],
                 "tickformat": ".0%",
+                "dtick": 0.25,
                 "title": {"text": "fraction at or below"},
                 "showgrid": False,
             },
@@ -1303,8 +1307,8 @@ def sample_figures(samples: Sequence[Mapping], presets: Sequence[Mapping], unit:
     scat = _figure(
         sdata,
         {
-            "xaxis": {"type": "log", "title": {"text": f"{u} per image (conv + linear), log"}},
-            "yaxis": {"type": "log", "title": {"text": "learnable parameters, log"}},
+            "xaxis": {"type": "log", "title": {"text": f"{u} per image (conv + linear), log"}, **SI},
+            "yaxis": {"type": "log", "title": {"text": "learnable parameters, log"}, **SI},
         },
         460,
     )

@@ -146,7 +146,11 @@ if (box := sec["RegNet generator"]) is not None:
             count = sv.total_count(cost, unit, extras)
             k[1].metric(f"{unit_name} per image", human(count), help=f"{count:,} {unit_name}: {what}.")
             k[2].metric("Blocks / stages", f"{spec.depth} / {len(widths)}", help="d blocks in runs of equal width.")
-            k[3].metric("Stage widths", " · ".join(map(str, widths)), help="Output channels of each stage.")
+            k[3].metric(
+                "Stage widths",
+                f"{widths[0]} → {widths[-1]}",
+                help="Output channels of the first and last stage; all: " + ", ".join(map(str, widths)) + ".",
+            )
             classroom.plot(sv.regnet_widths_figure(rows), f"regnet_{name}_widths", key=f"{P}.chart_widths")
             st.caption(
                 f"d = {spec.depth}, w0 = {spec.w0}, wa = {spec.wa:g}, wm = {spec.wm:g}, g = {spec.group_width}, "

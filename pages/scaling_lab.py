@@ -196,6 +196,7 @@ k[0].metric(
     human(cost.params),
     delta=f"{cost.params / base_cost.params:.2f}× the preset",
     delta_color="off",
+    delta_arrow="off",
     help=f"{cost.params:,} learnable parameters (BN γ/β included; running statistics are buffers). "
     f"Preset: {base_cost.params:,}.",
 )
@@ -204,6 +205,7 @@ k[1].metric(
     human(count),
     delta=f"{count / base_count:.2f}× the preset",
     delta_color="off",
+    delta_arrow="off",
     help=f"{count:,} {unit_name}: {what}. Preset: {base_count:,}.",
 )
 rho = f" (ρ = {res / 224:.3f})" if info.family.startswith("mobilenet") else ""
@@ -227,6 +229,7 @@ for col, (axis, (sym, base_sym, base_val)) in zip(g[:3], bases.items(), strict=T
         f"{m.of(axis):.3f}" if applied else "—",
         delta=(f"{res} px" if axis == "resolution" and applied else None),
         delta_color="off",
+        delta_arrow="off",
         help=(f"{base_sym}^φ = {base_val:g}^{phi:g}" if is_phi else f"the {axis} multiplier you set")
         + ("" if applied else f" (not applied: {sv.FAMILY_LABELS.get(family, family)} has no {axis} multiplier)"),
     )
@@ -245,10 +248,11 @@ g[4].metric(
 g[5].metric(
     "exact cost ×",
     f"{exact:.3f}",
-    delta=f"{exact / predicted - 1:+.1%} vs predicted" if predicted else None,
+    delta=f"{exact / predicted - 1:+.1%} off" if predicted else None,
     delta_color="off",
+    delta_arrow="off",
     help=f"{unit_name} ({what}) of the rounded network ÷ the preset's: widths rounded to multiples of 8, depths "
-    "rounded up, resolution to whole pixels.",
+    "rounded up, resolution to whole pixels. Below: how far that is from the predicted ratio.",
 )
 applied_text = ", ".join(f"{sv.AXIS_FIELD[a]} = {getattr(spec, sv.AXIS_FIELD[a])}" for a in axes if a != "resolution")
 st.caption(
