@@ -10,9 +10,10 @@ by the UI stays as it was) with these changes, each exact up to float rounding:
   back. A BN that does not directly follow a conv (VGNet's conv -> act -> BN) stays; ``info.unfolded_bn`` counts them.
 * **Static padding.** TensorFlow 'SAME' padding (:class:`effnets.blocks._layers.TFSamePad`) works out the padding
   from the input size at every call and pads with a separate copy. For one fixed input size it is a constant: where it
-  is symmetric it becomes the conv's own padding (no copy at all), otherwise a fixed ``nn.ZeroPad2d``. The model is
-  then specialised to that input size, and :class:`FastModel` refuses other sizes with a ValueError rather than
-  compute a different function.
+  is symmetric it becomes the conv's own padding (no copy at all); an asymmetric pad before a depthwise conv too, with
+  the kernel grown by zero taps at the top/left; otherwise a fixed ``nn.ZeroPad2d``. The model is then specialised to
+  that input size, and :class:`FastModel` refuses other sizes with a ValueError rather than compute a different
+  function.
 * **channels_last** (optional): NHWC tensors, which oneDNN on CPUs and cuDNN's tensor-core kernels prefer.
 * **1x1 convs as matrix products** (CPU with channels_last, by default): in NHWC memory a 1x1 stride-1 conv is the
   product of the (N*H*W) x C_in pixel matrix with the C_in x C_out weight, so :class:`Pointwise` calls one GEMM on a
@@ -50,6 +51,8 @@ class FastPathInfo:
         folded_bn: batch norms folded into the conv before them.
         unfolded_bn: batch norms left in place (not directly after a conv).
         pads_into_conv: TF 'SAME' pads that became the conv's own (symmetric) padding, or vanished (zero).
+        grown_kernels: of those, asymmetric pads before a depthwise conv absorbed by growing its kernel with zero
+            taps at the top/left (those convs then do a few more multiply-adds, all by zero).
         static_pads: TF 'SAME' pads that became a fixed ``nn.ZeroPad2d`` (asymmetric ones: odd pixel bottom/right).
         fixed_size: whether the module only accepts inputs of ``input_shape``'s H x W (True when any pad was fixed).
         pointwise_matmuls: 1x1 convs computed as matrix products (:class:`Pointwise`).
@@ -65,6 +68,7 @@ class FastPathInfo:
     folded_bn: int
     unfolded_bn: int
     pads_into_conv: int
+    grown_kernels: int
     static_pads: int
     fixed_size: bool
     pointwise_matmuls: int
@@ -81,6 +85,7 @@ class FastPathInfo:
             "folded_bn": self.folded_bn,
             "unfolded_bn": self.unfolded_bn,
             "pads_into_conv": self.pads_into_conv,
+            "grown_kernels": self.grown_kernels,
             "static_pads": self.static_pads,
             "fixed_size": self.fixed_size,
             "pointwise_matmuls": self.pointwise_matmuls,
@@ -225,13 +230,30 @@ def _first_conv(m: nn.Module) -> nn.Conv2d | None:
     return None
 
 
-def _fix_pads(model: nn.Module, x: torch.Tensor) -> tuple[int, int, list[str]]:
+@torch.no_grad()
+def _grow_kernel_top_left(conv: nn.Conv2d, dh: int, dw: int) -> None:
+    """Prepend ``dh`` rows and ``dw`` columns of zero taps to ``conv``'s kernel (its output is unchanged when the
+    padding grows to match: the extra taps only ever meet the extra zeros)."""
+    w = conv.weight
+    grown = w.new_zeros(w.shape[0], w.shape[1], w.shape[2] + dh, w.shape[3] + dw)
+    grown[:, :, dh:, dw:] = w
+    conv.weight = nn.Parameter(grown, requires_grad=False)
+    conv.kernel_size = (conv.kernel_size[0] + dh, conv.kernel_size[1] + dw)
+
+
+def _fix_pads(model: nn.Module, x: torch.Tensor) -> tuple[int, int, int, list[str]]:
     """Replace every TFSamePad by constant padding for the size it sees with input ``x``.
 
-    Returns (pads absorbed into the next conv, pads made static, notes).
+    A symmetric pad becomes the next conv's own padding. An asymmetric one (TF puts the odd pixel bottom/right)
+    before a depthwise conv becomes the conv's symmetric padding ``after`` with the kernel grown by ``after - before``
+    zero taps at the top/left: window for window the same products, without copying the input into a padded buffer
+    (a depthwise conv is memory-bound, so the zero taps cost little). Before other convs it becomes a fixed
+    ``nn.ZeroPad2d``.
+
+    Returns (pads absorbed into the next conv, of which by growing a depthwise kernel, pads made static, notes).
     """
     seen = _record_pad_inputs(model, x)
-    into_conv = static = 0
+    into_conv = grown = static = 0
     notes: list[str] = []
     for parent in list(model.modules()):
         kids = list(parent._modules.items())
@@ -248,24 +270,30 @@ def _fix_pads(model: nn.Module, x: torch.Tensor) -> tuple[int, int, list[str]]:
             (top, bottom) = C.tf_same_pad(h, m.kernel_size, m.stride, m.dilation)
             (left, right) = C.tf_same_pad(w, m.kernel_size, m.stride, m.dilation)
             nxt = _first_conv(kids[i + 1][1]) if i + 1 < len(kids) else None
-            symmetric = top == bottom and left == right
-            if (
+            fits = (
                 nxt is not None
-                and symmetric
                 and nxt.padding == (0, 0)
                 and nxt.padding_mode == "zeros"
                 and nxt.kernel_size == (m.kernel_size, m.kernel_size)
-            ):
+                and nxt.dilation == (m.dilation, m.dilation)
+            )
+            if (top, bottom, left, right) == (0, 0, 0, 0):
+                parent._modules[name] = nn.Identity()
+                into_conv += 1
+            elif fits and top == bottom and left == right:
                 nxt.padding = (top, left)
                 parent._modules[name] = nn.Identity()
                 into_conv += 1
-            elif (top, bottom, left, right) == (0, 0, 0, 0):
+            elif fits and nxt.groups == nxt.in_channels and m.dilation == 1 and top <= bottom and left <= right:
+                _grow_kernel_top_left(nxt, bottom - top, right - left)
+                nxt.padding = (bottom, right)
                 parent._modules[name] = nn.Identity()
                 into_conv += 1
+                grown += 1
             else:
                 parent._modules[name] = nn.ZeroPad2d((left, right, top, bottom))
                 static += 1
-    return into_conv, static, notes
+    return into_conv, grown, static, notes
 
 
 # ----- 1x1 convs as matrix products -------------------------------------------------------------------------------
@@ -376,7 +404,7 @@ def fast_model(
     notes: list[str] = []
     folded = _fold_in_sequentials(body)
     x_dev = x.to(device=device, dtype=torch.float32)
-    into_conv, static, pad_notes = _fix_pads(body, x_dev)
+    into_conv, grown, static, pad_notes = _fix_pads(body, x_dev)
     notes += pad_notes
     if any(isinstance(m, nn.BatchNorm2d) for m in body.modules()):
         body, more, why = _fold_by_tracing(body)
@@ -412,6 +440,7 @@ def fast_model(
         folded_bn=folded,
         unfolded_bn=unfolded,
         pads_into_conv=into_conv,
+        grown_kernels=grown,
         static_pads=static,
         fixed_size=fixed,
         pointwise_matmuls=matmuls,

@@ -59,16 +59,17 @@ def lite0() -> nn.Module:
     return model
 
 
-@pytest.mark.parametrize(("size", "channels_last", "static"), [(224, True, 5), (199, False, 2)])
-def test_lite0_packaged_weights(lite0, size, channels_last, static):
+@pytest.mark.parametrize(("size", "channels_last", "grown", "static"), [(224, True, 4, 1), (199, False, 2, 0)])
+def test_lite0_packaged_weights(lite0, size, channels_last, grown, static):
     x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(size))
     info = assert_same_function(lite0, x, channels_last=channels_last)
     assert info.folded_bn == 49 and info.unfolded_bn == 0
     n_pads = sum(isinstance(m, TFSamePad) for m in lite0.modules())
     assert info.pads_into_conv + info.static_pads == n_pads == 17
-    # a stride-2 pad is asymmetric (odd pixel bottom/right) and stays explicit where the map is even: at 224 all 5
-    # (224, 112, 56, 28, 14); at 199 the maps are 199, 100, 50, 25, 13, so 2
-    assert info.static_pads == static
+    # a stride-2 pad is asymmetric (odd pixel bottom/right) where the map is even: at 224 all 5 (224, 112, 56, 28,
+    # 14), at 199 two (199, 100, 50, 25, 13). Before a depthwise conv it grows the kernel; before the stem it stays.
+    assert info.pads_into_conv == 17 - static and info.static_pads == static and info.grown_kernels == grown
+    assert sum(isinstance(m, nn.ZeroPad2d) for m in F.fast_model(lite0, x)[0].modules()) == static
     assert info.fixed_size and info.pointwise_matmuls == (32 if channels_last else 0)
 
 
