@@ -991,15 +991,16 @@ class RoundingSide:
 
 
 def rounding_sides(spec: RegNetModelSpec) -> list[RoundingSide]:
-    """The same generator settings under pycls's and torchvision's width rounding (the second is skipped where
-    pycls-only settings, e.g. b = 1.5, make it invalid the other way round; errors propagate for the first)."""
+    """The same generator settings under pycls's and torchvision's width rounding. A rounding that cannot build the
+    settings (pycls needs b below 1 or a whole number; torchvision's widths may not divide by the group width) is
+    left out."""
     out = []
     for rounding in ("pycls", "torchvision"):
         try:
             s = spec.replace(rounding=rounding)
+            c = plan_cost(regnet_plan(s), record_steps=False)  # type: ignore[arg-type]
         except ValueError:
             continue
-        c = plan_cost(regnet_plan(s), record_steps=False)  # type: ignore[arg-type]
         w, d, g = stage_widths(s)  # type: ignore[arg-type]
         out.append(RoundingSide(rounding, tuple(w), tuple(d), tuple(g), c.params, c.macs))
     return out

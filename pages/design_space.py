@@ -190,7 +190,11 @@ if (box := sec["Both roundings"]) is not None:
             elif len(sides) == 2:
                 st.success("Both roundings give the same network for these settings.")
             else:
-                st.info("Only one rounding accepts these settings (pycls needs b below 1 or a whole number).")
+                other = "torchvision" if spec.rounding == "pycls" else "pycls"
+                st.info(
+                    f"Only {spec.rounding} rounding can build these settings: {other} cannot (pycls needs b below 1 "
+                    "or a whole number; torchvision's rounded widths must still divide by the group width)."
+                )
             differ = models_cached.presets_where_roundings_differ()
             st.caption(
                 "Presets where the two disagree (computed): "
