@@ -11,6 +11,8 @@ pytestmark = pytest.mark.browser
 PAGES = {
     "home": "/",
     "block-lab": "/block-lab",
+    "scaling-lab": "/scaling-lab",
+    "design-space": "/design-space",
     "kernel-gallery": "/kernel-gallery",
     "inference-lab": "/inference-lab",
 }
@@ -80,4 +82,66 @@ def test_inference_lab_upload_good_and_corrupt(warm, browser, tmp_path):
     wait_idle(pg)
     assert pg.locator('[data-testid="stException"]').count() == 0
     shot(pg, "inference-lab-upload")
+    pg.close()
+
+
+def _metric_changes(pg, index: int, before: str) -> str:
+    pg.wait_for_function(
+        "([i, b]) => document.querySelectorAll('[data-testid=stMetricValue]')[i].innerText !== b",
+        arg=[index, before],
+        timeout=30_000,
+    )
+    return pg.locator('[data-testid="stMetricValue"]').nth(index).inner_text()
+
+
+def test_scaling_lab_phi_slider_changes_numbers_and_url(warm, browser):
+    import effnets
+    from effnets.report import human
+
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pg.goto(warm + "/scaling-lab")
+    wait_idle(pg)
+    before = pg.locator('[data-testid="stMetricValue"]').nth(1).inner_text()
+    assert before == human(effnets.model_cost("efficientnet_b0").macs)
+    thumb = pg.get_by_role("slider", name="compound coefficient φ")
+    thumb.focus()
+    thumb.press("ArrowRight")  # phi 0 -> 0.1: ceil(1.2^0.1 x n) adds a block to every stage
+    wait_idle(pg)
+    after = _metric_changes(pg, 1, before)
+    expected = effnets.model_cost(
+        "efficientnet_b0",
+        width_mult=round(1.1**0.1, 4),
+        depth_mult=round(1.2**0.1, 4),
+        resolution=round(224 * 1.15**0.1),
+    )
+    assert after == human(expected.macs)
+    assert "phi=0.1" in pg.url
+    shared = pg.url
+    pg.close()
+    pg2 = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pg2.goto(shared)
+    wait_idle(pg2)
+    assert pg2.locator('[data-testid="stMetricValue"]').nth(1).inner_text() == after
+    assert pg2.locator('[data-testid="stException"]').count() == 0
+    pg2.close()
+
+
+def test_design_space_depth_changes_numbers_and_url(warm, browser):
+    import effnets
+    from effnets.report import human
+
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pg.goto(warm + "/design-space")
+    wait_idle(pg)
+    before = pg.locator('[data-testid="stMetricValue"]').nth(1).inner_text()
+    box = pg.get_by_role("spinbutton", name="depth d")
+    box.fill("16")
+    box.press("Enter")
+    wait_idle(pg)
+    assert _metric_changes(pg, 1, before) == human(effnets.model_cost("regnetx_200mf", depth=16).macs)
+    assert "depth%3A16" in pg.url or "depth:16" in pg.url
+    box.fill("1")  # d = 1 is a one-block network, still valid
+    box.press("Enter")
+    wait_idle(pg)
+    assert pg.locator('[data-testid="stException"]').count() == 0
     pg.close()
