@@ -236,3 +236,17 @@ def test_bench_block_eager_and_fast():
         bench.model_variant("mobilenet_v2", resolution=32, eager=True, compile=True, pretrained=False)
     with pytest.raises(ValueError, match="resolution=4 is too small"):
         bench.model_variant("mobilenet_v2", resolution=4)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_models_interleaved_with_sync():
+    run = bench.bench_models(
+        ["efficientnet_lite0", "mobilenet_v2"], device="cuda", precision="fp16", channels_last=True, repeats=5
+    )
+    for r in run.results:
+        assert r.timing is not None and r.environment["device"].startswith("cuda")
+        assert r.environment["precision"] == "fp16" and r.environment["device_name"] == torch.cuda.get_device_name()
+        assert r.info["device"].startswith("cuda") and r.info["pointwise_matmuls"] == 0
+    eager = bench.bench_model("efficientnet_lite0", device="cuda", eager=True, repeats=5)
+    assert eager.config["path"] == "eager" and eager.median_ms > 0

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import effnets
+import effnets.inference
 from effnets import roofline as R
 
 HAS_CUDA = torch.cuda.is_available()
@@ -81,6 +82,10 @@ def test_ceilings_measured_and_cached_and_the_roof():
     assert c.matmul_n == {"fp32": 256} and c.copy_mb == 8
     assert c.environment["threads"] == torch.get_num_threads() and c.seconds > 0
     assert R.measure_ceilings("cpu", matmul_n=256, copy_mb=8, repeats=2) is c  # cached
+    if "bf16" in effnets.inference.supported_precisions("cpu"):
+        b = R.measure_ceilings("cpu", "bf16", matmul_n=128, copy_mb=8, repeats=2)
+        assert b.peak_gmacs["bf16"] > 0 and b.matmul_n == {"fp32": 128, "bf16": 128}
+        assert b.bandwidth_gbs == c.bandwidth_gbs  # the copy is measured once per (device, threads, size)
     ridge = c.ridge()
     assert ridge == pytest.approx(c.peak_gmacs["fp32"] / c.bandwidth_gbs)
     assert c.attainable(ridge / 10) == pytest.approx(c.bandwidth_gbs * ridge / 10)
@@ -98,7 +103,7 @@ def test_ceilings_measured_and_cached_and_the_roof():
 
 
 def test_default_sizes_fit_the_device():
-    assert R.default_sizes("cpu") == (1024, 256)
+    assert R.default_sizes("cpu") == (1024, 128)
     assert R.default_sizes("cpu", "bf16")[0] <= 1024
     if HAS_CUDA:
         assert R.default_sizes("cuda") == (8192, 1024)
