@@ -35,7 +35,7 @@ def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
-def assert_same_function(ref: nn.Module, x: torch.Tensor, **kw) -> F.FastPathInfo:
+def assert_same_function(ref: nn.Module, x: torch.Tensor, **kw) -> tuple[F.FastModel, F.FastPathInfo]:
     before = snapshot(ref)
     fast, info = F.fast_model(ref, x, **kw)
     with torch.no_grad():
@@ -49,7 +49,7 @@ def assert_same_function(ref: nn.Module, x: torch.Tensor, **kw) -> F.FastPathInf
     assert after.keys() == before.keys() and all(torch.equal(after[k], v) for k, v in before.items())
     assert not ref.training
     assert any(isinstance(m, nn.BatchNorm2d) for m in ref.modules())  # still the caller's unfolded model
-    return info
+    return fast, info
 
 
 @pytest.fixture(scope="module")
@@ -62,14 +62,14 @@ def lite0() -> nn.Module:
 @pytest.mark.parametrize(("size", "channels_last", "grown", "static"), [(224, True, 4, 1), (199, False, 2, 0)])
 def test_lite0_packaged_weights(lite0, size, channels_last, grown, static):
     x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(size))
-    info = assert_same_function(lite0, x, channels_last=channels_last)
+    fast, info = assert_same_function(lite0, x, channels_last=channels_last)
     assert info.folded_bn == 49 and info.unfolded_bn == 0
     n_pads = sum(isinstance(m, TFSamePad) for m in lite0.modules())
     assert info.pads_into_conv + info.static_pads == n_pads == 17
     # a stride-2 pad is asymmetric (odd pixel bottom/right) where the map is even: at 224 all 5 (224, 112, 56, 28,
     # 14), at 199 two (199, 100, 50, 25, 13). Before a depthwise conv it grows the kernel; before the stem it stays.
     assert info.pads_into_conv == 17 - static and info.static_pads == static and info.grown_kernels == grown
-    assert sum(isinstance(m, nn.ZeroPad2d) for m in F.fast_model(lite0, x)[0].modules()) == static
+    assert sum(isinstance(m, nn.ZeroPad2d) for m in fast.modules()) == static
     assert info.fixed_size and info.pointwise_matmuls == (32 if channels_last else 0)
 
 
@@ -89,18 +89,18 @@ def test_random_init_registry_models(name, size, folded):
     model, _ = W.load_model(name, pretrained=False)
     randomise_bn(model, seed=size)
     x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(1))
-    info = assert_same_function(model, x)
+    fast, info = assert_same_function(model, x)
     n_bn = sum(isinstance(m, nn.BatchNorm2d) for m in model.modules())
     assert info.folded_bn == n_bn == folded and info.unfolded_bn == 0
     assert not info.fixed_size  # no TF padding: any input size works
-    y = F.fast_model(model, x)[0](torch.randn(1, 3, size + 5, size + 5))
+    y = fast(torch.randn(1, 3, size + 5, size + 5))
     assert y.shape == (1, 1000)
 
 
 def test_bn_after_an_activation_stays_and_is_reported():
     model, _ = W.load_model("vgnetg_1_0mp", pretrained=False)
     randomise_bn(model)
-    info = assert_same_function(model, torch.randn(1, 3, 64, 64))
+    _, info = assert_same_function(model, torch.randn(1, 3, 64, 64))
     assert info.unfolded_bn > 0 and any("do not directly follow a conv" in n for n in info.notes)
 
 
@@ -108,7 +108,7 @@ def test_attribute_style_conv_bn_folded_by_tracing():
     import torchvision
 
     model = randomise_bn(torchvision.models.resnet18(weights=None))  # conv1/bn1 are attributes, not a Sequential
-    info = assert_same_function(model, torch.randn(1, 3, 64, 64), channels_last=False)
+    _, info = assert_same_function(model, torch.randn(1, 3, 64, 64), channels_last=False)
     assert info.folded_bn == 20 and info.unfolded_bn == 0
 
 
