@@ -124,8 +124,11 @@ def _is_tensor(node: fx.Node) -> bool:
     return meta is not None and hasattr(meta, "shape")
 
 
-def block_dot(module: nn.Module, input_shape: tuple[int, int, int], title: str = "") -> str:
-    """Graphviz DOT of ``module`` traced with a meta input of ``input_shape`` (C, H, W); edges carry C×H×W."""
+def block_dot(module: nn.Module, input_shape: tuple[int, int, int], title: str = "", dark: bool = False) -> str:
+    """Graphviz DOT of ``module`` traced with a meta input of ``input_shape`` (C, H, W); edges carry C×H×W.
+
+    ``dark`` draws edges and their labels in a light grey for a dark page background (boxes keep light fills with
+    dark text, readable on both)."""
     gm = trace(module)
     device = next((p.device for p in module.parameters()), torch.device("cpu"))
     x = torch.empty((1, *input_shape), device=device)
@@ -135,10 +138,11 @@ def block_dot(module: nn.Module, input_shape: tuple[int, int, int], title: str =
         "digraph block {",
         '  rankdir=TB; bgcolor="transparent";',
         '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11];',
-        '  edge [fontname="Helvetica", fontsize=9, color="#666666"];',
+        f'  edge [fontname="Helvetica", fontsize=9, color="{"#bbbbbb" if dark else "#666666"}", '
+        f'fontcolor="{"#dddddd" if dark else "#333333"}"];',
     ]
     if title:
-        lines.append(f'  labelloc="t"; label="{title}";')
+        lines.append(f'  labelloc="t"; label="{title}"; fontcolor="{"#dddddd" if dark else "#333333"}";')
     shown: dict[str, str] = {}
 
     def source_of(arg) -> list[str]:

@@ -189,7 +189,7 @@ if (box := sec["Compare blocks"]) is not None:
 
 if (box := sec["Diagram"]) is not None:
     with box:
-        st.graphviz_chart(cached.block_dot(name, key, shape), width="content")
+        st.graphviz_chart(cached.block_dot(name, key, shape, dark=common.dark_theme()), width="content")
         st.caption("Traced from the real PyTorch module (torch.fx); edges carry C×H×W.")
 
 if (box := sec["Layers (torchinfo)"]) is not None:

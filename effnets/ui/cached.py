@@ -21,13 +21,13 @@ def _spec(name: str, key: tuple):
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
-def block_dot(name: str, key: tuple, shape: tuple[int, int, int]) -> str:
+def block_dot(name: str, key: tuple, shape: tuple[int, int, int], dark: bool = False) -> str:
     from effnets.counting import build_on_meta
     from effnets.diagram import block_dot as dot
 
     info = get_block(name)
     spec = _spec(name, key)
-    return dot(build_on_meta(lambda: info.build(spec)), shape, title="")
+    return dot(build_on_meta(lambda: info.build(spec)), shape, title="", dark=dark)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

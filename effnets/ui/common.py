@@ -35,3 +35,11 @@ def counting_controls(prefix: str, container=None) -> tuple[str, list[str]]:
 def show_error(message: str, hint: str = "") -> None:
     """A user error as a readable box (never a traceback)."""
     st.error(message + (f"\n\n{hint}" if hint else ""), icon="⚠️")
+
+
+def dark_theme() -> bool:
+    """The viewer's page is in a dark theme (for the few figures whose colours are not theme-aware)."""
+    try:
+        return st.context.theme.get("type") == "dark"
+    except Exception:  # outside a browser session (AppTest), no theme information
+        return False
