@@ -138,6 +138,7 @@ def scale_spec(info: ModelInfo, base: ModelSpec, m: Multipliers) -> ModelSpec:
         ValueError: the scaled value is outside the spec's range (the message names the field and the limit).
     """
     changes: dict[str, Any] = {}
+    how: dict[str, str] = {}
     for axis in scalable_axes(info.spec):
         field_name = AXIS_FIELD[axis]
         v = getattr(base, field_name)
@@ -145,7 +146,12 @@ def scale_spec(info: ModelInfo, base: ModelSpec, m: Multipliers) -> ModelSpec:
             changes[field_name] = max(1, int(round(v * m.resolution)))
         else:
             changes[field_name] = round(v * m.of(axis), 4)
-    return base.replace(**changes)  # type: ignore[return-value]
+        how[field_name] = f"the preset's {v:g} × {AXIS_SYMBOL[axis]} = {m.of(axis):.3g}"
+    try:
+        return base.replace(**changes)  # type: ignore[return-value]
+    except ValueError as e:
+        named = [f"{k} is {h}" for k, h in how.items() if str(e).startswith(f"{k}=")]
+        raise ValueError(f"{e} ({named[0]})" if named else str(e)) from None
 
 
 def spec_key(spec: ModelSpec) -> tuple:
@@ -958,15 +964,19 @@ def regnet_widths_figure(rows: Sequence[Mapping]) -> go.Figure:
             "name": "quantized w_j = w0·wm^s_j (multiple of 8)",
         },
     ]
-    if any(r["final width"] != r["quantized w_j"] for r in rows):
+    changed = [r for r in rows if r["final width"] != r["quantized w_j"]]
+    if changed:
         data.append(
             {
                 "type": "scatter",
-                "x": j,
-                "y": [r["final width"] for r in rows],
+                "x": [r["block"] for r in changed],
+                "y": [r["final width"] for r in changed],
                 "mode": "markers",
-                "marker": {"color": USER_COLOR, "size": 9, "symbol": "x"},
-                "name": "built width (after the group-width rounding)",
+                "marker": {"color": USER_COLOR, "size": 10, "symbol": "x"},
+                "name": "built width, where the group-width rounding changed it",
+                "customdata": [[r["quantized w_j"], r["group width"]] for r in changed],
+                "hovertemplate": "block %{x}: %{customdata[0]} → %{y} (a multiple of g = %{customdata[1]})"
+                "<extra></extra>",
             }
         )
     layout = {

@@ -156,8 +156,8 @@ if (box := sec["RegNet generator"]) is not None:
                 f"d = {spec.depth}, w0 = {spec.w0}, wa = {spec.wa:g}, wm = {spec.wm:g}, g = {spec.group_width}, "
                 f"b = {spec.bottleneck_ratio:g}, SE {spec.se_ratio:g}, {spec.rounding} rounding. Grey: the linear "
                 "width function; blue: its quantization to w0·wm^s (multiples of 8); consecutive equal widths form "
-                "a stage. Red crosses (when shown): the widths actually built after rounding the bottleneck to a "
-                "multiple of the group width."
+                "a stage. Red crosses (when shown): blocks whose built width differs, because the bottleneck width "
+                "must be a multiple of the group width."
             )
             st.markdown("**Stage table**")
             classroom.table(

@@ -143,9 +143,10 @@ def test_tampered_url_is_clamped_or_dropped_with_warnings():
     assert "batch=0 from the link is outside 1..4096; set to 1" in text
     assert at.session_state["scaling.preset"] == "efficientnet_b0" and at.session_state["scaling.phi"] == 8.0
     phi8 = effnets.model_cost(
-        "efficientnet_b0", width_mult=round(1.1**8, 4), depth_mult=round(1.2**8, 4), resolution=686
+        "efficientnet_b0", width_mult=round(1.1**8, 4), depth_mult=round(1.2**8, 4), resolution=round(224 * 1.15**8)
     )
     assert metric(at, "MACs per image") == human(phi8.macs)
+    assert metric(at, "Input resolution") == "685×685"
 
 
 def test_tampered_spec_fields_are_clamped():
