@@ -13,7 +13,9 @@ Every variant gets the same input and the same number of threads. For each threa
 in interleaved rounds after a warm-up (:func:`effnets.bench.run_interleaved`); the table gives median, p10, p90,
 images/s and the ratio of each median to (a)'s. The outputs are checked against (a) first (max |logit difference|,
 same top-5). The load average before and after is printed: on a small shared machine another process can slow
-everything, and the interleaving keeps the comparison fair when it does.
+everything, and the interleaving keeps the comparison fair when it does. With as many torch threads as cores and
+another busy process, OpenMP's threads wait for each other and an op-heavy model can be many times slower (the
+2-thread table then mostly measures the neighbours); the 1-thread table is the robust one there.
 
 Run: python3 benchmarks/inference.py [--device cpu|cuda] [--batch 1] [--resolution 224] [--threads 1,2]
      [--repeats 40] [--warmup 5] [--precision fp32] [--no-compile] [--no-onnx]
@@ -148,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = []
     for threads in thread_counts:
         with bench.num_threads(threads):
-            print(f"\n=== {threads} thread(s): torch.set_num_threads({threads}), ORT intra_op_num_threads ===")
+            head = f"torch.set_num_threads({threads}), ORT intra_op_num_threads={threads}"
+            print(f"\n=== {threads} thread(s): {head} ===")
             variants = [bench.Variant("(a) reference eager", reference, args.batch, precision=args.precision)]
             fast, info = fastpath.fast_model(
                 base, x_cpu, channels_last=channels_last, device=device, precision=args.precision
@@ -173,7 +176,10 @@ def main(argv: list[str] | None = None) -> int:
                     compiled, cinfo = fastpath.fast_model(
                         base, x_cpu, channels_last=channels_last, device=device, precision=args.precision, compile=True
                     )
-                    print(f"  torch.compile: first call (compilation) took {cinfo.compile_s:.1f} s; not in the timings")
+                    print(
+                        f"  torch.compile: first call (compilation) took {cinfo.compile_s:.1f} s, not in the timings "
+                        "(a repeat run reuses inductor's on-disk cache and compiles faster)"
+                    )
                     variants.append(
                         bench.Variant(
                             "(c) fast path + compile",
