@@ -18,6 +18,8 @@ PAGES = [
     st.Page("pages/design_space.py", title="Design Space", icon=":material/scatter_plot:", url_path="design-space"),
     st.Page("pages/kernel_gallery.py", title="Kernel Gallery", icon=":material/grid_on:", url_path="kernel-gallery"),
     st.Page("pages/inference_lab.py", title="Inference Lab", icon=":material/image_search:", url_path="inference-lab"),
+    st.Page("pages/model_zoo.py", title="Model Zoo", icon=":material/speed:", url_path="model-zoo"),
+    st.Page("pages/latency_lab.py", title="Latency Lab", icon=":material/timer:", url_path="latency-lab"),
 ]
 
 st.navigation(PAGES).run()

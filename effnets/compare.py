@@ -96,3 +96,24 @@ def compare_blocks(c_in: int, c_out: int, k: int, h: int, w: int, stride: int = 
             CompareRow(name, info.label, c.params, c.macs, c.output_shape, _note(info, spec, c_out, k, c.output_shape))
         )
     return rows
+
+
+def matched_width(
+    info: BlockInfo, target_macs: int, k: int, h: int, w: int, stride: int = 1, step: int = 8, max_width: int = 2048
+) -> tuple[dict[str, Any], int] | None:
+    """Spec fields giving ``info``'s block (C_in = C_out = c, c a multiple of ``step``) the MACs closest to
+    ``target_macs`` at the shared kernel, input size and stride; (fields, macs), or None if no width works."""
+    best = None
+    for c in range(step, max_width + 1, step):
+        try:
+            fields = comparable_fields(info, c, c, k, stride)
+            spec = info.make_spec(**fields)
+            macs = info.cost(spec, (c, h, w)).macs
+        except ValueError:
+            continue
+        err = abs(macs - target_macs)
+        if best is None or err < best[2]:
+            best = (fields, macs, err)
+        if macs > 2 * target_macs:
+            break
+    return None if best is None else (best[0], best[1])

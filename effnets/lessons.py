@@ -122,4 +122,38 @@ LESSONS: dict[str, Lesson] = {
             r"\text{MACs}_{1\times 1,\,g\text{ groups}} = \frac{C_{in} C_{out}}{g} H W",
         ),
     ),
+    "zoo": Lesson(
+        "Lesson: FLOPs are not latency",
+        (
+            "Open *Accuracy vs MACs*: the efficient networks sit far to the left of ResNet and Xception at similar "
+            "accuracy. The ringed points are the Pareto front by MACs.",
+            "Press *Measure latency* (a minute on a CPU). Open *Latency vs MACs*: if latency followed MACs every "
+            "point would sit on the dotted line. It does not.",
+            "Read the outliers: models with many depthwise convs, SE gates and swish move many bytes per MAC (low "
+            "arithmetic intensity), so they run far below the device's peak.",
+            "Open *Accuracy vs latency*: the Pareto front by measured latency is a different set of models.",
+            "Switch *Eager* on and off, or channels_last: the same network, the same MACs, a different latency.",
+        ),
+        (
+            r"\text{latency} \approx \max\left(\frac{\text{MACs}}{\text{peak MAC/s}},\;"
+            r"\frac{\text{bytes moved}}{\text{bandwidth}}\right) + \text{overheads}",
+        ),
+    ),
+    "latency": Lesson(
+        "Lesson: the roofline and ShuffleNetV2's guidelines",
+        (
+            "Keep *matched MACs* and press *Measure*: every block does about the same arithmetic, yet the latencies "
+            "differ several-fold.",
+            "Open *Roofline*: the slanted line is what memory bandwidth allows, the flat one what the arithmetic "
+            "units allow. Depthwise-heavy blocks sit at low arithmetic intensity, under the slanted line: "
+            "memory-bound.",
+            "Open *Guidelines G1-G4* and check MBConv and ShuffleNet V2: which guidelines does each follow?",
+            "Press *Measure G1-G4*: the same MACs, one layer pair following the guideline and one breaking it. "
+            "The measured slow-down is the guideline's evidence on this very device.",
+        ),
+        (
+            r"\text{intensity} = \frac{\text{MACs}}{\text{bytes moved}} \qquad "
+            r"\text{attainable} = \min(\text{peak},\; \text{intensity} \times \text{bandwidth})",
+        ),
+    ),
 }

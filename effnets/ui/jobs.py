@@ -1,0 +1,109 @@
+"""Long measurements in the background with a progress bar and a Stop button.
+
+A measurement runs in a worker thread (no Streamlit calls there); the page polls it, drawing progress, until it ends.
+Only one measurement runs at a time on the server (a lock shared by all sessions): timings taken while another
+measurement competes for the same cores would be wrong. Finished results are kept per (device, configuration) in a
+store shared by all sessions, so a class sees the numbers the first student measured.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import streamlit as st
+
+
+@st.cache_resource
+def _server_lock() -> threading.Lock:
+    return threading.Lock()
+
+
+@st.cache_resource
+def _store() -> dict[str, Any]:
+    """Results by configuration key, shared by every session (bounded: oldest dropped past 64)."""
+    return {}
+
+
+def remember(key: str, value: Any) -> None:
+    store = _store()
+    store[key] = value
+    while len(store) > 64:
+        store.pop(next(iter(store)))
+
+
+def recall(key: str) -> Any | None:
+    return _store().get(key)
+
+
+@dataclass
+class Job:
+    """A measurement running in a worker thread."""
+
+    key: str
+    label: str
+    done: int = 0
+    total: int = 1
+    waiting: bool = True
+    result: Any = None
+    error: str = ""
+    finished: bool = False
+    stop: threading.Event = field(default_factory=threading.Event)
+    started: float = field(default_factory=time.time)
+    thread: threading.Thread | None = None
+
+    def progress(self, done: int, total: int) -> None:
+        self.done, self.total = done, max(total, 1)
+
+
+def start(state_key: str, key: str, label: str, work: Callable[[Callable[[int, int], None], threading.Event], Any]):
+    """Start ``work(progress, stop)`` in a worker thread, once the server's measurement lock is free."""
+    job = Job(key=key, label=label)
+    lock = _server_lock()  # resolved here: the worker thread must not call Streamlit
+
+    def run() -> None:
+        while not lock.acquire(timeout=0.2):
+            if job.stop.is_set():
+                job.error, job.finished = "stopped before it started", True
+                return
+        job.waiting = False
+        try:
+            job.result = work(job.progress, job.stop)
+        except Exception as e:  # reported on the page as one line, never a traceback
+            job.error = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+        finally:
+            lock.release()
+            job.finished = True
+
+    job.thread = threading.Thread(target=run, daemon=True, name=f"effnets-measure-{label}")
+    st.session_state[state_key] = job
+    job.thread.start()
+    return job
+
+
+def follow(state_key: str, poll_s: float = 0.5) -> Job | None:
+    """Draw the running job's progress and Stop button and re-run the page until it ends; return the job (finished
+    or not) or None when there is none."""
+    job: Job | None = st.session_state.get(state_key)
+    if job is None:
+        return None
+    if not job.finished:
+        c1, c2 = st.columns([5, 1], vertical_alignment="center")
+        if job.waiting:
+            c1.info("Waiting for another measurement on this server to finish (timings run one at a time).")
+        else:
+            c1.progress(min(job.done / job.total, 1.0), text=f"{job.label}: {job.done} of {job.total} runs")
+        if c2.button("Stop", key=f"{state_key}.stop", type="primary"):
+            job.stop.set()
+        time.sleep(poll_s)
+        st.rerun()
+    if job.result is not None and not job.error and recall(job.key) is not job.result:
+        remember(job.key, job.result)
+    return job
+
+
+def clear(state_key: str) -> None:
+    st.session_state.pop(state_key, None)

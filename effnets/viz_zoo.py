@@ -1,0 +1,164 @@
+"""Figures of the Model Zoo and the latency lab (plotly; no streamlit)."""
+
+from __future__ import annotations
+
+import statistics
+
+import plotly.graph_objects as go
+
+from effnets.zoo import ZooRow, pareto_front
+
+FAMILY_COLORS = {
+    "efficientnet": "#1f77b4",
+    "efficientnet_lite": "#aec7e8",
+    "mobilenet_v1": "#ff7f0e",
+    "mobilenet_v2": "#ffbb78",
+    "shufflenet_v1": "#2ca02c",
+    "shufflenet_v2": "#98df8a",
+    "squeezenet": "#d62728",
+    "xception": "#9467bd",
+    "regnet": "#8c564b",
+    "vgnet": "#e377c2",
+}
+
+
+def _color(r: ZooRow) -> str:
+    return FAMILY_COLORS.get(r.family, "#7f7f7f")
+
+
+def accuracy_figure(rows: list[ZooRow], x: str, unit_scale: float = 1.0, x_title: str = "") -> go.Figure:
+    """Published top-1 against MACs (x='macs') or measured latency (x='median_ms'), with the Pareto front."""
+    pts = [r for r in rows if r.top1 is not None and getattr(r, x) is not None]
+    fig = go.Figure()
+    if not pts:
+        fig.add_annotation(text="no model with both a published top-1 and this quantity", showarrow=False)
+        return fig
+    front = set(pareto_front([(r.name, getattr(r, x), r.top1) for r in pts]))
+    fig.add_trace(
+        go.Scatter(
+            x=[getattr(r, x) * unit_scale for r in pts],
+            y=[r.top1 for r in pts],
+            mode="markers+text",
+            text=[r.name for r in pts],
+            textposition="top center",
+            marker=dict(
+                size=[13 if r.name in front else 9 for r in pts],
+                color=[_color(r) for r in pts],
+                line=dict(width=[2 if r.name in front else 0 for r in pts], color="#333"),
+            ),
+            customdata=[[r.top1_source, r.resolution] for r in pts],
+            hovertemplate="%{text}<br>%{x:.3g}, top-1 %{y:.1f}%<br>at %{customdata[1]} px<br>"
+            "source: %{customdata[0]}<extra></extra>",
+            showlegend=False,
+        )
+    )
+    fr = sorted((getattr(r, x) * unit_scale, r.top1) for r in pts if r.name in front)
+    fig.add_trace(
+        go.Scatter(
+            x=[p[0] for p in fr],
+            y=[p[1] for p in fr],
+            mode="lines",
+            line=dict(dash="dot", color="#888"),
+            name="Pareto front",
+            hoverinfo="skip",
+        )
+    )
+    fig.update_layout(
+        xaxis=dict(title=x_title, type="log"),
+        yaxis_title="published ImageNet top-1 (%)",
+        height=460,
+        margin=dict(t=10, b=10, l=10, r=10),
+        legend=dict(orientation="h", y=1.06),
+    )
+    return fig
+
+
+def latency_vs_macs_figure(rows: list[ZooRow], outliers: dict[str, str]) -> go.Figure:
+    """Measured latency against MACs (log-log) with the median-throughput line: points far off it are outliers."""
+    pts = [r for r in rows if r.median_ms is not None]
+    fig = go.Figure()
+    if not pts:
+        return fig
+    fig.add_trace(
+        go.Scatter(
+            x=[r.macs / 1e6 for r in pts],
+            y=[r.median_ms for r in pts],
+            error_y=dict(
+                type="data",
+                symmetric=False,
+                array=[r.p90_ms - r.median_ms for r in pts],
+                arrayminus=[r.median_ms - r.p10_ms for r in pts],
+                thickness=1,
+            ),
+            mode="markers+text",
+            text=[r.name for r in pts],
+            textposition="top center",
+            marker=dict(
+                size=[14 if r.name in outliers else 9 for r in pts],
+                color=[_color(r) for r in pts],
+                symbol=["diamond" if r.name in outliers else "circle" for r in pts],
+            ),
+            customdata=[[r.gmacs_per_s or 0, outliers.get(r.name, "")] for r in pts],
+            hovertemplate="%{text}<br>%{x:.0f} M MACs, %{y:.1f} ms (p10-p90 bars)<br>%{customdata[0]:.1f} GMAC/s"
+            "<br>%{customdata[1]}<extra></extra>",
+            showlegend=False,
+        )
+    )
+    med = statistics.median(r.gmacs_per_s for r in pts if r.gmacs_per_s)
+    xs = [min(r.macs for r in pts) / 1e6 / 1.5, max(r.macs for r in pts) / 1e6 * 1.5]
+    fig.add_trace(
+        go.Scatter(
+            x=xs,
+            y=[x * 1e6 / (med * 1e9) * 1e3 for x in xs],
+            mode="lines",
+            line=dict(dash="dot", color="#888"),
+            name=f"median throughput {med:.1f} GMAC/s",
+        )
+    )
+    fig.update_layout(
+        xaxis=dict(title="MACs per image (millions, conv + linear)", type="log"),
+        yaxis=dict(title="measured latency (ms, median; bars p10-p90)", type="log"),
+        height=480,
+        margin=dict(t=10, b=10, l=10, r=10),
+        legend=dict(orientation="h", y=1.06),
+    )
+    return fig
+
+
+def roofline_figure(plot) -> go.Figure:
+    """A roofline: measured compute and bandwidth ceilings, and the measured points (log-log)."""
+    fig = go.Figure()
+    for prec, ys in plot.roof.items():
+        fig.add_trace(go.Scatter(x=plot.x, y=ys, mode="lines", name=f"ceiling ({prec})", line=dict(width=3)))
+    pts = plot.points
+    if pts:
+        fig.add_trace(
+            go.Scatter(
+                x=[p.intensity for p in pts],
+                y=[p.achieved_gmacs for p in pts],
+                mode="markers+text",
+                text=[p.label for p in pts],
+                textposition="top center",
+                marker=dict(size=11, color="#d62728"),
+                customdata=[[p.latency_ms, p.efficiency * 100, p.bound] for p in pts],
+                hovertemplate="%{text}<br>%{x:.2f} MACs/byte, %{y:.2f} GMAC/s<br>%{customdata[0]:.2f} ms, "
+                "%{customdata[1]:.0f}% of the roof (%{customdata[2]}-bound)<extra></extra>",
+                name="measured",
+            )
+        )
+    for prec, ridge in plot.ridge.items():
+        fig.add_vline(
+            x=ridge,
+            line_dash="dot",
+            line_color="#999",
+            annotation_text=f"ridge {ridge:.1f} MAC/B ({prec})",
+            annotation_position="bottom right",
+        )
+    fig.update_layout(
+        xaxis=dict(title=plot.x_label, type="log"),
+        yaxis=dict(title=plot.y_label, type="log"),
+        height=480,
+        margin=dict(t=10, b=10, l=10, r=10),
+        legend=dict(orientation="h", y=1.08),
+    )
+    return fig

@@ -1,0 +1,296 @@
+"""Latency Lab: blocks timed on this device, placed on a measured roofline, and ShuffleNetV2's guidelines G1-G4."""
+
+import pandas as pd
+import streamlit as st
+
+from effnets import bench, roofline
+from effnets import guidelines as G
+from effnets import inference as INF
+from effnets import viz_zoo as VZ
+from effnets.blocks import BLOCKS
+from effnets.compare import comparable_fields, matched_width
+from effnets.ui import classroom, common, jobs, state
+
+P = "latency"
+NAMES = list(BLOCKS)
+DEFAULT = ["standard", "grouped", "depthwise_separable", "shuffle_v2", "mbconv", "fire", "inception"]
+MODES = ["same", "matched"]
+DEVICES = ["auto", "cpu", "cuda", "mps"]
+
+if state.first_run(P):
+    raw = state.read_list("blocks", NAMES, P)
+    if raw:
+        st.session_state[f"{P}.blocks"] = raw
+    for k, lo, hi in (("c", 1, 1024), ("hw", 4, 224), ("k", 1, 7)):
+        v = state.read_int(k, lo, hi, P)
+        if v is not None:
+            st.session_state[f"{P}.{k}"] = v
+    v = state.read_choice("mode", MODES, P)
+    if v:
+        st.session_state[f"{P}.mode"] = v
+    state.mark_loaded(P)
+st.session_state.setdefault(f"{P}.blocks", DEFAULT)
+st.session_state.setdefault(f"{P}.c", 64)
+st.session_state.setdefault(f"{P}.hw", 28)
+st.session_state.setdefault(f"{P}.k", 3)
+st.session_state.setdefault(f"{P}.mode", "matched")
+
+with st.sidebar:
+    names = st.multiselect("Blocks", NAMES, key=f"{P}.blocks", format_func=lambda n: BLOCKS[n].label)
+    mode = st.radio(
+        "Compare at",
+        MODES,
+        key=f"{P}.mode",
+        horizontal=True,
+        format_func={"same": "the same channels", "matched": "matched MACs"}.get,
+        help="Same channels: every block maps C -> C. Matched MACs: each block's width is chosen so its "
+        "MACs match the standard conv's.",
+    )
+    c1, c2, c3 = st.columns(3)
+    c = c1.number_input("C", 1, 1024, key=f"{P}.c", help="Channels (in and out).")
+    hw = c2.number_input("H = W", 4, 224, key=f"{P}.hw")
+    k = c3.number_input("k", 1, 7, key=f"{P}.k", help="Kernel size where the block has one.")
+    st.markdown("**Measurement**")
+    dev_pref = st.radio("Device", DEVICES, key=f"{P}.device", horizontal=True)
+    try:
+        device, reason = INF.pick_device(dev_pref)
+    except ValueError as e:
+        st.warning(str(e))
+        device, reason = INF.pick_device("auto")
+    precision = st.selectbox("Precision", INF.supported_precisions(device), key=f"{P}.precision")
+    d1, d2 = st.columns(2)
+    batch = d1.number_input("Batch", 1, 256, 8, key=f"{P}.batch")
+    threads = d2.number_input("CPU threads", 1, 64, 1, key=f"{P}.threads")
+    d3, d4 = st.columns(2)
+    warmup = d3.number_input("Warm-up", 0, 50, 3, key=f"{P}.warmup")
+    repeats = d4.number_input("Timed rounds", 1, 200, 15, key=f"{P}.repeats")
+classroom.sidebar_controls()
+
+head, share = st.columns([5, 1], vertical_alignment="bottom")
+head.title("Latency Lab")
+with share:
+    classroom.share_box()
+state.show_warnings(P)
+classroom.lesson(P)
+state.write({"blocks": ",".join(names), "c": c, "hw": hw, "k": k, "mode": mode})
+if not names:
+    st.info("Pick some blocks in the sidebar.")
+    st.stop()
+
+# ----- the blocks at the shared settings ------------------------------------------------------------------------
+target = (
+    BLOCKS["standard"]
+    .cost(
+        BLOCKS["standard"].make_spec(in_channels=int(c), out_channels=int(c), kernel_size=int(k)),
+        (int(c), int(hw), int(hw)),
+    )
+    .macs
+)
+configs, skipped = {}, []
+for n in names:
+    info = BLOCKS[n]
+    try:
+        if mode == "matched":
+            m = matched_width(info, target, int(k), int(hw), int(hw))
+            if m is None:
+                raise ValueError("no width matches")
+            fields = m[0]
+        else:
+            fields = comparable_fields(info, int(c), int(c), int(k), 1)
+        spec = info.make_spec(**fields)
+        cost = info.cost(spec, (spec.in_channels, int(hw), int(hw)))
+        intensity = roofline.arithmetic_intensity(cost, precision, int(batch))
+        configs[n] = (fields, spec, cost, intensity)
+    except ValueError as e:
+        skipped.append(f"{info.label}: {e}")
+for s in skipped:
+    st.caption(f"Left out at these settings: {s}")
+
+st.markdown(
+    f"{len(configs)} blocks on a {hw}x{hw} input, batch {batch}, "
+    + (
+        f"each as wide as needed to cost about {target / 1e6:.1f}M MACs (the standard {k}x{k} conv at C={c})"
+        if mode == "matched"
+        else f"each mapping {c} -> {c} channels"
+    )
+    + f". Timed on **{INF.device_name(device)}** ({reason}), {threads} thread(s), {precision}, interleaved."
+)
+
+key = bench.config_key(
+    device,
+    kind="latency_lab",
+    blocks=sorted(configs),
+    mode=mode,
+    c=int(c),
+    hw=int(hw),
+    k=int(k),
+    batch=int(batch),
+    threads=int(threads),
+    precision=precision,
+    warmup=int(warmup),
+    repeats=int(repeats),
+)
+job = jobs.follow(f"{P}.job")
+result = jobs.recall(key)
+if st.button("Measure", type="primary", key=f"{P}.measure", disabled=job is not None and not job.finished):
+    plan = {n: (cfg[0], (cfg[1].in_channels, int(hw), int(hw))) for n, cfg in configs.items()}
+
+    def work(progress, stop):
+        with bench.num_threads(int(threads)):
+            ceilings = roofline.measure_ceilings(device, precision)
+            variants = [
+                bench.block_variant(n, f, shape, batch=int(batch), device=device, precision=precision, label=n)
+                for n, (f, shape) in plan.items()
+            ]
+            run = bench.run_interleaved(
+                variants,
+                device=device,
+                warmup=int(warmup),
+                repeats=int(repeats),
+                progress=progress,
+                stop=stop,
+                rotate=True,
+            )
+        return {"ceilings": ceilings, "run": run}
+
+    jobs.start(f"{P}.job", key, f"timing {len(configs)} blocks", work)
+    st.rerun()
+if job is not None and job.finished:
+    if job.error:
+        common.show_error(f"The measurement failed: {job.error}")
+    elif job.result is not None:
+        result = job.result
+        if job.result["run"].partial:
+            st.warning("Stopped early: fewer rounds than asked.")
+
+rows, points = [], []
+for n, (_fields, spec, cost, inten) in configs.items():
+    row = {
+        "block": BLOCKS[n].label,
+        "C": spec.in_channels,
+        "MACs": cost.macs * int(batch),
+        "params": cost.params,
+        "bytes moved": inten.bytes,
+        "MACs/byte": inten.intensity,
+    }
+    if result is not None:
+        r = next((x for x in result["run"].results if x.label == n), None)
+        if r is not None and r.timing is not None:
+            pt = roofline.roofline_point(BLOCKS[n].label, inten, r.median_ms, result["ceilings"])
+            points.append(pt)
+            row.update(
+                {
+                    "median ms": r.median_ms,
+                    "p10 ms": r.p10_ms,
+                    "p90 ms": r.p90_ms,
+                    "GMAC/s": pt.achieved_gmacs,
+                    "% of roof": 100 * pt.efficiency,
+                    "bound by": pt.bound,
+                }
+            )
+    rows.append(row)
+
+SECTIONS = ["Latency", "Roofline", "Guidelines G1-G4"]
+sec = classroom.sections(P, SECTIONS)
+
+if (box := sec["Latency"]) is not None:
+    with box:
+        nf = st.column_config.NumberColumn
+        classroom.table(
+            pd.DataFrame(rows),
+            "latency_lab",
+            key=f"{P}.csv",
+            column_config={
+                "MACs": nf(format="localized"),
+                "params": nf(format="localized"),
+                "bytes moved": nf(format="localized"),
+                "MACs/byte": nf(format="%.1f"),
+                "median ms": nf(format="%.3f"),
+                "p10 ms": nf(format="%.3f"),
+                "p90 ms": nf(format="%.3f"),
+                "GMAC/s": nf(format="%.1f"),
+                "% of roof": nf(format="%.0f"),
+            },
+        )
+        if result is None:
+            st.caption("Press *Measure* to time the blocks (interleaved rounds after warm-up, device synchronised).")
+        else:
+            env = result["run"].environment
+            st.caption("Environment: " + ", ".join(f"{a} {b}" for a, b in env.items()))
+            st.markdown(
+                "At (nearly) the same MACs the blocks' latencies differ several-fold: what they cost in "
+                "time depends on how many bytes they move per MAC and how well the hardware runs them."
+            )
+
+if (box := sec["Roofline"]) is not None:
+    with box:
+        if result is None:
+            st.info(
+                "Press *Measure*: the roofline's ceilings are measured on this device (a large matmul for "
+                "compute, a large copy for bandwidth)."
+            )
+        else:
+            cl = result["ceilings"]
+            plot = roofline.roofline_plot(cl, points)
+            classroom.plot(VZ.roofline_figure(plot), "roofline", key=f"{P}.roof")
+            st.caption(
+                f"Ceilings measured here: {', '.join(f'{p} {v:.1f} GMAC/s' for p, v in cl.peak_gmacs.items())} "
+                f"(matmul {cl.matmul_n}x{cl.matmul_n}); bandwidth {cl.bandwidth_gbs:.1f} GB/s (copy of "
+                f"{cl.copy_mb:.0f} MB, bytes read + written)."
+            )
+            with st.expander("How bytes moved are counted"):
+                st.write(roofline.BYTE_MODEL)
+
+if (box := sec["Guidelines G1-G4"]) is not None:
+    with box:
+        st.markdown(
+            "ShuffleNetV2's guidelines for speed, not MACs: **G1** equal input and output widths minimise memory "
+            "access; **G2** many groups cost memory access; **G3** fragmentation (many small parallel ops) hurts "
+            "parallelism; **G4** element-wise ops are not free."
+        )
+        pick = st.selectbox("Check a block", list(configs), key=f"{P}.check", format_func=lambda n: BLOCKS[n].label)
+        if pick:
+            fields, spec, cost, _ = configs[pick]
+            findings = G.check_cost(cost, BLOCKS[pick].label)
+            icon = {"ok": "✅", "warn": "⚠️", "n/a": "·"}
+            for f in findings:
+                st.markdown(f"{icon.get(f.status, '')} **{f.guideline}** {f.title}: {f.summary}")
+                if f.rows:
+                    with st.expander(f"{f.guideline} details ({f.rule})"):
+                        st.dataframe(pd.DataFrame(f.rows), hide_index=True, width="stretch")
+        st.markdown(
+            "**The measured effect of each guideline on this device** (pairs of layers at matched MACs, "
+            "one following the guideline, one breaking it, timed interleaved):"
+        )
+        ekey = bench.config_key(device, kind="guidelines", precision=precision, threads=int(threads))
+        ejob = jobs.follow(f"{P}.gjob")
+        effects = jobs.recall(ekey)
+        if st.button("Measure G1-G4", key=f"{P}.gmeasure", disabled=ejob is not None and not ejob.finished):
+
+            def gwork(progress, stop):
+                with bench.num_threads(int(threads)):
+                    return G.measured_effects(device=device, precision=precision, progress=progress, stop=stop)
+
+            jobs.start(f"{P}.gjob", ekey, "timing the G1-G4 pairs", gwork)
+            st.rerun()
+        if ejob is not None and ejob.finished and ejob.result is not None:
+            effects = ejob.result
+        if effects:
+            classroom.table(
+                pd.DataFrame(
+                    [
+                        {
+                            "guideline": e.guideline,
+                            "question": e.question,
+                            "follows (ms)": e.follows.median_ms,
+                            "breaks (ms)": e.breaks.median_ms,
+                            "MACs follows": e.follows_macs,
+                            "MACs breaks": e.breaks_macs,
+                            "breaking it is slower by": f"{e.ratio:.2f}x" if e.ratio else "n/a",
+                        }
+                        for e in effects
+                    ]
+                ),
+                "guideline_effects",
+                key=f"{P}.gcsv",
+            )

@@ -1,0 +1,224 @@
+"""Model Zoo: every model's exact cost and published accuracy, and its latency measured here. FLOPs are not latency."""
+
+import pandas as pd
+import streamlit as st
+
+from effnets import bench
+from effnets import inference as INF
+from effnets import viz_zoo as VZ
+from effnets import zoo as Z
+from effnets.ui import classroom, common, jobs, state
+from effnets.ui import zoo_cached as ZC
+
+P = "zoo"
+ALL = Z.all_names()
+DEVICES = ["auto", "cpu", "cuda", "mps"]
+
+if state.first_run(P):
+    raw = state.read_list("models", ALL, P)
+    if raw:
+        st.session_state[f"{P}.models"] = raw
+    for k, lo, hi in (("batch", 1, 64), ("threads", 1, 64)):
+        v = state.read_int(k, lo, hi, P)
+        if v is not None:
+            st.session_state[f"{P}.{k}"] = v
+    v = state.read_choice("device", DEVICES, P)
+    if v:
+        st.session_state[f"{P}.device"] = v
+    state.mark_loaded(P)
+st.session_state.setdefault(f"{P}.models", list(Z.DEFAULT_SET))
+st.session_state.setdefault(f"{P}.batch", 1)
+st.session_state.setdefault(f"{P}.threads", 1)
+st.session_state.setdefault(f"{P}.device", "auto")
+
+with st.sidebar:
+    names = st.multiselect(
+        "Models",
+        ALL,
+        key=f"{P}.models",
+        help="effnets' builders and torchvision's reference models (marked 'torchvision').",
+    )
+    st.markdown("**Measurement**")
+    dev_pref = st.radio("Device", DEVICES, key=f"{P}.device", horizontal=True)
+    try:
+        device, reason = INF.pick_device(dev_pref)
+    except ValueError as e:
+        st.warning(str(e))
+        device, reason = INF.pick_device("auto")
+    precision = st.selectbox("Precision", INF.supported_precisions(device), key=f"{P}.precision")
+    c1, c2 = st.columns(2)
+    batch = c1.number_input("Batch", 1, 64, key=f"{P}.batch")
+    threads = c2.number_input(
+        "CPU threads",
+        1,
+        64,
+        key=f"{P}.threads",
+        help="torch.set_num_threads during the measurement. On a shared server 1 is the most repeatable.",
+    )
+    channels_last = st.toggle("channels_last (NHWC)", value=True, key=f"{P}.nhwc")
+    eager = st.toggle(
+        "Eager (no fast path)",
+        key=f"{P}.eager",
+        help="Off: BN folded into convs, static padding, inference mode (the fast path). On: the plain module.",
+    )
+    c3, c4 = st.columns(2)
+    warmup = c3.number_input("Warm-up", 0, 20, 2, key=f"{P}.warmup")
+    repeats = c4.number_input("Timed rounds", 1, 100, 8, key=f"{P}.repeats")
+classroom.sidebar_controls()
+
+head, share = st.columns([5, 1], vertical_alignment="bottom")
+head.title("Model Zoo")
+with share:
+    classroom.share_box()
+state.show_warnings(P)
+classroom.lesson(P)
+state.write({"models": ",".join(names), "device": dev_pref, "batch": batch, "threads": threads})
+if not names:
+    st.info("Pick some models in the sidebar.")
+    st.stop()
+
+try:
+    rows = [Z.ZooRow(**r) for r in ZC.rows(tuple(names))]
+except ValueError as e:
+    common.show_error(str(e))
+    st.stop()
+
+env = bench.bench_environment(device, precision, channels_last, int(batch), None)
+key = bench.config_key(
+    device,
+    models=sorted(names),
+    precision=precision,
+    batch=int(batch),
+    threads=int(threads),
+    channels_last=bool(channels_last),
+    eager=bool(eager),
+    warmup=int(warmup),
+    repeats=int(repeats),
+)
+st.markdown(
+    f"Counts are exact (effnets' analytic model; torchvision's reference models traced on the meta device). Latency "
+    f"is measured **on this server**: {INF.device_name(device)} ({reason}), torch {env['torch']}, {threads} CPU "
+    f"thread(s), {precision}, batch {batch}, {'channels_last' if channels_last else 'NCHW'}, "
+    f"{'eager' if eager else 'fast path'}; each model at its own resolution."
+)
+
+job = jobs.follow(f"{P}.job")
+run = jobs.recall(key)
+if st.button("Measure latency", type="primary", key=f"{P}.measure", disabled=job is not None and not job.finished):
+
+    def work(progress, stop):
+        with bench.num_threads(int(threads)):
+            return bench.bench_models(
+                names,
+                batch=int(batch),
+                device=device,
+                precision=precision,
+                channels_last=bool(channels_last),
+                eager=bool(eager),
+                warmup=int(warmup),
+                repeats=int(repeats),
+                progress=progress,
+                stop=stop,
+            )
+
+    jobs.start(f"{P}.job", key, f"timing {len(names)} models interleaved", work)
+    st.rerun()
+if job is not None and job.finished:
+    if job.error:
+        common.show_error(f"The measurement failed: {job.error}")
+    elif job.result is not None and job.result.partial:
+        st.warning("Stopped: the table shows what was measured before the stop (fewer rounds).")
+    if job.result is not None:
+        run = job.result
+if run is not None:
+    rows = Z.attach_latency(rows, run)
+    failed = [r for r in run.results if r.error]
+    for r in failed:
+        st.caption(f"{r.label}: not timed ({r.error})")
+else:
+    st.caption(
+        "Latency not measured yet for these settings: press *Measure latency* (models are timed interleaved, "
+        "after warm-up, with device synchronisation)."
+    )
+
+outliers = dict(Z.latency_outliers(rows))
+SECTIONS = ["Table", "Accuracy vs MACs", "Accuracy vs latency", "Latency vs MACs"]
+sec = classroom.sections(P, SECTIONS)
+
+if (box := sec["Table"]) is not None:
+    with box:
+        df = pd.DataFrame([r.to_dict() for r in rows])
+        cols = [
+            "name",
+            "family",
+            "source",
+            "resolution",
+            "params",
+            "macs",
+            "acts",
+            "intensity",
+            "top1",
+            "top1_source",
+            "median_ms",
+            "p10_ms",
+            "p90_ms",
+            "images_per_s",
+            "gmacs_per_s",
+        ]
+        nf = st.column_config.NumberColumn
+        classroom.table(
+            df[cols],
+            "model_zoo",
+            key=f"{P}.csv",
+            column_config={
+                "params": nf("params", format="localized"),
+                "macs": nf("MACs", format="localized"),
+                "acts": nf("activations", format="localized", help="conv/linear output elements per image"),
+                "intensity": nf("MACs/byte", format="%.1f"),
+                "top1": nf("top-1 %", format="%.1f"),
+                "top1_source": "top-1 source",
+                "median_ms": nf("median ms", format="%.2f"),
+                "p10_ms": nf("p10 ms", format="%.2f"),
+                "p90_ms": nf("p90 ms", format="%.2f"),
+                "images_per_s": nf("images/s", format="%.0f"),
+                "gmacs_per_s": nf("GMAC/s", format="%.1f"),
+            },
+        )
+        if run is not None:
+            st.caption("Environment: " + ", ".join(f"{k} {v}" for k, v in run.environment.items()))
+
+if (box := sec["Accuracy vs MACs"]) is not None:
+    with box:
+        classroom.plot(
+            VZ.accuracy_figure(rows, "macs", 1e-6, "MACs per image (millions, conv + linear, log scale)"),
+            "top1_vs_macs",
+            key=f"{P}.acc_macs",
+        )
+        st.caption(
+            "Published top-1 (hover for the source) against exact MACs. Ringed points are on the Pareto front: "
+            "nothing is both cheaper and more accurate. Accuracies come from different training recipes."
+        )
+
+if (box := sec["Accuracy vs latency"]) is not None:
+    with box:
+        if run is None:
+            st.info("Measure latency first.")
+        else:
+            classroom.plot(
+                VZ.accuracy_figure(rows, "median_ms", 1.0, "measured latency (ms, median, log scale)"),
+                "top1_vs_latency",
+                key=f"{P}.acc_lat",
+            )
+            st.caption("The Pareto front by measured latency on this device is not the one by MACs.")
+
+if (box := sec["Latency vs MACs"]) is not None:
+    with box:
+        if run is None:
+            st.info("Measure latency first.")
+        else:
+            classroom.plot(VZ.latency_vs_macs_figure(rows, outliers), "latency_vs_macs", key=f"{P}.lat_macs")
+            st.markdown("If latency followed MACs, every point would sit on the dotted line. The outliers:")
+            for name, why in outliers.items():
+                st.markdown(f"- **{name}**: {why}")
+            if not outliers:
+                st.caption("No model is more than 1.6x off the median throughput at these settings.")
