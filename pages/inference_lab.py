@@ -65,6 +65,13 @@ with st.sidebar:
         key=f"{P}.nhwc",
         help="Often faster for convolutions on GPUs and recent CPUs.",
     )
+    fast = st.toggle(
+        "Fast path",
+        value=True,
+        key=f"{P}.fast",
+        help="BN folded into the convs, static padding, 1x1 convs as matrix products, inference mode: "
+        "the same function (identical top-5), less time. Off: the plain module.",
+    )
     topk = st.slider("Top-k classes", 1, 10, key=f"{P}.topk")
     c1, c2 = st.columns(2)
     warmup = c1.number_input("Warm-up runs", 0, 50, 3, key=f"{P}.warmup")
@@ -141,7 +148,7 @@ if not inputs:
     st.stop()
 
 tr = W.eval_transform(name)
-args = (name, pretrained, str(device), precision, bool(channels_last))
+args = (name, pretrained, str(device), precision, bool(channels_last), bool(fast))
 SECTIONS = ["Predictions", "Preprocessing", "Feature maps", "Layer similarity", "Latency"]
 sec = classroom.sections(P, SECTIONS)
 
@@ -257,6 +264,7 @@ if (box := sec["Latency"]) is not None:
         env = t["environment"]
         st.caption(
             f"{env['device_name']} · torch {env['torch']} · {env['threads']} CPU threads · {precision}"
+            + (" · fast path" if fast else " · eager")
             + (" · channels_last" if channels_last else "")
             + f" · {int(warmup)} warm-up + {int(repeats)} timed runs "
             f"(warm-up: {', '.join(f'{x:.0f}' for x in t['warmup_ms'])} ms)."

@@ -29,10 +29,19 @@ def sample_array(name: str) -> np.ndarray:
 
 
 @st.cache_resource(max_entries=3, show_spinner="Preparing the model for the device...")
-def prepared(name: str, pretrained: bool, device: str, precision: str, channels_last: bool):
-    """A private copy of the shared model on ``device`` in ``precision`` (never the shared one)."""
+def prepared(name: str, pretrained: bool, device: str, precision: str, channels_last: bool, fast: bool = True):
+    """A private copy of the shared model on ``device`` in ``precision`` (never the shared one): the fast path (BN
+    folded into the convs, static padding for the model's input size, inference mode) or the plain eager copy."""
     model, _ = base_model(name, pretrained)
-    return INF.prepare(model, device, precision, channels_last)
+    if not fast:
+        return INF.prepare(model, device, precision, channels_last)
+    from effnets.fastpath import fast_model
+
+    crop = W.eval_transform(name).crop
+    fm, _info = fast_model(
+        model, torch.zeros(1, 3, crop, crop), channels_last=channels_last, device=device, precision=precision
+    )
+    return fm
 
 
 def _preprocess(name: str, img: Image.Image) -> I.PreprocessResult:
@@ -47,11 +56,12 @@ def predict(
     device: str,
     precision: str,
     channels_last: bool,
+    fast: bool,
     key: str,
     pixels: np.ndarray,
     topk: int,
 ) -> list[dict]:
-    model = prepared(name, pretrained, device, precision, channels_last)
+    model = prepared(name, pretrained, device, precision, channels_last, fast)
     pre = _preprocess(name, Image.fromarray(pixels))
     return [p.to_dict() for p in INF.classify(model, pre.tensor, topk)[0]]
 
@@ -63,13 +73,14 @@ def timing(
     device: str,
     precision: str,
     channels_last: bool,
+    fast: bool,
     crop: int,
     warmup: int,
     repeats: int,
     nonce: int = 0,
 ) -> dict:
     """Latency of one image (batch 1) with warm-up and device synchronisation. ``nonce`` forces a new measurement."""
-    model = prepared(name, pretrained, device, precision, channels_last)
+    model = prepared(name, pretrained, device, precision, channels_last, fast)
     x = torch.zeros(1, 3, crop, crop)
     t = INF.time_model(model, x, warmup=warmup, repeats=repeats)
     return {**t.to_dict(), "environment": INF.environment(device)}

@@ -81,3 +81,12 @@ def test_tampered_url_falls_back_with_warning():
     text = " ".join(w.value for w in at.warning)
     assert "model='nonexistent'" in text and "topk=999" in text and "device='tpu'" in text
     assert at.session_state["infer.topk"] == 10
+
+
+def test_fast_path_and_eager_agree():
+    at = page("inference_lab.py").run()
+    fast = _top1(at)
+    at.toggle(key="infer.fast").set_value(False).run()
+    no_exceptions(at)
+    assert "eager" in " ".join(m.value for m in at.markdown)
+    assert _top1(at) == fast
