@@ -91,6 +91,7 @@ classroom.lesson(P)
 st.markdown(
     f"**{name}** · weights: **{weights_label}** · {INF.device_name(device)} · {precision}"
     + (" · channels_last" if channels_last else "")
+    + (" · fast path" if fast else " · eager")
 )
 if not pretrained:
     st.warning(
