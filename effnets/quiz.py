@@ -54,3 +54,62 @@ def parse_guess(text: str) -> float:
     if not math.isfinite(v) or v <= 0:
         raise ValueError("enter a positive number, e.g. 18000, 18k or 1.8e4")
     return v
+
+
+@dataclass(frozen=True)
+class Race:
+    """Two blocks timed against each other (interleaved) on the same input."""
+
+    labels: tuple[str, str]
+    macs: tuple[int, int]
+    median_ms: tuple[float, float]
+    environment: dict
+
+    @property
+    def faster(self) -> int:
+        """0 or 1: the index of the faster block."""
+        return 0 if self.median_ms[0] <= self.median_ms[1] else 1
+
+    def message(self) -> str:
+        f, s = self.faster, 1 - self.faster
+        ratio = self.median_ms[s] / self.median_ms[f]
+        macs_note = (
+            "although it has more MACs"
+            if self.macs[f] > self.macs[s]
+            else "and it has fewer MACs"
+            if self.macs[f] < self.macs[s]
+            else "at equal MACs"
+        )
+        return (
+            f"{self.labels[f]} is faster: {self.median_ms[f]:.3f} ms against {self.median_ms[s]:.3f} ms "
+            f"({ratio:.2f}x), {macs_note} ({human(self.macs[f])} vs {human(self.macs[s])} MACs)."
+        )
+
+
+def race(
+    first: tuple[str, dict],
+    second: tuple[str, dict],
+    input_shape: tuple[int, int, int],
+    batch: int = 8,
+    device: str = "cpu",
+    warmup: int = 3,
+    repeats: int = 15,
+    threads: int = 1,
+) -> Race:
+    """Time two blocks (name, spec fields) interleaved on ``device`` with the same input (eager, inference mode)."""
+    from effnets import bench
+    from effnets.blocks import get_block
+
+    variants, macs, labels = [], [], []
+    for i, (name, fields) in enumerate((first, second)):
+        info = get_block(name)
+        spec = info.make_spec(**{**fields, "in_channels": input_shape[0]})
+        macs.append(info.cost(spec, input_shape).macs)
+        labels.append(info.label)
+        variants.append(
+            bench.block_variant(name, spec.to_dict(), input_shape, batch=batch, device=device, label=f"{i}:{name}")
+        )
+    with bench.num_threads(threads):
+        run = bench.run_interleaved(variants, device=device, warmup=warmup, repeats=repeats, rotate=True)
+    ms = tuple(r.median_ms for r in run.results)
+    return Race((labels[0], labels[1]), (macs[0], macs[1]), ms, run.environment)  # type: ignore[arg-type]

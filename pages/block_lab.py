@@ -5,6 +5,7 @@ import streamlit as st
 
 from effnets import viz
 from effnets.blocks import BLOCKS
+from effnets.compare import comparable_fields
 from effnets.cost import EXTRA_KINDS
 from effnets.report import human, human_bytes
 from effnets.sampling import picture
@@ -266,6 +267,9 @@ if (box := sec["Cross-check"]) is not None:
             width="stretch",
         )
 
+k_q = int(getattr(spec, "kernel_size", 3))
+c_out_q = int(getattr(spec, "out_channels", spec.in_channels))
+s_q = int(getattr(spec, "stride", 1))
 if (box := sec["Predict"]) is not None:
     with box:
         classroom.predict_then_reveal(
@@ -275,3 +279,32 @@ if (box := sec["Predict"]) is not None:
             hint="Hint: count each conv's k_h · k_w · C_in/g · C_out weights, and 2 per channel for every batch norm.",
             explain=lambda: "; ".join(f"{s.label}: {s.params:,}" for s in c.steps if s.params),
         )
+        st.divider()
+        std_fields = comparable_fields(BLOCKS["standard"], spec.in_channels, c_out_q, k_q, s_q)
+        st.markdown(
+            f"**Predict, then reveal:** on this server, which runs faster on a batch of 8 at {h}×{w}: the "
+            f"{info.label.lower()} as set, or a standard {k_q}×{k_q} conv with the same C_in={spec.in_channels} and "
+            f"C_out={c_out_q}?"
+        )
+        pick = st.radio(
+            "Your guess", ["this block", "the standard conv"], key=f"{P}.race_guess", horizontal=True, index=None
+        )
+        if st.button("Race them", key=f"{P}.race", disabled=pick is None):
+            with st.spinner("Timing both, interleaved..."):
+                try:
+                    st.session_state[f"{P}.race_result"] = (
+                        cached.race(name, key, cached.spec_key(BLOCKS["standard"].make_spec(**std_fields)), shape),
+                        (name, key),
+                    )
+                except ValueError as e:
+                    common.show_error(str(e))
+        res = st.session_state.get(f"{P}.race_result")
+        if res is not None and res[1] == (name, key):
+            r = res[0]
+            right = (r.faster == 0) == (pick == "this block")
+            (st.success if right else st.warning)(("Right. " if right else "Not this time. ") + r.message())
+            env = r.environment
+            st.caption(
+                f"{env.get('device_name')}, {env.get('threads')} thread(s), torch {env.get('torch')}; median "
+                "of interleaved runs after warm-up. MACs predict the order only sometimes."
+            )

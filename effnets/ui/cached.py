@@ -70,3 +70,13 @@ def deformable_picture(key: tuple, in_hw: tuple[int, int], out_pos: tuple[int, i
 
     with torch.no_grad():
         return deformable_taps(_spec("deformable", key), in_hw, out_pos)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def race(name: str, key: tuple, standard_key: tuple, shape: tuple[int, int, int]):
+    """This block against the standard conv, timed interleaved (see effnets.quiz.race); cached per settings."""
+    from effnets.quiz import race as run
+    from effnets.ui.jobs import _server_lock
+
+    with _server_lock():  # never time while another measurement runs on this server
+        return run((name, dict(key)), ("standard", dict(standard_key)), shape)

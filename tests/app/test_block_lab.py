@@ -145,3 +145,12 @@ def test_predict_then_reveal_grades_against_live_count():
     assert any("Right" in s.value for s in at.success)
     at.number_input(key="blocks.out_channels").set_value(65).run()  # new settings: the answer is hidden again
     assert not any("Right" in s.value for s in at.success)
+
+
+def test_which_is_faster_is_measured_live():
+    at = page("block_lab.py", {"block": "depthwise_separable", "h": "14", "w": "14"}).run()
+    at.radio(key="blocks.race_guess").set_value("this block").run()
+    at.button(key="blocks.race").click().run()
+    no_exceptions(at)
+    verdict = [m.value for m in list(at.success) + list(at.warning) if "faster:" in m.value]
+    assert verdict and "ms against" in verdict[0]
