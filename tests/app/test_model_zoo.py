@@ -1,0 +1,41 @@
+"""Model Zoo and Latency Lab in AppTest, with small measurements."""
+
+from __future__ import annotations
+
+import effnets
+from tests.app.conftest import no_exceptions, page
+
+
+def test_zoo_counts_then_measures_and_explains():
+    at = page("model_zoo.py", {"models": "mobilenet_v2,squeezenet1_1,shufflenet_v2_x0_5", "threads": "1"}).run()
+    no_exceptions(at)
+    table = at.dataframe[0].value
+    assert table.set_index("name").loc["mobilenet_v2", "macs"] == effnets.model_cost("mobilenet_v2").macs
+    assert table["median_ms"].isna().all()  # nothing measured yet
+    at.number_input(key="zoo.repeats").set_value(2).run()
+    at.number_input(key="zoo.warmup").set_value(0).run()
+    at.button(key="zoo.measure").click().run()
+    no_exceptions(at)
+    table = at.dataframe[0].value
+    assert table["median_ms"].notna().all() and (table["median_ms"] > 0).all()
+    assert any("Environment:" in c.value and "threads 1" in c.value for c in at.caption)
+
+
+def test_zoo_tampered_models_list():
+    at = page("model_zoo.py", {"models": "mobilenet_v2,evil<script>", "batch": "999"}).run()
+    no_exceptions(at)
+    text = " ".join(w.value for w in at.warning)
+    assert "evil" in text and "batch=999" in text
+    assert at.session_state["zoo.models"] == ["mobilenet_v2"]
+
+
+def test_latency_lab_measures_and_checks_guidelines():
+    at = page("latency_lab.py", {"blocks": "standard,depthwise_separable", "hw": "8"}).run()
+    no_exceptions(at)
+    at.number_input(key="latency.repeats").set_value(2).run()
+    at.button(key="latency.measure").click().run()
+    no_exceptions(at)
+    table = at.dataframe[0].value
+    assert table["median ms"].notna().all()
+    assert set(table["bound by"]) <= {"compute", "memory"}
+    assert any("G1" in m.value for m in at.markdown) and any("G3" in m.value for m in at.markdown)

@@ -1,0 +1,59 @@
+"""The Model Zoo's data: counts from the registry and tracers, published accuracy with a source, Pareto fronts."""
+
+from __future__ import annotations
+
+import pytest
+
+import effnets
+from effnets import zoo as Z
+from effnets.bench import BenchResult, BenchRun
+from effnets.inference import timing_from_samples
+
+
+def test_effnets_row_matches_model_cost_and_cites_its_top1():
+    r = Z.zoo_row("mobilenet_v2")
+    c = effnets.model_cost("mobilenet_v2")
+    assert (r.params, r.macs, r.acts) == (c.params, c.macs, c.acts)
+    assert r.top1 is not None and r.top1_source
+    assert 0 < r.intensity < 100 and 0 < r.depthwise_share < 0.5
+
+
+def test_torchvision_reference_row_is_traced():
+    import torchvision
+
+    r = Z.zoo_row("resnet18")
+    assert r.source == "torchvision"
+    assert r.params == sum(p.numel() for p in torchvision.models.resnet18().parameters())
+    meta = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta
+    assert abs(r.macs / 1e9 - float(meta["_ops"])) < 0.001
+    assert r.top1 == pytest.approx(meta["_metrics"]["ImageNet-1K"]["acc@1"])
+
+
+def test_unknown_model():
+    with pytest.raises(ValueError, match="unknown model 'nope'"):
+        Z.zoo_row("nope")
+
+
+def test_pareto_front():
+    pts = [("a", 1, 70), ("b", 2, 75), ("c", 3, 72), ("d", 0.5, 60), ("e", 2, 74)]
+    assert set(Z.pareto_front(pts)) == {"a", "b", "d"}
+
+
+def _run(ms: dict[str, float]) -> BenchRun:
+    results = [
+        BenchResult(label=n, timing=timing_from_samples([v] * 3), environment={}, config={}, key=n)
+        for n, v in ms.items()
+    ]
+    return BenchRun(results, False, [], {}, 1, 3)
+
+
+def test_attach_latency_and_outliers_explain_slow_per_mac_models():
+    names = ["mobilenet_v1", "efficientnet_b0", "squeezenet1_1", "regnetx_400mf"]
+    rows = [Z.zoo_row(n) for n in names]
+    # Latency proportional to MACs except efficientnet_b0, 4x slower per MAC.
+    ms = {r.name: r.macs / 1e7 * (4 if r.name == "efficientnet_b0" else 1) for r in rows}
+    rows = Z.attach_latency(rows, _run(ms))
+    assert all(r.median_ms == pytest.approx(ms[r.name]) for r in rows)
+    out = dict(Z.latency_outliers(rows))
+    assert set(out) == {"efficientnet_b0"}
+    assert "slower per MAC" in out["efficientnet_b0"] and "element-wise" in out["efficientnet_b0"]
