@@ -25,6 +25,26 @@ st.page_link(
     label="Design Space: the RegNet generator, MobileNet's α × ρ grid, ShuffleNet's groups, sampled spaces",
     icon=":material/scatter_plot:",
 )
+st.page_link(
+    "pages/kernel_gallery.py",
+    label="Kernel Gallery: real learned kernels - Gaussians before downsampling, edge detectors, identities",
+    icon=":material/grid_on:",
+)
+st.page_link(
+    "pages/inference_lab.py",
+    label="Inference Lab: a real network on your photo, on the GPU when there is one; what each layer sees",
+    icon=":material/image_search:",
+)
+st.page_link(
+    "pages/model_zoo.py",
+    label="Model Zoo: exact cost, published accuracy and latency measured here; FLOPs are not latency",
+    icon=":material/speed:",
+)
+st.page_link(
+    "pages/latency_lab.py",
+    label="Latency Lab: blocks at matched MACs on a measured roofline; ShuffleNetV2's guidelines G1-G4 measured",
+    icon=":material/timer:",
+)
 
 st.subheader("How effnets counts")
 st.markdown(

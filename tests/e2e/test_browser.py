@@ -15,6 +15,8 @@ PAGES = {
     "design-space": "/design-space",
     "kernel-gallery": "/kernel-gallery",
     "inference-lab": "/inference-lab",
+    "model-zoo": "/model-zoo",
+    "latency-lab": "/latency-lab",
 }
 
 
@@ -144,4 +146,14 @@ def test_design_space_depth_changes_numbers_and_url(warm, browser):
     box.press("Enter")
     wait_idle(pg)
     assert pg.locator('[data-testid="stException"]').count() == 0
+    pg.close()
+
+
+def test_presenter_link_and_dark_theme(warm, browser):
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000}, color_scheme="dark")
+    pg.goto(warm + "/block-lab?present=1&block=mbconv")
+    wait_idle(pg)
+    assert pg.locator('[data-testid="stException"]').count() == 0
+    assert pg.get_by_role("radiogroup").count() + pg.locator('[data-testid="stButtonGroup"]').count() >= 1
+    shot(pg, "block-lab-presenter-dark")
     pg.close()
