@@ -9,9 +9,14 @@ from effnets import inference as INF
 from effnets import viz_zoo as VZ
 from effnets.blocks import BLOCKS
 from effnets.compare import comparable_fields, matched_width
+from effnets.models import MODELS
 from effnets.ui import classroom, common, jobs, state
+from effnets.ui import zoo_cached as ZC
 
 P = "latency"
+MODEL_NAMES = list(MODELS)
+
+
 NAMES = list(BLOCKS)
 DEFAULT = ["standard", "grouped", "depthwise_separable", "shuffle_v2", "mbconv", "fire", "inception"]
 MODES = ["same", "matched"]
@@ -248,16 +253,30 @@ if (box := sec["Guidelines G1-G4"]) is not None:
             "access; **G2** many groups cost memory access; **G3** fragmentation (many small parallel ops) hurts "
             "parallelism; **G4** element-wise ops are not free."
         )
-        pick = st.selectbox("Check a block", list(configs), key=f"{P}.check", format_func=lambda n: BLOCKS[n].label)
-        if pick:
-            fields, spec, cost, _ = configs[pick]
-            findings = G.check_cost(cost, BLOCKS[pick].label)
-            icon = {"ok": "✅", "warn": "⚠️", "n/a": "·"}
-            for f in findings:
-                st.markdown(f"{icon.get(f.status, '')} **{f.guideline}** {f.title}: {f.summary}")
-                if f.rows:
-                    with st.expander(f"{f.guideline} details ({f.rule})"):
-                        st.dataframe(pd.DataFrame(f.rows), hide_index=True, width="stretch")
+        what = st.radio(
+            "Check",
+            ["block", "model"],
+            key=f"{P}.check_what",
+            horizontal=True,
+            format_func={"block": "a block from the list", "model": "a whole model"}.get,
+        )
+        findings = []
+        if what == "block":
+            pick = st.selectbox("Block", list(configs), key=f"{P}.check", format_func=lambda n: BLOCKS[n].label)
+            if pick:
+                findings = G.check_cost(configs[pick][2], BLOCKS[pick].label)
+        else:
+            mpick = st.selectbox("Model", MODEL_NAMES, key=f"{P}.check_model")
+            try:
+                findings = ZC.model_findings(mpick)
+            except ValueError as e:
+                common.show_error(str(e))
+        icon = {"ok": "✅", "warn": "⚠️", "n/a": "·"}
+        for f in findings:
+            st.markdown(f"{icon.get(f.status, '')} **{f.guideline}** {f.title}: {f.summary}")
+            if f.rows:
+                with st.expander(f"{f.guideline} details ({f.rule})"):
+                    st.dataframe(pd.DataFrame(f.rows), hide_index=True, width="stretch")
         st.markdown(
             "**The measured effect of each guideline on this device** (pairs of layers at matched MACs, "
             "one following the guideline, one breaking it, timed interleaved):"

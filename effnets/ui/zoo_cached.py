@@ -14,3 +14,11 @@ def row(name: str) -> dict:
 
 def rows(names: tuple[str, ...]) -> list[dict]:
     return [row(n) for n in names]
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def model_findings(name: str) -> list:
+    """ShuffleNetV2's G1-G4 applied to a whole model (analytic, no timing)."""
+    from effnets.guidelines import check_model
+
+    return check_model(name)

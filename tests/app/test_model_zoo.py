@@ -39,3 +39,11 @@ def test_latency_lab_measures_and_checks_guidelines():
     assert table["median ms"].notna().all()
     assert set(table["bound by"]) <= {"compute", "memory"}
     assert any("G1" in m.value for m in at.markdown) and any("G3" in m.value for m in at.markdown)
+
+
+def test_latency_lab_checks_a_whole_model():
+    at = page("latency_lab.py", {"blocks": "standard", "hw": "8"}).run()
+    at.radio(key="latency.check_what").set_value("model").run()
+    at.selectbox(key="latency.check_model").set_value("shufflenet_v2_x1_0").run()
+    no_exceptions(at)
+    assert sum(1 for m in at.markdown if m.value.lstrip("✅⚠️· ").startswith("**G")) == 4
