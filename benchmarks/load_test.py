@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import re
 import socket
@@ -51,6 +52,24 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its children so far (seconds)."""
+    total = 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    pids = [pid]
+    with contextlib.suppress(OSError):
+        pids += [
+            int(p) for p in subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+        ]
+    for p in pids:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])) / tick
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
 
 
 def rss_kib(pid: int) -> int:
@@ -135,6 +154,16 @@ async def session(i: int, url: str, browser, exp: dict, report: dict, barrier: a
     pg = await ctx.new_page()
     errors: list[str] = []
     times: dict[str, float] = {}
+    arrived = False
+
+    def arrive() -> None:
+        nonlocal arrived
+        if not arrived:
+            arrived = True
+            report["done"] += 1
+            if report["done"] >= report["n"]:
+                barrier.set()
+
     try:
         # Block Lab with this session's own C_out
         t = time.perf_counter()
@@ -168,7 +197,8 @@ async def session(i: int, url: str, browser, exp: dict, report: dict, barrier: a
         want = ("cat",) if sample == "chelsea" else ("espresso",)
         if not any(w in top1 for w in want):
             errors.append(f"inference lab top-1 for {sample}: '{top1}'")
-        await pg.get_by_text("About this model").click()
+        await pg.get_by_text("About this model").click(timeout=240_000)
+        await pg.get_by_text("Shared model fingerprint").first.wait_for(timeout=240_000)
         fp_text = await pg.get_by_text("Shared model fingerprint").first.inner_text()
         fp = re.search(r"`?([0-9a-f]{16})`?", fp_text)
         if not fp or fp.group(1) != exp["fingerprint"]:
@@ -176,10 +206,8 @@ async def session(i: int, url: str, browser, exp: dict, report: dict, barrier: a
                 f"model fingerprint {fp.group(1) if fp else '?'} != {exp['fingerprint']}: shared model changed"
             )
         # Leak check: once everyone has been through, our Block Lab still shows our number
-        report["done"] += 1
-        if report["done"] >= report["n"]:
-            barrier.set()
-        await barrier.wait()
+        arrive()
+        await asyncio.wait_for(barrier.wait(), timeout=900)
         await pg.goto(f"{url}/block-lab?block=standard&cfg=out_channels:{16 + 8 * i}", timeout=240_000)
         await wait_idle(pg)
         again = await metric_value(pg, "MACs")
@@ -188,8 +216,9 @@ async def session(i: int, url: str, browser, exp: dict, report: dict, barrier: a
         if await pg.locator('[data-testid="stException"]').count():
             errors.append("an exception box was shown")
     except Exception as e:  # one line per failed session, not a traceback
-        errors.append(f"{type(e).__name__}: {str(e).splitlines()[0][:200]}")
+        errors.append(f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}")
     finally:
+        arrive()  # a failed session must not keep the others waiting at the barrier
         await ctx.close()
     report["sessions"][i] = {"errors": errors, "times": times}
 
@@ -254,7 +283,9 @@ def main() -> int:
         base_rss = rss_kib(proc.pid)
         sampler = MemorySampler(proc.pid)
         sampler.start()
+        cpu0 = cpu_seconds(proc.pid)
         report = asyncio.run(drive(url, a.sessions, exp, has_scaling))
+        server_cpu = cpu_seconds(proc.pid) - cpu0
         sampler.stop()
         peak_gib = sampler.peak / 1024**2
     finally:
@@ -273,6 +304,11 @@ def main() -> int:
                 f"  {step:<14} time to result: median {statistics.median(ts):6.1f} s, "
                 f"p90 {ts[int(0.9 * (len(ts) - 1))]:6.1f} s, max {ts[-1]:6.1f} s  ({len(ts)} sessions)"
             )
+    print(
+        f"  server CPU time for everything: {server_cpu:.0f} s ({server_cpu / a.sessions:.1f} s per session); the "
+        f"{a.sessions} headless browsers run on the same {os.cpu_count()} cores, so times to result include their "
+        "rendering"
+    )
     print(
         f"  server memory: {base_rss / 1024**2:.2f} GiB idle after start, peak {peak_gib:.2f} GiB "
         f"(limit {a.max_rss_gib} GiB)"
