@@ -24,7 +24,7 @@ html, body, [data-testid="stAppViewContainer"] { font-size: 125% !important; }
 [data-testid="stMain"] [data-testid="stMarkdownContainer"] li { font-size: 1.35rem !important; }
 /* metric values are markdown too: keep them big (the rule above would shrink them) */
 [data-testid="stMetricValue"], [data-testid="stMetricValue"] [data-testid="stMarkdownContainer"] p,
-[data-testid="stMetricValue"] div { font-size: 3.2rem !important; line-height: 1.2 !important; }
+[data-testid="stMetricValue"] div { font-size: 2.4rem !important; line-height: 1.2 !important; }
 [data-testid="stMetricLabel"] [data-testid="stMarkdownContainer"] p { font-size: 1.2rem !important; }
 h1 { font-size: 3.2rem !important; }
 </style>

@@ -125,6 +125,8 @@ def seed_session(prefix: str, values: Mapping[str, Any], key: Callable[[str], st
 def write(params: Mapping[str, Any], spec_fields: Mapping[str, Any] | None = None, param: str = "cfg") -> None:
     """Make the address bar a link to the current settings (only non-default spec fields are written)."""
     out = {k: str(v) for k, v in params.items() if v is not None}
+    if st.session_state.get("app.presenter"):  # a link copied while presenting opens in presenter mode
+        out["present"] = "1"
     if spec_fields:
         out[param] = encode_fields(spec_fields)
     if dict(st.query_params) != out:
