@@ -52,12 +52,7 @@ with st.sidebar:
 classroom.sidebar_controls()
 
 unit_name = viz.UNIT_NAMES[unit]
-head, share = st.columns([5, 1], vertical_alignment="bottom")
-head.title(info.label)
-with share:
-    classroom.share_box()
-state.show_warnings(P)
-classroom.lesson(P)
+classroom.page_header(info.label, P)
 st.markdown(f"`{info.layout}`  \n[{info.paper}]({info.url})")
 st.write(info.explanation)
 

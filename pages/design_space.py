@@ -101,12 +101,7 @@ classroom.sidebar_controls()
 unit_name = sv.UNIT_NAMES[unit]
 what = "conv + linear" + (" + " + ", ".join(extras) if extras else "")
 
-head, share = st.columns([5, 1], vertical_alignment="bottom")
-head.title("Design Space")
-with share:
-    classroom.share_box()
-state.show_warnings(P)
-classroom.lesson(P)
+classroom.page_header("Design Space", P)
 st.markdown(
     "A design space is a rule that turns a few numbers into whole networks. RegNet's six numbers generate every "
     "block's width; MobileNet's α and ρ scale one network into a grid; ShuffleNet's groups trade dense 1x1 convs for "

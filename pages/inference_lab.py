@@ -21,11 +21,10 @@ NAMES = runtime.model_names()
 DEFAULT_MODEL = "efficientnet_lite0" if "efficientnet_lite0" in NAMES else NAMES[0]
 SAMPLES = list(I.SAMPLE_IMAGES)
 SOURCES = ["sample", "upload", "camera"]
-DEVICES = ["auto", "cpu", "cuda", "mps"]
 
 if state.first_run(P):
     st.session_state[f"{P}.model"] = state.read_choice("model", NAMES, P) or DEFAULT_MODEL
-    for k, opts in (("source", SOURCES), ("sample", SAMPLES), ("device", DEVICES)):
+    for k, opts in (("source", SOURCES), ("sample", SAMPLES), ("device", common.DEVICES)):
         v = state.read_choice(k, opts, P)
         if v:
             st.session_state[f"{P}.{k}"] = v
@@ -41,25 +40,7 @@ st.session_state.setdefault(f"{P}.nonce", 0)
 
 with st.sidebar:
     name = st.selectbox("Model", NAMES, key=f"{P}.model", format_func=lambda n: f"{n}  ·  {runtime.status_label(n)}")
-    dev_pref = st.radio(
-        "Device", DEVICES, key=f"{P}.device", horizontal=True, help="auto: CUDA GPU, then Apple MPS, then the CPU."
-    )
-    try:
-        device, reason = INF.pick_device(dev_pref)
-    except ValueError as e:
-        st.warning(str(e))
-        device, reason = INF.pick_device("auto")
-    st.caption(f"Running on **{INF.device_name(device)}** ({reason}).")
-    support = INF.precision_support(device)
-    choices = [p.precision for p in support if p.supported]
-    if st.session_state.get(f"{P}.precision") not in choices:
-        st.session_state[f"{P}.precision"] = "fp32"
-    precision = st.selectbox(
-        "Precision",
-        choices,
-        key=f"{P}.precision",
-        help="; ".join(f"{p.precision}: {'yes' if p.supported else 'no'} ({p.reason})" for p in support),
-    )
+    device, reason, precision = common.device_controls(P)
     channels_last = st.toggle(
         "channels_last (NHWC) memory layout",
         key=f"{P}.nhwc",
@@ -82,12 +63,7 @@ status = runtime.statuses().get(name, "random init")
 pretrained = status in ("packaged", "cached")
 weights_label = runtime.status_label(name)
 
-head, share = st.columns([5, 1], vertical_alignment="bottom")
-head.title("Inference Lab")
-with share:
-    classroom.share_box()
-state.show_warnings(P)
-classroom.lesson(P)
+classroom.page_header("Inference Lab", P)
 st.markdown(
     f"**{name}** · weights: **{weights_label}** · {INF.device_name(device)} · {precision}"
     + (" · channels_last" if channels_last else "")
@@ -141,7 +117,13 @@ else:
             common.show_error(str(e))
 
 state.write(
-    {"model": name, "source": source, "sample": st.session_state[f"{P}.sample"], "device": dev_pref, "topk": topk}
+    {
+        "model": name,
+        "source": source,
+        "sample": st.session_state[f"{P}.sample"],
+        "device": st.session_state[f"{P}.device"],
+        "topk": topk,
+    }
 )
 
 if not inputs:

@@ -61,12 +61,7 @@ classroom.sidebar_controls()
 pretrained = weights == "pretrained" and runtime.statuses().get(name) in ("packaged", "cached")
 shown_as = runtime.status_label(name) if pretrained else "random init"
 
-head, share = st.columns([5, 1], vertical_alignment="bottom")
-head.title("Kernel Gallery")
-with share:
-    classroom.share_box()
-state.show_warnings(P)
-classroom.lesson(P)
+classroom.page_header("Kernel Gallery", P)
 if weights == "pretrained" and not pretrained:
     st.info(
         f"{name} has no offline weights here, so its kernels are **random init**: "

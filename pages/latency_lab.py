@@ -20,7 +20,6 @@ MODEL_NAMES = list(MODELS)
 NAMES = list(BLOCKS)
 DEFAULT = ["standard", "grouped", "depthwise_separable", "shuffle_v2", "mbconv", "fire", "inception"]
 MODES = ["same", "matched"]
-DEVICES = ["auto", "cpu", "cuda", "mps"]
 
 if state.first_run(P):
     raw = state.read_list("blocks", NAMES, P)
@@ -56,13 +55,7 @@ with st.sidebar:
     hw = c2.number_input("H = W", 4, 224, key=f"{P}.hw")
     k = c3.number_input("k", 1, 7, key=f"{P}.k", help="Kernel size where the block has one.")
     st.markdown("**Measurement**")
-    dev_pref = st.radio("Device", DEVICES, key=f"{P}.device", horizontal=True)
-    try:
-        device, reason = INF.pick_device(dev_pref)
-    except ValueError as e:
-        st.warning(str(e))
-        device, reason = INF.pick_device("auto")
-    precision = st.selectbox("Precision", INF.supported_precisions(device), key=f"{P}.precision")
+    device, reason, precision = common.device_controls(P, show_reason=False)
     d1, d2 = st.columns(2)
     batch = d1.number_input("Batch", 1, 256, 8, key=f"{P}.batch")
     threads = d2.number_input("CPU threads", 1, 64, 1, key=f"{P}.threads")
@@ -71,12 +64,7 @@ with st.sidebar:
     repeats = d4.number_input("Timed rounds", 1, 200, 15, key=f"{P}.repeats")
 classroom.sidebar_controls()
 
-head, share = st.columns([5, 1], vertical_alignment="bottom")
-head.title("Latency Lab")
-with share:
-    classroom.share_box()
-state.show_warnings(P)
-classroom.lesson(P)
+classroom.page_header("Latency Lab", P)
 state.write({"blocks": ",".join(names), "c": c, "hw": hw, "k": k, "mode": mode})
 if not names:
     st.info("Pick some blocks in the sidebar.")

@@ -12,7 +12,6 @@ from effnets.ui import zoo_cached as ZC
 
 P = "zoo"
 ALL = Z.all_names()
-DEVICES = ["auto", "cpu", "cuda", "mps"]
 
 if state.first_run(P):
     raw = state.read_list("models", ALL, P)
@@ -22,7 +21,7 @@ if state.first_run(P):
         v = state.read_int(k, lo, hi, P)
         if v is not None:
             st.session_state[f"{P}.{k}"] = v
-    v = state.read_choice("device", DEVICES, P)
+    v = state.read_choice("device", common.DEVICES, P)
     if v:
         st.session_state[f"{P}.device"] = v
     state.mark_loaded(P)
@@ -39,13 +38,7 @@ with st.sidebar:
         help="effnets' builders and torchvision's reference models (marked 'torchvision').",
     )
     st.markdown("**Measurement**")
-    dev_pref = st.radio("Device", DEVICES, key=f"{P}.device", horizontal=True)
-    try:
-        device, reason = INF.pick_device(dev_pref)
-    except ValueError as e:
-        st.warning(str(e))
-        device, reason = INF.pick_device("auto")
-    precision = st.selectbox("Precision", INF.supported_precisions(device), key=f"{P}.precision")
+    device, reason, precision = common.device_controls(P, show_reason=False)
     c1, c2 = st.columns(2)
     batch = c1.number_input("Batch", 1, 64, key=f"{P}.batch")
     threads = c2.number_input(
@@ -66,13 +59,8 @@ with st.sidebar:
     repeats = c4.number_input("Timed rounds", 1, 100, 8, key=f"{P}.repeats")
 classroom.sidebar_controls()
 
-head, share = st.columns([5, 1], vertical_alignment="bottom")
-head.title("Model Zoo")
-with share:
-    classroom.share_box()
-state.show_warnings(P)
-classroom.lesson(P)
-state.write({"models": ",".join(names), "device": dev_pref, "batch": batch, "threads": threads})
+classroom.page_header("Model Zoo", P)
+state.write({"models": ",".join(names), "device": st.session_state[f"{P}.device"], "batch": batch, "threads": threads})
 if not names:
     st.info("Pick some models in the sidebar.")
     st.stop()

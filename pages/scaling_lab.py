@@ -159,12 +159,7 @@ url = {
     "extras": ",".join(extras) or None,
 }
 
-head, share = st.columns([5, 1], vertical_alignment="bottom")
-head.title(f"Scaling Lab: {info.label}")
-with share:
-    classroom.share_box()
-state.show_warnings(P)
-classroom.lesson(P)
+classroom.page_header(f"Scaling Lab: {info.label}", P)
 st.markdown(f"[{info.paper}]({info.url}) · {info.explanation}")
 
 try:

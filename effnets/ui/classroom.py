@@ -128,6 +128,18 @@ def share_box() -> None:
             st.caption("The link is in your browser's address bar: it always holds the page's settings.")
 
 
+def page_header(title: str, prefix: str) -> None:
+    """The page title with its 'Copy link' button, the warnings about the link, and the guided lesson."""
+    from effnets.ui import state
+
+    head, share = st.columns([5, 1], vertical_alignment="bottom")
+    head.title(title)
+    with share:
+        share_box()
+    state.show_warnings(prefix)
+    lesson(prefix)
+
+
 def lesson(prefix: str) -> None:
     """The page's guided lesson, collapsed."""
     ls = LESSONS.get(prefix)

@@ -43,3 +43,42 @@ def dark_theme() -> bool:
         return st.context.theme.get("type") == "dark"
     except Exception:  # outside a browser session (AppTest), no theme information
         return False
+
+
+DEVICES = ["auto", "cpu", "cuda", "mps"]
+
+
+def device_controls(prefix: str, show_reason: bool = True):
+    """Device (auto, cpu, cuda, mps) and precision widgets; returns (torch.device, reason, precision).
+
+    A device that is not available here falls back to 'auto' with the reason shown; a precision the device does not
+    support is reset to fp32. Each precision's support (and why not) is in the widget's help.
+    """
+    from effnets import inference as INF
+
+    st.session_state.setdefault(f"{prefix}.device", "auto")
+    pref = st.radio(
+        "Device",
+        DEVICES,
+        key=f"{prefix}.device",
+        horizontal=True,
+        help="auto: a CUDA GPU, then Apple's MPS, then the CPU.",
+    )
+    try:
+        device, reason = INF.pick_device(pref)
+    except ValueError as e:
+        st.warning(str(e))
+        device, reason = INF.pick_device("auto")
+    if show_reason:
+        st.caption(f"Running on **{INF.device_name(device)}** ({reason}).")
+    support = INF.precision_support(device)
+    choices = INF.supported_precisions(device)
+    if st.session_state.get(f"{prefix}.precision") not in choices:
+        st.session_state[f"{prefix}.precision"] = "fp32"
+    precision = st.selectbox(
+        "Precision",
+        choices,
+        key=f"{prefix}.precision",
+        help="; ".join(f"{p.precision}: {'yes' if p.supported else 'no'} ({p.reason})" for p in support),
+    )
+    return device, reason, precision
