@@ -28,21 +28,11 @@ warnings.filterwarnings("ignore")
 
 import torch  # noqa: E402
 
+from benchmarks.counting import timed  # noqa: E402
 from effnets import counting as K  # noqa: E402
 from effnets.models import MODELS  # noqa: E402
 
 B7_TARGET_S = 0.050
-
-
-def timed(fn, repeats: int) -> float:
-    """Median seconds of ``repeats`` calls after one warm-up."""
-    fn()
-    samples = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t)
-    return statistics.median(samples)
 
 
 def ms(s: float) -> str:

@@ -390,11 +390,7 @@ def fast_model(
         p = next(model.parameters(), None)
         device = p.device if p is not None else torch.device("cpu")
     device = torch.device(device)
-    if precision not in inference.PRECISIONS:
-        raise ValueError(f"precision '{precision}' is not one of {', '.join(inference.PRECISIONS)}")
-    support = {p.precision: p for p in inference.precision_support(device)}
-    if not support[precision].supported:
-        raise ValueError(f"precision '{precision}' is not available on {device}: {support[precision].reason}")
+    inference.check_precision(device, precision)
 
     body = copy.deepcopy(model)
     body.eval()

@@ -228,6 +228,17 @@ def supported_precisions(device: torch.device | str) -> list[str]:
     return [p.precision for p in precision_support(device) if p.supported]
 
 
+def check_precision(device: torch.device | str, precision: str) -> None:
+    """Raise ValueError unless ``precision`` is known and supported on ``device`` (the message says why not)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision '{precision}' is not one of {', '.join(PRECISIONS)}")
+    support = {p.precision: p for p in precision_support(device)}
+    if not support[precision].supported:
+        raise ValueError(
+            f"precision '{precision}' is not available on {torch.device(device)}: {support[precision].reason}"
+        )
+
+
 # ----- preparing a model ------------------------------------------------------------------------------------------
 
 
@@ -265,11 +276,7 @@ def prepare(
         ValueError: an unknown precision, or one the device does not support (message says why).
     """
     device = torch.device(device)
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision '{precision}' is not one of {', '.join(PRECISIONS)}")
-    support = {p.precision: p for p in precision_support(device)}
-    if not support[precision].supported:
-        raise ValueError(f"precision '{precision}' is not available on {device}: {support[precision].reason}")
+    check_precision(device, precision)
     m = copy.deepcopy(model)
     m.eval()
     m.to(device=device, dtype=PRECISIONS[precision])

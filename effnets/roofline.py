@@ -202,11 +202,7 @@ def measure_ceilings(
         ValueError: an unknown precision or one the device does not support (the message says why).
     """
     device = torch.device(device)
-    if precision not in inference.PRECISIONS:
-        raise ValueError(f"precision '{precision}' is not one of {', '.join(inference.PRECISIONS)}")
-    support = {p.precision: p for p in inference.precision_support(device)}
-    if not support[precision].supported:
-        raise ValueError(f"precision '{precision}' is not available on {device}: {support[precision].reason}")
+    inference.check_precision(device, precision)
     if repeats < 1 or (matmul_n is not None and matmul_n < 1) or (copy_mb is not None and copy_mb <= 0):
         raise ValueError("repeats, matmul_n and copy_mb must be positive")
     key = (str(device), precision, torch.get_num_threads(), matmul_n, copy_mb, repeats)
