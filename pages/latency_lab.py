@@ -102,7 +102,8 @@ for s in skipped:
 st.markdown(
     f"{len(configs)} blocks on a {hw}x{hw} input, batch {batch}, "
     + (
-        f"each as wide as needed to cost about {target / 1e6:.1f}M MACs (the standard {k}x{k} conv at C={c})"
+        f"each as wide as needed to cost about {target / 1e6:.1f}M MACs per image (the standard {k}x{k} conv at C={c}; "
+        f"the table counts the whole batch)"
         if mode == "matched"
         else f"each mapping {c} -> {c} channels"
     )
@@ -156,12 +157,13 @@ if job is not None and job.finished:
         if job.result["run"].partial:
             st.warning("Stopped early: fewer rounds than asked.")
 
+MACS_COL = f"MACs (batch of {batch})"
 rows, points = [], []
 for n, (_fields, spec, cost, inten) in configs.items():
     row = {
         "block": BLOCKS[n].label,
         "C": spec.in_channels,
-        "MACs": cost.macs * int(batch),
+        MACS_COL: cost.macs * int(batch),
         "params": cost.params,
         "bytes moved": inten.bytes,
         "MACs/byte": inten.intensity,
@@ -194,7 +196,7 @@ if (box := sec["Latency"]) is not None:
             "latency_lab",
             key=f"{P}.csv",
             column_config={
-                "MACs": nf(format="localized"),
+                MACS_COL: nf(format="localized"),
                 "params": nf(format="localized"),
                 "bytes moved": nf(format="localized"),
                 "MACs/byte": nf(format="%.1f"),

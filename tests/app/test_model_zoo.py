@@ -38,6 +38,9 @@ def test_latency_lab_measures_and_checks_guidelines():
     table = at.dataframe[0].value
     assert table["median ms"].notna().all()
     assert set(table["bound by"]) <= {"compute", "memory"}
+    batch = at.number_input(key="latency.batch").value
+    std = effnets.block_cost("standard", (64, 8, 8), out_channels=64, kernel_size=3)
+    assert table.loc[table["block"] == "Standard convolution", f"MACs (batch of {batch})"].item() == std.macs * batch
     assert any("G1" in m.value for m in at.markdown) and any("G3" in m.value for m in at.markdown)
 
 
