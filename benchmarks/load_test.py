@@ -23,35 +23,17 @@ import asyncio
 import contextlib
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-dev-shm-usage",
-]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from effnets.devserver import CHROMIUM_ARGS, app_server, chromium_path  # noqa: E402
 
 
 def cpu_seconds(pid: int) -> float:
@@ -229,9 +211,7 @@ async def drive(url: str, n: int, exp: dict, has_scaling: bool) -> dict:
     report = {"n": n, "done": 0, "sessions": {}}
     barrier = asyncio.Event()
     async with async_playwright() as p:
-        browser = await p.chromium.launch(
-            executable_path=os.environ.get("EFFNETS_CHROMIUM", "/usr/bin/chromium"), args=CHROMIUM_ARGS
-        )
+        browser = await p.chromium.launch(executable_path=chromium_path() or "/usr/bin/chromium", args=CHROMIUM_ARGS)
         # warm the server once (first deep link after start shows Streamlit's 'Page not found' modal: #8860)
         warm = await browser.new_page()
         await warm.goto(url, timeout=240_000)
@@ -252,48 +232,17 @@ def main() -> int:
     has_scaling = (ROOT / "pages" / "scaling_lab.py").exists()
     print(f"computing expected values for {a.sessions} sessions ...", flush=True)
     exp = expected_values(a.sessions)
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            str(ROOT / "app.py"),
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-        ],
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        for _ in range(240):
-            try:
-                with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                time.sleep(0.5)
+    with app_server(timeout_s=240, capture_output=False) as (url, proc):
         base_rss = rss_kib(proc.pid)
         sampler = MemorySampler(proc.pid)
         sampler.start()
         cpu0 = cpu_seconds(proc.pid)
-        report = asyncio.run(drive(url, a.sessions, exp, has_scaling))
-        server_cpu = cpu_seconds(proc.pid) - cpu0
-        sampler.stop()
-        peak_gib = sampler.peak / 1024**2
-    finally:
-        proc.terminate()
         try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+            report = asyncio.run(drive(url, a.sessions, exp, has_scaling))
+        finally:
+            server_cpu = cpu_seconds(proc.pid) - cpu0
+            sampler.stop()
+        peak_gib = sampler.peak / 1024**2
     failed = {i: s["errors"] for i, s in report["sessions"].items() if s["errors"]}
     print(f"\n{a.sessions} concurrent sessions, one server, {os.cpu_count()} CPU cores; wall {report['wall_s']:.0f} s")
     for step in ("block_lab", "scaling_lab", "inference_lab"):
