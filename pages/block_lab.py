@@ -23,12 +23,7 @@ if state.first_run(P):
         v = state.read_int(k, lo, hi, P)
         if v is not None:
             st.session_state[f"{P}.{k}"] = v
-    unit = state.read_choice("unit", list(common.UNITS), P)
-    if unit:
-        st.session_state[f"{P}.unit"] = unit
-    extras = state.read_list("extras", list(EXTRA_KINDS), P)
-    if extras is not None:
-        st.session_state[f"{P}.extras"] = extras
+    common.restore_counting(P)
     state.seed_session(P, state.read_spec_fields(BLOCKS[name].spec, P))
     state.mark_loaded(P)
 

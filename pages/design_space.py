@@ -5,7 +5,6 @@ import pandas as pd
 import streamlit as st
 
 from effnets import scaling_views as sv
-from effnets.cost import EXTRA_KINDS
 from effnets.models import MODELS
 from effnets.report import human
 from effnets.ui import classroom, common, forms, models_cached, state
@@ -39,12 +38,7 @@ if state.first_run(P):
     name = state.read_choice("preset", REGNETS, P) or "regnetx_200mf"
     st.session_state[f"{P}.preset"] = name
     seed_preset(name, state.read_spec_fields(MODELS[name].spec, P))
-    unit_ = state.read_choice("unit", list(common.UNITS), P)
-    if unit_:
-        st.session_state[f"{P}.unit"] = unit_
-    extras_ = state.read_list("extras", list(EXTRA_KINDS), P)
-    if extras_ is not None:
-        st.session_state[f"{P}.extras"] = extras_
+    common.restore_counting(P)
     mb = state.read_choice("mb", list(MB_MODELS), P)
     if mb:
         st.session_state[f"{P}.mb_model"] = mb

@@ -6,7 +6,6 @@ import pandas as pd
 import streamlit as st
 
 from effnets import scaling_views as sv
-from effnets.cost import EXTRA_KINDS
 from effnets.models import FAMILIES, MODELS
 from effnets.report import human, human_bytes
 from effnets.ui import classroom, common, forms, models_cached, state
@@ -57,12 +56,7 @@ if state.first_run(P):
     dtype_ = state.read_choice("dtype", list(sv.DTYPE_BYTES), P)
     if dtype_:
         st.session_state[f"{P}.dtype"] = dtype_
-    unit_ = state.read_choice("unit", list(common.UNITS), P)
-    if unit_:
-        st.session_state[f"{P}.unit"] = unit_
-    extras_ = state.read_list("extras", list(EXTRA_KINDS), P)
-    if extras_ is not None:
-        st.session_state[f"{P}.extras"] = extras_
+    common.restore_counting(P)
     info_ = MODELS[name]
     cfg = state.read_spec_fields(info_.spec, P)
     scaled_fields = {sv.AXIS_FIELD[a] for a in sv.scalable_axes(info_.spec)}

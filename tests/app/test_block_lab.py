@@ -154,3 +154,19 @@ def test_which_is_faster_is_measured_live():
     no_exceptions(at)
     verdict = [m.value for m in list(at.success) + list(at.warning) if "faster:" in m.value]
     assert verdict and "ms against" in verdict[0]
+
+
+@pytest.mark.parametrize(
+    ("file", "prefix"), [("block_lab.py", "blocks"), ("scaling_lab.py", "scaling"), ("design_space.py", "design")]
+)
+def test_counting_settings_from_link_on_every_counting_page(file, prefix):
+    at = page(file, {"unit": "flops", "extras": "bn,act"}).run()
+    no_exceptions(at)
+    assert at.session_state[f"{prefix}.unit"] == "flops"
+    assert at.session_state[f"{prefix}.extras"] == ["bn", "act"]
+    at = page(file, {"unit": "joules", "extras": "bn,nonsense"}).run()
+    no_exceptions(at)
+    assert at.session_state[f"{prefix}.unit"] == "macs"
+    assert at.session_state[f"{prefix}.extras"] == ["bn"]
+    text = " ".join(w.value for w in at.warning)
+    assert "unit='joules'" in text and "nonsense" in text
