@@ -84,20 +84,23 @@ class ShuffleNetV2Spec(ModelSpec):
     num_classes: int = num_classes_param()
 
 
+def _stem() -> Stage:
+    """Both versions' stem: 3x3 conv s2 to 24 channels, then 3x3 max-pool s2."""
+    return Stage(
+        "stem",
+        "Conv3x3 & MaxPool",
+        (Conv(3, STEM_CHANNELS, 3, 2, label="3x3 conv s2 (stem)"), Pool(3, 2, 1)),
+        3,
+        2,
+        repeats=1,
+    )
+
+
 def plan_v1(spec: ShuffleNetV1Spec) -> Plan:
     """conv3x3 s2 24 -> maxpool 3x3 s2 -> 3 stages of 4/8/4 ShuffleNet units -> pool -> FC (no bias, as the official
     code). The first unit of each stage has stride 2; the first 1x1 of stage 2 is not grouped."""
     g = spec.groups
-    stages = [
-        Stage(
-            "stem",
-            "Conv3x3 & MaxPool",
-            (Conv(3, STEM_CHANNELS, 3, 2, label="3x3 conv s2 (stem)"), Pool(3, 2, 1)),
-            3,
-            2,
-            repeats=1,
-        )
-    ]
+    stages = [_stem()]
     c_in = STEM_CHANNELS
     for i, (c_out, n) in enumerate(zip(V1_WIDTHS[g], STAGE_REPEATS, strict=True)):
         blocks = []
@@ -121,16 +124,7 @@ def plan_v1(spec: ShuffleNetV1Spec) -> Plan:
 def plan_v2(spec: ShuffleNetV2Spec) -> Plan:
     """conv3x3 s2 24 -> maxpool 3x3 s2 -> 3 stages of 4/8/4 ShuffleNet V2 units -> conv1x1 -> pool -> FC."""
     *widths, c5 = V2_WIDTHS[spec.width_mult]
-    stages = [
-        Stage(
-            "stem",
-            "Conv3x3 & MaxPool",
-            (Conv(3, STEM_CHANNELS, 3, 2, label="3x3 conv s2 (stem)"), Pool(3, 2, 1)),
-            3,
-            2,
-            repeats=1,
-        )
-    ]
+    stages = [_stem()]
     c_in = STEM_CHANNELS
     for i, (c_out, n) in enumerate(zip(widths, STAGE_REPEATS, strict=True)):
         blocks = []
