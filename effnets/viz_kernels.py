@@ -147,17 +147,16 @@ def strided_figure(summaries: list[StridedSummary], title: str = "") -> go.Figur
     return fig
 
 
+def _titled_grid(titles: list[str], columns: int) -> tuple[go.Figure, int]:
+    """An empty grid of small subplots, one per title, ``columns`` wide; returns it with its row count."""
+    rows = max(1, math.ceil(len(titles) / columns))
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.03, vertical_spacing=0.12)
+    return fig, rows
+
+
 def frequency_grid(items: list[tuple[str, np.ndarray]], columns: int = 4, freq: np.ndarray | None = None) -> go.Figure:
     """Centred |FFT| magnitude of several kernels (e.g. the fixed library), one small heatmap each."""
-    n = len(items)
-    rows = max(1, math.ceil(n / columns))
-    fig = make_subplots(
-        rows=rows,
-        cols=columns,
-        subplot_titles=[name for name, _ in items],
-        horizontal_spacing=0.03,
-        vertical_spacing=0.12,
-    )
+    fig, rows = _titled_grid([name for name, _ in items], columns)
     for i, (_, mag) in enumerate(items):
         r, c = divmod(i, columns)
         fig.add_trace(
@@ -180,15 +179,7 @@ def frequency_grid(items: list[tuple[str, np.ndarray]], columns: int = 4, freq: 
 
 def kernel_library_figure(items: list[tuple[str, np.ndarray]], columns: int = 5) -> go.Figure:
     """Named kernels (k x k arrays) as diverging heatmaps with their values written in."""
-    n = len(items)
-    rows = max(1, math.ceil(n / columns))
-    fig = make_subplots(
-        rows=rows,
-        cols=columns,
-        subplot_titles=[name for name, _ in items],
-        horizontal_spacing=0.03,
-        vertical_spacing=0.12,
-    )
+    fig, rows = _titled_grid([name for name, _ in items], columns)
     for i, (_, k) in enumerate(items):
         r, c = divmod(i, columns)
         m = max(np.abs(k).max(), 1e-30)
