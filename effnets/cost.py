@@ -39,6 +39,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from effnets.spec import OutputTooSmall
+
 EXTRA_KINDS: tuple[str, ...] = ("bn", "act", "elementwise", "pool", "sampling")
 EXTRA_LABELS: dict[str, str] = {
     "bn": "batch norm (1 scale-and-shift per element)",
@@ -292,9 +294,14 @@ def conv(
         ho = out_size(x.h, kh, sh, ph, dilation)
         wo = out_size(x.w, kw, sw, pw, dilation)
     if ho < 1 or wo < 1:
-        raise ValueError(
-            f"output size below 1 ({ho}x{wo}) in '{label or 'conv'}': a {x.h}x{x.w} input is too small for a "
-            f"{kh}x{kw} kernel with dilation {dilation}, stride {sh} and padding {padding}"
+        pad_text = "TF 'same'" if padding == "tf_same" else f"{ph}x{pw}"
+        need_h = 1 if padding == "tf_same" else max(1, dilation * (kh - 1) + 1 - 2 * ph)
+        need_w = 1 if padding == "tf_same" else max(1, dilation * (kw - 1) + 1 - 2 * pw)
+        raise OutputTooSmall(
+            f"a {x.h}x{x.w} input is too small for '{label or 'conv'}' ({kh}x{kw} kernel, dilation {dilation}, "
+            f"stride {sh}, padding {pad_text}): it needs at least {need_h}x{need_w} pixels",
+            "input",
+            (x.h, x.w),
         )
     cin_g = c_in // groups
     params = out_channels * cin_g * kh * kw + (out_channels if bias else 0)
@@ -372,9 +379,12 @@ def pool(
     ho = out_size(x.h, kernel_size, stride, padding, 1, ceil_mode)
     wo = out_size(x.w, kernel_size, stride, padding, 1, ceil_mode)
     if ho < 1 or wo < 1:
-        raise ValueError(
-            f"output size below 1 ({ho}x{wo}) in '{label or kind + ' pool'}': a {x.h}x{x.w} input is too small for "
-            f"a {kernel_size}x{kernel_size} window"
+        need = max(1, kernel_size - 2 * padding)
+        raise OutputTooSmall(
+            f"a {x.h}x{x.w} input is too small for '{label or kind + ' pool'}' ({kernel_size}x{kernel_size} window, "
+            f"padding {padding}): it needs at least {need}x{need} pixels",
+            "input",
+            (x.h, x.w),
         )
     n = x.c * ho * wo * kernel_size * kernel_size
     return replace(

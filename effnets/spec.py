@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import re
 import typing
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any
@@ -54,6 +55,62 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+class SpecError(ValueError):
+    """A setting that cannot be used, with the field it concerns (``None`` when no single field is to blame).
+
+    ``str(error)`` is the message a student can act on; pages and the CLI show it as it is. Callers decide by the
+    type and ``field``, never by parsing the text.
+    """
+
+    def __init__(self, message: str, field: str | None = None, value: Any = None):
+        super().__init__(message)
+        self.message, self.field, self.value = message, field, value
+
+
+class OutputTooSmall(SpecError):
+    """The input is too small for a layer's kernel and stride (an output side would be below 1)."""
+
+
+def field_label(cls: type, name: str) -> str:
+    """The widget label of a field (its ``label`` metadata, else the name with spaces)."""
+    for f in fields(cls):
+        if f.name == name:
+            return f.metadata.get("label") or name.replace("_", " ")
+    return name
+
+
+@functools.cache
+def _label_pattern(cls: type) -> tuple[re.Pattern | None, dict[str, str]]:
+    """A regex matching the field names whose label differs from the name, and name -> 'label (name)'."""
+    named = {}
+    for f in fields(cls):
+        label = f.metadata.get("label")
+        if label and label != f.name and label != f.name.replace("_", " "):
+            named[f.name] = f"{label} ({f.name})"
+    if not named:
+        return None, named
+    alternation = "|".join(re.escape(n) for n in sorted(named, key=len, reverse=True))
+    return re.compile(rf"(?<![\w.(])({alternation})(?![\w)])"), named
+
+
+def name_fields(cls: type, message: str) -> str:
+    """The message with each field name written as 'label (name)', so a page user (who sees the label) and a CLI
+    user (who types the name) can both act on it: 'C_out (out_channels)=128 must equal C_in (in_channels)=32'."""
+    pattern, named = _label_pattern(cls)
+    if pattern is None:
+        return message
+    return pattern.sub(lambda m: named[m.group(1)], message)
+
+
+def _first_field(cls: type, message: str) -> str | None:
+    """The field a message is about: the first one written 'name=value', else the first one named."""
+    for pattern in (r"(?<![\w]){}=", r"(?<![\w]){}(?![\w])"):
+        hits = [(m.start(), f.name) for f in fields(cls) if (m := re.search(pattern.format(re.escape(f.name)), message))]
+        if hits:
+            return min(hits)[1]
+    return None
+
+
 def field_type(cls: type, name: str) -> type:
     """The Python type of a spec field (int, float, bool or str)."""
     return _hints(cls)[name]
@@ -64,14 +121,26 @@ class Spec:
     """Base of all block and model specs: range/choice validation from field metadata, then :meth:`check`."""
 
     def __post_init__(self) -> None:
-        hints = _hints(type(self))
+        cls = type(self)
+        hints = _hints(cls)
         for f in fields(self):
             value = getattr(self, f.name)
-            t = hints[f.name]
-            value = _coerce_python(f.name, value, t)
+            try:
+                value = _coerce_python(f.name, value, hints[f.name])
+                _check_range(f.name, value, f.metadata)
+            except ValueError as e:
+                raise SpecError(name_fields(cls, str(e)), f.name, value) from None
             object.__setattr__(self, f.name, value)
-            _check_range(f.name, value, f.metadata)
-        self.check()
+        try:
+            self.check()
+        except SpecError as e:
+            if e.field is None:
+                e.field = _first_field(cls, e.message)
+            raise
+        except ValueError as e:
+            msg = str(e)
+            field_ = _first_field(cls, msg)
+            raise SpecError(name_fields(cls, msg), field_, getattr(self, field_, None) if field_ else None) from None
 
     def check(self) -> None:
         """Constraints between fields; raise ValueError naming the rule and the values."""
@@ -80,7 +149,7 @@ class Spec:
         """A copy with some fields changed (validated again)."""
         unknown = set(changes) - {f.name for f in fields(self)}
         if unknown:
-            raise ValueError(_unknown_message(type(self), sorted(unknown)[0]))
+            raise _unknown(type(self), sorted(unknown)[0])
         return dataclasses.replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,6 +211,10 @@ def _unknown_message(cls: type, key: str) -> str:
     return f"unknown setting '{key}' (valid settings: {names})"
 
 
+def _unknown(cls: type, key: str) -> SpecError:
+    return SpecError(_unknown_message(cls, key), key)
+
+
 def field_names(cls: type) -> list[str]:
     """The field names of a spec class, in order."""
     return [f.name for f in fields(cls)]
@@ -152,14 +225,14 @@ def make_spec(cls: type[Spec], **values: Any) -> Spec:
     valid = set(field_names(cls))
     for key in values:
         if key not in valid:
-            raise ValueError(_unknown_message(cls, key))
+            raise _unknown(cls, key)
     return cls(**values)
 
 
 def parse_value(cls: type, name: str, text: str) -> Any:
     """Parse one field's value from text (CLI ``--set``, URLs) by the field's type."""
     if name not in field_names(cls):
-        raise ValueError(_unknown_message(cls, name))
+        raise _unknown(cls, name)
     t = field_type(cls, name)
     s = text.strip()
     if t is bool:

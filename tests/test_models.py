@@ -466,7 +466,7 @@ def test_efficientnet_forward_on_real_tensors():
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: effnets.model_cost("efficientnet_b0", width_mult=0), "width_mult=0.0 is below the minimum 0.05"),
+        (lambda: effnets.model_cost("efficientnet_b0", width_mult=0), "width multiplier w (width_mult)=0.0 is below the minimum 0.05"),
         (lambda: effnets.model_cost("efficientnet_b0", foo=1), "unknown setting 'foo' (valid settings: width_mult"),
         (lambda: effnets.model_cost("xception", width_mult=0.5), "xception has no width multiplier (width_mult=0.5"),
         (lambda: effnets.model_cost("mobilenet_v1", depth_mult=2), "mobilenet_v1 has no depth multiplier"),

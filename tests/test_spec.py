@@ -8,43 +8,45 @@ from hypothesis import strategies as st
 
 import effnets
 from effnets.blocks import BLOCKS
-from effnets.spec import clamp_fields, decode_fields, encode_fields, parse_fields
+from effnets.spec import OutputTooSmall, SpecError, clamp_fields, decode_fields, encode_fields, parse_fields
 from tests.strategies import spec_fields
 
 CASES = [
-    ("grouped", dict(in_channels=30, groups=4), "groups=4 must divide in_channels=30"),
-    ("grouped", dict(in_channels=32, out_channels=30, groups=4), "groups=4 must divide out_channels=30"),
-    ("shuffle_v1", dict(in_channels=240, out_channels=200), "must equal out_channels=200"),
-    ("shuffle_v1", dict(in_channels=240, out_channels=240, stride=2), "must be greater than in_channels=240"),
-    ("shuffle_v1", dict(in_channels=240, out_channels=240, groups=7), "groups=7 must divide"),
-    ("shuffle_v2", dict(in_channels=116, out_channels=117, stride=2), "out_channels=117 must be even"),
-    ("shuffle_v2", dict(in_channels=115, out_channels=116), "in_channels=115 must be even"),
-    ("shuffle_v2", dict(in_channels=58, out_channels=116), "must equal out_channels=116"),
-    ("regnet", dict(out_channels=24, group_width=32), "group_width=32 is above the bottleneck width 24"),
-    ("regnet", dict(out_channels=40, group_width=16), "group_width=16 must divide the bottleneck width 40"),
-    ("vgnet_half_identity", dict(in_channels=7), "in_channels=7 must be even"),
-    ("vgnet_downsampling", dict(out_channels=9), "out_channels=9 must be even"),
-    ("deformable", dict(in_channels=10, offset_groups=3), "offset_groups=3 must divide in_channels=10"),
-    ("fire", dict(expand1x1_channels=0, expand3x3_channels=0), "must be at least 1"),
-    ("inception", dict(ch1x1=0, ch3x3=0, ch5x5=0, pool_proj=0), "at least one tower"),
-    ("standard", dict(kernel_size=0), "kernel_size=0 is below the minimum 1"),
-    ("standard", dict(stride=9), "stride=9 is above the maximum 4"),
-    ("standard", dict(activation="tanh"), "activation='tanh' is not allowed"),
-    ("standard", dict(kernel_size=2.5), "kernel_size=2.5 must be an integer"),
-    ("mbconv", dict(stride=3), "stride=3 is not allowed"),
-    ("standard", dict(bogus=1), "unknown setting 'bogus'"),
+    ("grouped", dict(in_channels=30, groups=4), "groups g (groups)=4 must divide C_in (in_channels)=30", "groups"),
+    ("grouped", dict(in_channels=32, out_channels=30, groups=4), "groups g (groups)=4 must divide C_out (out_channels)=30", "groups"),
+    ("shuffle_v1", dict(in_channels=240, out_channels=200), "must equal C_out (out_channels)=200", "in_channels"),
+    ("shuffle_v1", dict(in_channels=240, out_channels=240, stride=2), "must be greater than C_in (in_channels)=240", "out_channels"),
+    ("shuffle_v1", dict(in_channels=240, out_channels=240, groups=7), "groups g (groups)=7 must divide", "groups"),
+    ("shuffle_v2", dict(in_channels=116, out_channels=117, stride=2), "C_out (out_channels)=117 must be even", "out_channels"),
+    ("shuffle_v2", dict(in_channels=115, out_channels=116), "C_in (in_channels)=115 must be even", "in_channels"),
+    ("shuffle_v2", dict(in_channels=58, out_channels=116), "must equal C_out (out_channels)=116", "in_channels"),
+    ("regnet", dict(out_channels=24, group_width=32), "group width g (group_width)=32 is above the bottleneck width 24", "group_width"),
+    ("regnet", dict(out_channels=40, group_width=16), "group width g (group_width)=16 must divide the bottleneck width 40", "group_width"),
+    ("vgnet_half_identity", dict(in_channels=7), "C (in_channels)=7 must be even", "in_channels"),
+    ("vgnet_downsampling", dict(out_channels=9), "C_out (out_channels)=9 must be even", "out_channels"),
+    ("deformable", dict(in_channels=10, offset_groups=3), "offset_groups=3 must divide C_in (in_channels)=10", "offset_groups"),
+    ("fire", dict(expand1x1_channels=0, expand3x3_channels=0), "must be at least 1", "expand1x1_channels"),
+    ("inception", dict(ch1x1=0, ch3x3=0, ch5x5=0, pool_proj=0), "at least one tower", "ch1x1"),
+    ("standard", dict(kernel_size=0), "kernel k (kernel_size)=0 is below the minimum 1", "kernel_size"),
+    ("standard", dict(stride=9), "stride=9 is above the maximum 4", "stride"),
+    ("standard", dict(activation="tanh"), "activation='tanh' is not allowed", "activation"),
+    ("standard", dict(kernel_size=2.5), "kernel k (kernel_size)=2.5 must be an integer", "kernel_size"),
+    ("mbconv", dict(stride=3), "stride=3 is not allowed", "stride"),
+    ("standard", dict(bogus=1), "unknown setting 'bogus'", "bogus"),
 ]
 
 
-@pytest.mark.parametrize(("name", "fields", "message"), CASES)
-def test_impossible_settings_raise_clear_messages(name, fields, message):
-    with pytest.raises(ValueError) as e:
+@pytest.mark.parametrize(("name", "fields", "message", "field"), CASES)
+def test_impossible_settings_raise_clear_messages(name, fields, message, field):
+    """The message names the widget's label and the CLI key; the error carries the field (nobody parses text)."""
+    with pytest.raises(SpecError) as e:
         effnets.block_spec(name, **fields)
     assert message in str(e.value)
+    assert e.value.field == field
 
 
 def test_output_below_one_is_reported_with_sizes():
-    with pytest.raises(ValueError, match=r"output size below 1 .* a 2x2 input is too small for a 7x7 kernel"):
+    with pytest.raises(OutputTooSmall, match=r"a 2x2 input is too small for .*7x7 kernel.*needs at least 7x7 pixels"):
         effnets.block_cost("standard", (3, 2, 2), kernel_size=7, padding=0)
     with pytest.raises(ValueError, match="too small"):
         effnets.block_cost("dilated", (8, 5, 5), dilation=4, padding=0)

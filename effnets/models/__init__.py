@@ -24,7 +24,7 @@ from torch import nn
 from effnets import cost as C
 from effnets.cost import EXTRA_KINDS, Cost
 from effnets.models.network import Network, Plan
-from effnets.spec import Spec, make_spec, param
+from effnets.spec import OutputTooSmall, Spec, make_spec, param
 
 # ----- specs ----------------------------------------------------------------------------------------------------
 
@@ -349,11 +349,9 @@ class ModelInfo:
         plan = self.stage_plan(spec)
         try:
             return plan_cost(plan, record_steps)
-        except ValueError as e:
-            if "output size below 1" not in str(e):
-                raise
+        except OutputTooSmall as e:
             res = getattr(spec, "resolution", None)
-            raise ValueError(f"resolution={res} is too small for {self.name}: {e}") from None
+            raise OutputTooSmall(f"resolution={res} is too small for {self.name}: {e}", "resolution", res) from None
 
     def torchvision_published(self) -> Published | None:
         """torchvision's weight metadata for the same network (num_params, _ops in GMACs, acc@1, crop size), read

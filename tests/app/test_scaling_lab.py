@@ -162,7 +162,7 @@ def test_impossible_settings_show_the_message_and_the_page_recovers():
     at = page(PAGE, {"model": "efficientnet_b7", "mode": "multipliers"}).run()
     at.slider(key="scaling.width_x").set_value(3.0).run()
     no_exceptions(at)
-    assert any("width_mult=6.0 is above the maximum 4.0" in e.value for e in at.error)
+    assert any("width multiplier w (width_mult)=6.0 is above the maximum 4.0" in e.value for e in at.error)
     assert not at.metric  # no stale numbers under the message
     at.slider(key="scaling.width_x").set_value(1.0).run()
     assert not at.error
