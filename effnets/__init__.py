@@ -68,9 +68,9 @@ def block_cost(name: str, input_shape: tuple[int, int, int], **fields: Any) -> C
     c = int(input_shape[0])
     if "in_channels" in fields and int(fields["in_channels"]) != c:
         raise ValueError(f"in_channels={fields['in_channels']} does not match the input's {c} channels")
-    fields["in_channels"] = c
+    fields.pop("in_channels", None)
     info = get_block(name)
-    return info.cost(info.make_spec(**fields), tuple(input_shape))
+    return info.cost(info.spec_for_input(c, **fields), tuple(input_shape))
 
 
 # ----- models (the registry is imported on first use: it is larger than the block catalog) -------------------------

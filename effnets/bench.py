@@ -548,8 +548,8 @@ def block_variant(
     c, h, w = (int(v) for v in input_shape)
     if "in_channels" in fields and int(fields["in_channels"]) != c:
         raise ValueError(f"in_channels={fields['in_channels']} disagrees with the input's {c} channels")
-    fields["in_channels"] = c
-    spec = info.make_spec(**fields)
+    fields.pop("in_channels", None)
+    spec = info.spec_for_input(c, **fields)
     cost = info.cost(spec, (c, h, w))
     module = info.build(spec).eval()
     x = _example(batch, c, h, w)

@@ -98,10 +98,11 @@ def cmd_cost_block(args: argparse.Namespace) -> int:
     raw = parse_sets(args.set)
     if "in_channels" in raw:
         raise UsageError("in_channels comes from --input C,H,W; do not --set it")
-    fields = parse_fields(info.spec, raw)
-    fields["in_channels"] = shape[0]
-    spec = info.make_spec(**fields)
+    given = parse_fields(info.spec, raw)
+    spec = info.spec_for_input(shape[0], **given)
     c = info.cost(spec, shape)
+    defaults = info.make_spec().to_dict()
+    followed = {k: v for k, v in spec.to_dict().items() if k not in given and k != "in_channels" and v != defaults[k]}
     result = {"name": args.name, "input_shape": list(shape), "spec": spec.to_dict(), **c.to_dict()}
     if args.check:
         from effnets.counting import cross_check
@@ -119,6 +120,12 @@ def cmd_cost_block(args: argparse.Namespace) -> int:
         print(json.dumps(result, indent=2))
         return 0
     print(f"{info.label} on a {shape[0]}x{shape[1]}x{shape[2]} input")
+    if followed:
+        print(
+            "  settings      "
+            + ", ".join(f"{k}={v} (default {defaults[k]})" for k, v in followed.items())
+            + f": the defaults do not fit a {shape[0]}-channel input"
+        )
     print(f"  params        {c.params:>15,}  ({_fmt(c.params)})  learnable")
     print(f"  MACs          {c.macs:>15,}  ({_fmt(c.macs)})  conv + linear multiply-accumulates")
     print(f"  FLOPs         {c.flops:>15,}  ({_fmt(c.flops)})  = 2 x MACs")

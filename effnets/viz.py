@@ -106,9 +106,10 @@ def sampling_figure(pic: SamplingPicture, max_cells: int = 31) -> go.Figure:
     rows = [r for r, _ in pic.taps] + ([r for r, _ in pic.shifted] if pic.shifted else [])
     cols = [c for _, c in pic.taps] + ([c for _, c in pic.shifted] if pic.shifted else [])
     cr, cc = (min(rows) + max(rows)) / 2, (min(cols) + max(cols)) / 2
-    span = max(max(rows) - min(rows), max(cols) - min(cols), pic.rf[0], pic.rf[1]) + 5
+    # deformable sampling points are fractional: the grid spans whole cells around all of them
+    span = math.ceil(max(max(rows) - min(rows), max(cols) - min(cols), pic.rf[0], pic.rf[1])) + 5
     span = min(max(span, 9), max_cells)
-    r0, c0 = int(cr - span // 2), int(cc - span // 2)
+    r0, c0 = math.floor(cr - span // 2), math.floor(cc - span // 2)
     r_idx = list(range(r0, r0 + span))
     c_idx = list(range(c0, c0 + span))
     z = [[(0 if 0 <= r < h and 0 <= c < w else 1) for c in c_idx] for r in r_idx]

@@ -8,39 +8,51 @@ from effnets.blocks import BLOCKS
 from effnets.compare import comparable_fields
 from effnets.cost import EXTRA_KINDS
 from effnets.report import human, human_bytes
+from effnets.spec import field_label, field_names
 from effnets.sampling import picture
-from effnets.ui import cached, classroom, common, forms, state
+from effnets.ui import cached, classroom, common, forms, schema, state
 
-P = "blocks"
-NAMES = list(BLOCKS)
-SHAPE_LIMITS = {"h": (1, 1024), "w": (1, 1024), "batch": (1, 4096)}
+S = schema.BLOCK_LAB
+P = S.prefix
+NAMES = S["name"].choices()
+FIELDS_FOR = f"{P}._fields_for"  # the block whose settings the field widgets hold
 
 # ----- state from the link (first run of the session) ------------------------------------------------------------
 if state.first_run(P):
-    name = state.read_choice("block", NAMES, P) or "depthwise_separable"
-    st.session_state[f"{P}.name"] = name
-    for k, (lo, hi) in SHAPE_LIMITS.items():
-        v = state.read_int(k, lo, hi, P)
-        if v is not None:
-            st.session_state[f"{P}.{k}"] = v
-    common.restore_counting(P)
-    state.seed_session(P, state.read_spec_fields(BLOCKS[name].spec, P))
+    name = state.restore(S).get("name", S["name"].default)
+    cfg = state.read_spec_fields(BLOCKS[name].spec, P)
+    try:  # fields the link leaves out follow its C_in where the block needs it (stride-1 shuffle: C_out = C_in)
+        c_in = cfg.get("in_channels", BLOCKS[name].make_spec().in_channels)
+        cfg = BLOCKS[name].spec_for_input(c_in, **{k: v for k, v in cfg.items() if k != "in_channels"}).to_dict()
+    except ValueError:
+        pass  # the page shows what is wrong with the link's settings
+    state.seed_session(P, cfg)
+    st.session_state[FIELDS_FOR] = name
     state.mark_loaded(P)
-
-st.session_state.setdefault(f"{P}.h", 56)
-st.session_state.setdefault(f"{P}.w", 56)
-st.session_state.setdefault(f"{P}.batch", 1)
+state.defaults(S)
 
 # ----- controls --------------------------------------------------------------------------------------------------
 with st.sidebar:
-    name = st.selectbox("Block type", NAMES, format_func=lambda n: BLOCKS[n].label, key=f"{P}.name")
+    name = forms.control(st, S, "name", "Block type", format_func=lambda n: BLOCKS[n].label)
     info = BLOCKS[name]
+    if st.session_state.get(FIELDS_FOR, name) != name:  # switched block type: keep only settings that fit it
+        keys = {f: forms.widget_key(P, f) for f in field_names(info.spec)}
+        carried = {f: st.session_state[k] for f, k in keys.items() if k in st.session_state}
+        fitted, reset = info.fit(carried)
+        state.seed_session(P, fitted)
+        if reset:
+            st.session_state[f"{P}._reset_note"] = (
+                f"Switched to {info.label}: "
+                + ", ".join(f"{field_label(info.spec, k)} {carried[k]} → {fitted[k]}" for k in reset)
+                + " (the previous block's settings do not make this block)."
+            )
+    st.session_state[FIELDS_FOR] = name
     st.caption(info.layout)
     st.markdown("**Input**")
     c1, c2, c3 = st.columns(3)
-    h = c1.number_input("H", *SHAPE_LIMITS["h"], key=f"{P}.h", help="Input height in pixels.")
-    w = c2.number_input("W", *SHAPE_LIMITS["w"], key=f"{P}.w", help="Input width in pixels.")
-    batch = c3.number_input("batch", *SHAPE_LIMITS["batch"], key=f"{P}.batch", help="Images per forward pass.")
+    h = forms.control(c1, S, "h", "H", help="Input height in pixels.")
+    w = forms.control(c2, S, "w", "W", help="Input width in pixels.")
+    batch = forms.control(c3, S, "batch", "batch", help="Images per forward pass.")
     st.markdown("**Block settings**")
     values = forms.spec_widgets(info.spec, P)
     unit, extras = common.counting_controls(P, st.sidebar)
@@ -48,6 +60,8 @@ classroom.sidebar_controls()
 
 unit_name = viz.UNIT_NAMES[unit]
 classroom.page_header(info.label, P)
+if note := st.session_state.pop(f"{P}._reset_note", None):
+    st.info(note)
 st.markdown(f"`{info.layout}`  \n[{info.paper}]({info.url})")
 st.write(info.explanation)
 
@@ -56,18 +70,13 @@ try:
     shape = (spec.in_channels, int(h), int(w))
     c = info.cost(spec, shape)
 except ValueError as e:
-    state.write(
-        {"block": name, "h": h, "w": w, "batch": batch, "unit": unit, "extras": ",".join(extras) or None}, values
-    )
+    state.write(state.link(S, always=("name", "h", "w", "batch")), values)
     common.show_error(
         str(e), "Change one of the settings in the sidebar; the numbers come back as soon as the block is possible."
     )
     st.stop()
 
-state.write(
-    {"block": name, "h": h, "w": w, "batch": batch, "unit": unit, "extras": ",".join(extras) or None},
-    spec.changed_fields() | {"in_channels": spec.in_channels},
-)
+state.write(state.link(S, always=("name", "h", "w", "batch")), spec.changed_fields() | {"in_channels": spec.in_channels})
 
 # ----- headline numbers ------------------------------------------------------------------------------------------
 key = cached.spec_key(spec)

@@ -9,6 +9,7 @@ with :func:`register`. Adding a block type means adding one file to this package
 from __future__ import annotations
 
 import importlib
+import itertools
 import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing import Any
 from torch import nn
 
 from effnets import cost as C
-from effnets.spec import Spec, make_spec, param
+from effnets.spec import Spec, SpecError, field_names, make_spec, param
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,55 @@ class BlockInfo:
     def make_spec(self, **fields: Any) -> BlockSpec:
         """A validated spec; unknown keys raise ValueError naming the key."""
         return make_spec(self.spec, **fields)  # type: ignore[return-value]
+
+    def spec_for_input(self, in_channels: int, **fields: Any) -> BlockSpec:
+        """A spec for an input of ``in_channels`` channels. Where the defaults do not fit that input, the ones not
+        given follow it: C_out = C_in (a stride-1 shuffle unit adds its input) and groups = the largest divisor of
+        C_in up to the default.
+
+        Raises:
+            SpecError: the settings are impossible even so (the message of the settings as given).
+        """
+        c = int(in_channels)
+        fields = {**fields, "in_channels": c}
+        try:
+            return self.make_spec(**fields)
+        except SpecError as first:
+            default = self.make_spec()
+            follow = {}  # the defaults that may follow the input: C_out = C_in, groups = a divisor of C_in
+            if "out_channels" not in fields and hasattr(default, "out_channels"):
+                follow["out_channels"] = c
+            if "groups" not in fields and hasattr(default, "groups"):
+                follow["groups"] = max(g for g in range(1, default.groups + 1) if c % g == 0)
+            for n in range(1, len(follow) + 1):
+                for names in itertools.combinations(follow, n):
+                    try:
+                        return self.make_spec(**fields, **{k: follow[k] for k in names})
+                    except SpecError:
+                        continue
+            raise first from None
+
+    def fit(self, carried: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """Settings for this block from those another block left (switching block type in the Block Lab).
+
+        The carried values of this block's fields are kept when they make a valid block; otherwise the block's
+        defaults are used (following the carried C_in where the block allows it, see :meth:`spec_for_input`).
+
+        Returns:
+            (field -> value of a valid spec, the names of the carried fields that were reset).
+        """
+        names = field_names(self.spec)
+        values = {k: v for k, v in carried.items() if k in names}
+        try:
+            return self.make_spec(**values).to_dict(), []
+        except SpecError:
+            pass
+        try:
+            spec = self.spec_for_input(values["in_channels"]) if "in_channels" in values else self.make_spec()
+        except SpecError:
+            spec = self.make_spec()
+        fitted = spec.to_dict()
+        return fitted, [k for k in values if values[k] != fitted[k]]
 
     def build(self, spec: BlockSpec) -> nn.Module:
         """The torch module for ``spec``."""

@@ -6,8 +6,7 @@ import streamlit as st
 
 from effnets.cost import EXTRA_KINDS, EXTRA_LABELS
 from effnets.ui import state
-
-UNITS = {"macs": "MACs (multiply-accumulates)", "flops": "FLOPs (= 2 x MACs)"}
+from effnets.ui.schema import DEVICES, UNITS
 
 
 def restore_counting(prefix: str) -> None:
@@ -54,9 +53,6 @@ def dark_theme() -> bool:
         return st.context.theme.get("type") == "dark"
     except Exception:  # outside a browser session (AppTest), no theme information
         return False
-
-
-DEVICES = ["auto", "cpu", "cuda", "mps"]
 
 
 def device_controls(prefix: str, show_reason: bool = True):

@@ -85,3 +85,30 @@ def _draw(box, f, t: type, prefix: str) -> Any:
             label, min_value=float(meta["lo"]), max_value=float(meta["hi"]), step=step, key=key, help=help_, format="%g"
         )
     return box.text_input(label, key=key, help=help_)
+
+
+def control(box, schema, name: str, label: str, **kwargs: Any) -> Any:
+    """Draw the page control ``name`` of ``schema`` (an :class:`effnets.ui.schema.PageSchema`) with its range or
+    choices; extra keyword arguments (help, format_func, horizontal, ...) go to the widget."""
+    c = schema[name]
+    key = schema.key(name)
+    box = box or st
+    if c.widget == "number":
+        if c.is_int:
+            return box.number_input(label, int(c.lo), int(c.hi), step=int(c.step or 1), key=key, **kwargs)
+        return box.number_input(label, float(c.lo), float(c.hi), step=float(c.step or 0.01), key=key, **kwargs)
+    if c.widget in ("slider", "range"):
+        if c.is_int:
+            return box.slider(label, int(c.lo), int(c.hi), step=int(c.step or 1), key=key, **kwargs)
+        return box.slider(label, float(c.lo), float(c.hi), step=float(c.step or 0.01), key=key, **kwargs)
+    if c.widget == "select":
+        return box.selectbox(label, c.choices(), key=key, **kwargs)
+    if c.widget == "radio":
+        return box.radio(label, c.choices(), key=key, **kwargs)
+    if c.widget == "multiselect":
+        return box.multiselect(label, c.choices(), key=key, **kwargs)
+    if c.widget == "segmented":
+        return box.segmented_control(label, c.choices(), key=key, **kwargs)
+    if c.widget == "toggle":
+        return box.toggle(label, key=key, **kwargs)
+    raise ValueError(f"control '{name}': unknown widget '{c.widget}'")

@@ -15,6 +15,7 @@ from typing import Any
 import streamlit as st
 
 from effnets.spec import clamp_fields, decode_fields, encode_fields
+from effnets.ui.schema import Control, PageSchema
 
 
 def _loaded_flag(prefix: str) -> str:
@@ -131,3 +132,110 @@ def write(params: Mapping[str, Any], spec_fields: Mapping[str, Any] | None = Non
         out[param] = encode_fields(spec_fields)
     if dict(st.query_params) != out:
         st.query_params.from_dict(out)
+
+
+def read_bool(name: str, prefix: str) -> bool | None:
+    """A yes/no value from the link ('1', 'true', 'yes' or '0', 'false', 'no')."""
+    raw = st.query_params.get(name)
+    if raw is None:
+        return None
+    low = raw.strip().lower()
+    if low in ("1", "true", "yes", "on"):
+        return True
+    if low in ("0", "false", "no", "off"):
+        return False
+    add_warnings(prefix, [f"ignored {name}='{raw[:40]}' from the link: not 1 or 0"])
+    return None
+
+
+def _read_control(c: Control, prefix: str) -> Any:
+    """The control's value from the link (clamped or dropped with a warning), or None when the link has none."""
+    if c.widget in ("select", "radio", "segmented"):
+        options = c.choices()
+        by_text = {str(o): o for o in options}
+        v = read_choice(c.url, list(by_text), prefix)
+        return None if v is None else by_text[v]
+    if c.widget == "multiselect":
+        by_text = {str(o): o for o in c.choices()}
+        items = read_list(c.url, list(by_text), prefix)
+        return None if items is None else [by_text[i] for i in items]
+    if c.widget == "toggle":
+        return read_bool(c.url, prefix)
+    if c.widget == "range":
+        read = read_int if c.is_int else read_float
+        a, b = read(f"{c.url}_lo", c.lo, c.hi, prefix), read(f"{c.url}_hi", c.lo, c.hi, prefix)
+        if a is None and b is None:
+            return None
+        a, b = c.default[0] if a is None else a, c.default[1] if b is None else b
+        if a > b:
+            add_warnings(prefix, [f"{c.url} range {a}..{b} from the link is reversed; swapped"])
+            a, b = b, a
+        return (a, b)
+    if c.is_int:
+        return read_int(c.url, c.lo, c.hi, prefix)
+    v = read_float(c.url, c.lo, c.hi, prefix)
+    return None if v is None else round(v, 6)
+
+
+def _link_names(schema: PageSchema) -> set[str]:
+    names = schema.link_names()
+    names |= {f"{c.url}_{end}" for c in schema.controls if c.widget == "range" and c.url for end in ("lo", "hi")}
+    return names
+
+
+def restore(schema: PageSchema, skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """On a session's first run: put the link's values of the page's controls into the session (clamped or dropped
+    with warnings) and warn about parameters the page does not know. Returns control name -> value read."""
+    read: dict[str, Any] = {}
+    for c in schema.controls:
+        if c.url and c.name not in skip:
+            v = _read_control(c, schema.prefix)
+            if v is not None:
+                st.session_state[schema.key(c.name)] = v
+                read[c.name] = v
+    known = _link_names(schema)
+    for name in st.query_params:
+        if name not in known:
+            hint = f" (its settings go in {schema.spec_param}=name:value,...)" if schema.spec_param else ""
+            raw = str(st.query_params.get(name))[:40]
+            add_warnings(schema.prefix, [f"ignored {name[:40]}='{raw}' from the link: this page has no such setting{hint}"])
+    return read
+
+
+def defaults(schema: PageSchema) -> None:
+    """Give every control its default in the session, where it has no value yet."""
+    for c in schema.controls:
+        st.session_state.setdefault(schema.key(c.name), list(c.default) if isinstance(c.default, list) else c.default)
+
+
+def _text(v: Any) -> str:
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, float):
+        return f"{v:g}"
+    if isinstance(v, list | tuple):
+        return ",".join(_text(x) for x in v)
+    return str(v)
+
+
+def link(schema: PageSchema, always: tuple[str, ...] = (), **overrides: Any) -> dict[str, str | None]:
+    """The link parameters of the page's current settings: every control whose value differs from its default (and
+    those named in ``always``); ``overrides`` (by link name) replace or, with None, drop a parameter."""
+    out: dict[str, str | None] = {}
+    for c in schema.controls:
+        if not c.url:
+            continue
+        v = st.session_state.get(schema.key(c.name), c.default)
+        default = c.default
+        if c.widget == "multiselect" and v is not None and default is not None:
+            same = list(v) == list(default)
+        else:
+            same = v == default
+        if same and c.name not in always:
+            continue
+        if c.widget == "range":
+            out[f"{c.url}_lo"], out[f"{c.url}_hi"] = _text(v[0]), _text(v[1])
+        else:
+            out[c.url] = _text(v)
+    out.update(overrides)
+    return out
