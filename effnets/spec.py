@@ -86,7 +86,8 @@ def _label_pattern(cls: type) -> tuple[re.Pattern | None, dict[str, str]]:
     for f in fields(cls):
         label = f.metadata.get("label")
         if label and label != f.name and label != f.name.replace("_", " "):
-            named[f.name] = f"{label} ({f.name})"
+            # a label that shows the key already ('width multiplier wm') is not followed by it again
+            named[f.name] = label if re.search(rf"(?<!\w){re.escape(f.name)}(?!\w)", label) else f"{label} ({f.name})"
     if not named:
         return None, named
     alternation = "|".join(re.escape(n) for n in sorted(named, key=len, reverse=True))

@@ -8,24 +8,13 @@ import streamlit as st
 from effnets import scaling_views as sv
 from effnets.models import FAMILIES, MODELS
 from effnets.report import human, human_bytes
-from effnets.ui import classroom, common, forms, models_cached, state
+from effnets.ui import classroom, common, forms, models_cached, schema, state
 
-P = "scaling"
+S = schema.SCALING_LAB
+P = S.prefix
 FAMILY_NAMES = [f for f in FAMILIES if any(i.family == f for i in MODELS.values())]
-PRESETS = list(MODELS)
 MODES = {"phi": "compound coefficient φ", "multipliers": "separate multipliers"}
-# Sidebar number controls: URL name -> (session key, lo, hi, default).
-NUMBERS = {
-    "phi": (f"{P}.phi", -4.0, 8.0, 0.0),
-    "alpha": (f"{P}.alpha", 0.5, 2.0, 1.2),
-    "beta": (f"{P}.beta", 0.5, 2.0, 1.1),
-    "gamma": (f"{P}.gamma", 0.5, 2.0, 1.15),
-    "w": (f"{P}.width_x", *sv.AXIS_RANGE["width"], 1.0),
-    "d": (f"{P}.depth_x", *sv.AXIS_RANGE["depth"], 1.0),
-    "r": (f"{P}.res_x", *sv.AXIS_RANGE["resolution"], 1.0),
-}
-AXIS_URL = {"width": "w", "depth": "d", "resolution": "r"}
-BATCH = (1, 4096)
+AXIS_CONTROL = {"width": "width_x", "depth": "depth_x", "resolution": "res_x"}
 PRESET_FOR = f"{P}._preset_fields_for"
 
 
@@ -40,23 +29,11 @@ def seed_preset(name: str, overrides: dict | None = None) -> None:
 
 # ----- state from the link (first run of the session) ------------------------------------------------------------
 if state.first_run(P):
-    name = state.read_choice("model", PRESETS, P) or "efficientnet_b0"
+    name = state.restore(S).get("preset", S["preset"].default)
     st.session_state[f"{P}.family"] = MODELS[name].family
-    st.session_state[f"{P}.preset"] = name
-    mode = state.read_choice("mode", list(MODES), P)
-    if mode:
-        st.session_state[f"{P}.mode"] = mode
-    for url_name, (key, lo, hi, _) in NUMBERS.items():
-        v = state.read_float(url_name, lo, hi, P)
-        if v is not None:
-            st.session_state[key] = round(v, 2)
-    batch_ = state.read_int("batch", *BATCH, P)
-    if batch_ is not None:
-        st.session_state[f"{P}.batch"] = batch_
-    dtype_ = state.read_choice("dtype", list(sv.DTYPE_BYTES), P)
-    if dtype_:
-        st.session_state[f"{P}.dtype"] = dtype_
-    common.restore_counting(P)
+    for c in ("phi", "alpha", "beta", "gamma", "width_x", "depth_x", "res_x"):  # the widgets step by 0.01 or 0.1
+        if S.key(c) in st.session_state:
+            st.session_state[S.key(c)] = round(st.session_state[S.key(c)], 2)
     info_ = MODELS[name]
     cfg = state.read_spec_fields(info_.spec, P)
     scaled_fields = {sv.AXIS_FIELD[a] for a in sv.scalable_axes(info_.spec)}
@@ -65,12 +42,7 @@ if state.first_run(P):
         state.add_warnings(P, [f"ignored {k} in cfg from the link: the multiplier sliders set it" for k in dropped])
     seed_preset(name, {k: v for k, v in cfg.items() if k not in scaled_fields})
     state.mark_loaded(P)
-
-st.session_state.setdefault(f"{P}.mode", "phi")
-for key, _lo, _hi, default in NUMBERS.values():
-    st.session_state.setdefault(key, default)
-st.session_state.setdefault(f"{P}.batch", 32)
-st.session_state.setdefault(f"{P}.dtype", "float32")
+state.defaults(S)
 
 # ----- controls --------------------------------------------------------------------------------------------------
 with st.sidebar:
@@ -79,32 +51,31 @@ with st.sidebar:
     options = sv.family_presets(family)
     if st.session_state.get(f"{P}.preset") not in options:
         st.session_state[f"{P}.preset"] = options[0]
-    name = st.selectbox("Preset", options, format_func=lambda n: MODELS[n].label, key=f"{P}.preset")
+    name = st.selectbox("Preset", options, format_func=lambda n: MODELS[n].label, key=S.key("preset"))
     if st.session_state.get(PRESET_FOR) != name:
         seed_preset(name)
     info = MODELS[name]
     axes = sv.scalable_axes(info.spec)
 
     st.markdown("**Scaling** (relative to the preset)")
-    mode = st.radio("Scale by", list(MODES), format_func=MODES.get, key=f"{P}.mode", horizontal=True)
-    phi = st.slider(
+    mode = forms.control(st, S, "mode", "Scale by", format_func=MODES.get, horizontal=True)
+    phi = forms.control(
+        st,
+        S,
+        "phi",
         "compound coefficient φ",
-        -4.0,
-        8.0,
-        step=0.1,
-        key=f"{P}.phi",
         disabled=mode != "phi",
         help="d = α^φ, w = β^φ, r = γ^φ: each step of φ should double the cost (α·β²·γ² ≈ 2). Negative φ shrinks.",
     )
     c1, c2, c3 = st.columns(3)
-    alpha = c1.number_input("α (depth)", 0.5, 2.0, step=0.01, key=f"{P}.alpha", format="%.2f")
-    beta = c2.number_input("β (width)", 0.5, 2.0, step=0.01, key=f"{P}.beta", format="%.2f")
-    gamma = c3.number_input("γ (res.)", 0.5, 2.0, step=0.01, key=f"{P}.gamma", format="%.2f")
+    alpha = forms.control(c1, S, "alpha", "α (depth)", format="%.2f")
+    beta = forms.control(c2, S, "beta", "β (width)", format="%.2f")
+    gamma = forms.control(c3, S, "gamma", "γ (res.)", format="%.2f")
     phi_m = sv.phi_multipliers(phi, alpha, beta, gamma, axes)
     if mode == "phi":  # the multiplier sliders show (rounded, clamped) what phi sets; they are read-only
         for axis in axes:
-            key, lo, hi, _ = NUMBERS[AXIS_URL[axis]]
-            st.session_state[key] = min(max(round(phi_m.of(axis), 2), lo), hi)
+            ctl = S[AXIS_CONTROL[axis]]
+            st.session_state[S.key(ctl.name)] = min(max(round(phi_m.of(axis), 2), ctl.lo), ctl.hi)
     slider_help = {
         "width": "w: every layer's channels × w, rounded to a multiple of 8 (MobileNetV1: truncated). Cost ∝ w².",
         "depth": "d: each stage's number of blocks × d, rounded up. Cost ∝ d.",
@@ -112,12 +83,11 @@ with st.sidebar:
     }
     chosen = {}
     for axis in axes:
-        key, lo, hi, _ = NUMBERS[AXIS_URL[axis]]
         label = {"width": "width multiplier w", "depth": "depth multiplier d", "resolution": "resolution multiplier r"}
         if info.family.startswith("mobilenet"):
             label = {**label, "width": "width multiplier w (× α)", "resolution": "resolution multiplier r (× ρ)"}
-        chosen[axis] = st.slider(
-            label[axis], lo, hi, step=0.01, key=key, disabled=mode == "phi", help=slider_help[axis]
+        chosen[axis] = forms.control(
+            st, S, AXIS_CONTROL[axis], label[axis], disabled=mode == "phi", help=slider_help[axis]
         )
     m = phi_m if mode == "phi" else sv.Multipliers(**{a: float(chosen[a]) for a in axes})
     missing = [a for a in sv.AXES if a not in axes]
@@ -133,25 +103,18 @@ with st.sidebar:
 
     st.markdown("**Activation memory**")
     b1, b2 = st.columns(2)
-    batch = b1.number_input("batch N", *BATCH, key=f"{P}.batch", help="Images per forward pass.")
-    dtype = b2.selectbox("values as", list(sv.DTYPE_BYTES), key=f"{P}.dtype")
+    batch = forms.control(b1, S, "batch", "batch N", help="Images per forward pass.")
+    dtype = forms.control(b2, S, "dtype", "values as")
     unit, extras = common.counting_controls(P, st.sidebar)
 classroom.sidebar_controls()
 
 unit_name = sv.UNIT_NAMES[unit]
-url = {
-    "model": name,
-    "mode": mode,
-    "phi": f"{phi:g}" if mode == "phi" and phi != 0 else None,
-    "alpha": f"{alpha:g}" if alpha != 1.2 else None,
-    "beta": f"{beta:g}" if beta != 1.1 else None,
-    "gamma": f"{gamma:g}" if gamma != 1.15 else None,
-    **{AXIS_URL[a]: f"{chosen[a]:g}" if mode == "multipliers" and chosen[a] != 1.0 else None for a in axes},
-    "batch": batch if batch != 32 else None,
-    "dtype": dtype if dtype != "float32" else None,
-    "unit": unit if unit != "macs" else None,
-    "extras": ",".join(extras) or None,
-}
+url = state.link(
+    S,
+    always=("preset",),
+    phi=f"{phi:g}" if mode == "phi" and phi != 0 else None,
+    **{S[AXIS_CONTROL[a]].url: None for a in sv.AXES if mode == "phi" or a not in axes},
+)
 
 classroom.page_header(f"Scaling Lab: {info.label}", P)
 st.markdown(f"[{info.paper}]({info.url}) · {info.explanation}")

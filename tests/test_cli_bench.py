@@ -68,7 +68,7 @@ def test_bench_block_text():
         (["bench", "model", "mobilenet_v2", "--device", "cpu", "--precision", "fp16"], "not available on cpu"),
         (["bench", "model", "mobilenet_v2", "--threads", "0"], "--threads 0 must be at least 1"),
         (["bench", "block", "nope"], "unknown block 'nope'"),
-        (["bench", "block", "grouped", "--input", "30,8,8", "--set", "groups=4"], "groups g (groups)=4 must divide"),
+        (["bench", "block", "grouped", "--input", "30,8,8", "--set", "groups=4"], "groups g=4 must divide"),
         (["bench", "block", "standard", "--set", "in_channels=4"], "comes from --input"),
         (["bench", "block", "standard", "--input", "3,8"], "must be C,H,W"),
         (["bench", "block", "standard", "--repeats", "0"], "--repeats 0 must be at least 1"),

@@ -51,7 +51,7 @@ def test_cost_model_text_with_set_and_check():
         (["cost", "model", "efficientnet_b0", "--width", "0"], "width multiplier w (width_mult)=0.0 is below the minimum 0.05"),
         (["cost", "model", "efficientnet_b0", "--width", "abc"], "invalid float value: 'abc'"),
         (["cost", "model", "xception", "--depth", "2"], "xception has no depth multiplier"),
-        (["cost", "model", "shufflenet_v1", "--set", "groups=5"], "groups=5 is not allowed"),
+        (["cost", "model", "shufflenet_v1", "--set", "groups=5"], "groups g=5 is not allowed"),
         (["cost", "model", "mobilenet_v2", "--set", "alpha=0.5"], "unknown setting 'alpha'"),
         (["cost", "model", "mobilenet_v2", "--set", "width_mult=1", "--width", "2"], "width_mult is given twice"),
     ],

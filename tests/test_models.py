@@ -359,7 +359,7 @@ def test_shufflenet_v1_widths_per_groups():
     macs = [r["macs"] for r in sweep]
     assert max(macs) / min(macs) < 1.08  # about equal cost whatever g ...
     assert [r["widths"][-1] for r in sweep] == sorted(r["widths"][-1] for r in sweep)  # ... and wider with more g
-    with pytest.raises(ValueError, match="groups=5 is not allowed: choose one of 1, 2, 3, 4, 8"):
+    with pytest.raises(ValueError, match="groups g=5 is not allowed: choose one of 1, 2, 3, 4, 8"):
         effnets.model_cost("shufflenet_v1", groups=5)
 
 
@@ -400,7 +400,7 @@ def test_regnet_stages_follow_the_generator():
         effnets.model_cost("regnetx_200mf", w0=20)
     with pytest.raises(ValueError, match="wm=1.0 must be above 1"):
         effnets.model_cost("regnetx_200mf", wm=1.0)
-    with pytest.raises(ValueError, match="above the 4096 a block allows: lower wa, wm or depth"):
+    with pytest.raises(ValueError, match="above the 4096 a block allows: lower slope wa, width multiplier wm or depth d"):
         effnets.model_cost("regnetx_200mf", wa=400, wm=4.0, depth=40)
 
 
@@ -471,7 +471,7 @@ def test_efficientnet_forward_on_real_tensors():
         (lambda: effnets.model_cost("xception", width_mult=0.5), "xception has no width multiplier (width_mult=0.5"),
         (lambda: effnets.model_cost("mobilenet_v1", depth_mult=2), "mobilenet_v1 has no depth multiplier"),
         (lambda: effnets.model_cost("efficientnet_b0", resolution=8), "resolution=8 is below the minimum 32"),
-        (lambda: effnets.model_cost("shufflenet_v2_x1_0", width_mult=0.75), "width_mult=0.75 is not allowed"),
+        (lambda: effnets.model_cost("shufflenet_v2_x1_0", width_mult=0.75), "size (width_mult)=0.75 is not allowed"),
         (lambda: effnets.model_cost("regnetx_200mf", rounding="numpy"), "rounding='numpy' is not allowed"),
         (lambda: effnets.build_model("nope"), "unknown model 'nope'"),
     ],

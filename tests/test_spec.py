@@ -12,11 +12,11 @@ from effnets.spec import OutputTooSmall, SpecError, clamp_fields, decode_fields,
 from tests.strategies import spec_fields
 
 CASES = [
-    ("grouped", dict(in_channels=30, groups=4), "groups g (groups)=4 must divide C_in (in_channels)=30", "groups"),
-    ("grouped", dict(in_channels=32, out_channels=30, groups=4), "groups g (groups)=4 must divide C_out (out_channels)=30", "groups"),
+    ("grouped", dict(in_channels=30, groups=4), "groups g=4 must divide C_in (in_channels)=30", "groups"),
+    ("grouped", dict(in_channels=32, out_channels=30, groups=4), "groups g=4 must divide C_out (out_channels)=30", "groups"),
     ("shuffle_v1", dict(in_channels=240, out_channels=200), "must equal C_out (out_channels)=200", "in_channels"),
     ("shuffle_v1", dict(in_channels=240, out_channels=240, stride=2), "must be greater than C_in (in_channels)=240", "out_channels"),
-    ("shuffle_v1", dict(in_channels=240, out_channels=240, groups=7), "groups g (groups)=7 must divide", "groups"),
+    ("shuffle_v1", dict(in_channels=240, out_channels=240, groups=7), "groups g=7 must divide", "groups"),
     ("shuffle_v2", dict(in_channels=116, out_channels=117, stride=2), "C_out (out_channels)=117 must be even", "out_channels"),
     ("shuffle_v2", dict(in_channels=115, out_channels=116), "C_in (in_channels)=115 must be even", "in_channels"),
     ("shuffle_v2", dict(in_channels=58, out_channels=116), "must equal C_out (out_channels)=116", "in_channels"),
