@@ -192,6 +192,8 @@ class BenchResult:
             "p10_ms": self.p10_ms,
             "p90_ms": self.p90_ms,
             "images_per_s": self.images_per_s,
+            "spread": t.spread if t else None,
+            "busy": t.busy if t else None,
             "samples": list(t.samples) if t else [],
             "warmup_ms": list(t.warmup_ms) if t else [],
             "batch_size": t.batch_size if t else self.environment.get("batch"),

@@ -32,6 +32,11 @@ def _print_result(title: str, r: Any, as_json: bool, extra: dict[str, Any]) -> N
         f"  median {r.median_ms:.3f} ms   p10 {r.p10_ms:.3f}   p90 {r.p90_ms:.3f}   "
         f"({len(r.timing.samples)} timed calls after {len(r.timing.warmup_ms)} warm-up)"
     )
+    if r.timing.busy:
+        print(
+            f"  busy: p90 is {r.timing.spread:.1f} x p10, so something else was running; the median is not to be "
+            "trusted: measure again"
+        )
     line = f"  {r.images_per_s:.1f} images/s"
     if r.gmacs_per_s is not None:
         line += f"   {r.gmacs_per_s:.2f} GMAC/s achieved ({r.macs:,} MACs per call)"

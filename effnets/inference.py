@@ -26,6 +26,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from effnets.report import plural
+
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS: dict[str, torch.dtype] = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -67,7 +69,7 @@ def device_name(device: torch.device | str) -> str:
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
         return "Apple MPS"
-    return f"CPU ({platform.machine() or 'unknown'}, {torch.get_num_threads()} threads)"
+    return f"CPU ({platform.machine() or 'unknown'}, {plural(torch.get_num_threads(), 'thread')})"
 
 
 def pick_device(pref: str = "auto") -> tuple[torch.device, str]:
@@ -361,6 +363,9 @@ def classify(
 # ----- timing -----------------------------------------------------------------------------------------------------
 
 
+BUSY_SPREAD = 2.0  # p90 above this many times p10: the machine was doing something else during the measurement
+
+
 @dataclass(frozen=True)
 class Timing:
     """Latency of repeated calls, in milliseconds per call.
@@ -381,6 +386,16 @@ class Timing:
     warmup_ms: list[float] = field(default_factory=list)
     batch_size: int = 1
 
+    @property
+    def spread(self) -> float:
+        """p90 / p10: 1 for perfectly repeatable calls."""
+        return self.p90_ms / self.p10_ms if self.p10_ms > 0 else float("inf")
+
+    @property
+    def busy(self) -> bool:
+        """The spread says the machine was busy (p90 > BUSY_SPREAD x p10): the median is not to be trusted."""
+        return self.spread > BUSY_SPREAD
+
     def to_dict(self) -> dict:
         return {
             "median_ms": self.median_ms,
@@ -390,6 +405,8 @@ class Timing:
             "samples": list(self.samples),
             "warmup_ms": list(self.warmup_ms),
             "batch_size": self.batch_size,
+            "spread": self.spread,
+            "busy": self.busy,
         }
 
 

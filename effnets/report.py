@@ -12,6 +12,11 @@ def human(n: float, digits: int = 3) -> str:
     return f"{n:g}"
 
 
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """'1 thread', '2 threads' (``many`` for irregular plurals)."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
+
+
 def human_bytes(n: float) -> str:
     """Bytes in binary units: 1536 -> '1.5 KiB'."""
     n = float(n)

@@ -106,7 +106,9 @@ def name_fields(cls: type, message: str) -> str:
 def _first_field(cls: type, message: str) -> str | None:
     """The field a message is about: the first one written 'name=value', else the first one named."""
     for pattern in (r"(?<![\w]){}=", r"(?<![\w]){}(?![\w])"):
-        hits = [(m.start(), f.name) for f in fields(cls) if (m := re.search(pattern.format(re.escape(f.name)), message))]
+        hits = [
+            (m.start(), f.name) for f in fields(cls) if (m := re.search(pattern.format(re.escape(f.name)), message))
+        ]
         if hits:
             return min(hits)[1]
     return None

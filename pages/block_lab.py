@@ -7,10 +7,10 @@ from effnets import viz
 from effnets.blocks import BLOCKS
 from effnets.compare import comparable_fields
 from effnets.cost import EXTRA_KINDS
-from effnets.report import human, human_bytes
-from effnets.spec import field_label, field_names
+from effnets.report import human, human_bytes, plural
 from effnets.sampling import picture
-from effnets.ui import cached, classroom, common, forms, schema, state
+from effnets.spec import field_label, field_names
+from effnets.ui import cached, classroom, common, forms, jobs, schema, state
 
 S = schema.BLOCK_LAB
 P = S.prefix
@@ -76,7 +76,9 @@ except ValueError as e:
     )
     st.stop()
 
-state.write(state.link(S, always=("name", "h", "w", "batch")), spec.changed_fields() | {"in_channels": spec.in_channels})
+state.write(
+    state.link(S, always=("name", "h", "w", "batch")), spec.changed_fields() | {"in_channels": spec.in_channels}
+)
 
 # ----- headline numbers ------------------------------------------------------------------------------------------
 key = cached.spec_key(spec)
@@ -299,11 +301,13 @@ if (box := sec["Predict"]) is not None:
                     common.show_error(str(e))
         res = st.session_state.get(f"{P}.race_result")
         if res is not None and res[1] == (name, key):
-            r = res[0]
+            record = res[0]
+            r = record.value
             right = (r.faster == 0) == (pick == "this block")
             (st.success if right else st.warning)(("Right. " if right else "Not this time. ") + r.message())
             env = r.environment
             st.caption(
-                f"{env.get('device_name')}, {env.get('threads')} thread(s), torch {env.get('torch')}; median "
-                "of interleaved runs after warm-up. MACs predict the order only sometimes."
+                f"{jobs.provenance(record)} {env.get('device_name')}, {plural(int(env.get('threads', 1)), 'thread')}, "
+                f"torch {env.get('torch')}; median of interleaved runs after warm-up. MACs predict the order only "
+                "sometimes."
             )

@@ -7,24 +7,13 @@ import streamlit as st
 from effnets import scaling_views as sv
 from effnets.models import MODELS
 from effnets.report import human
-from effnets.ui import classroom, common, forms, models_cached, state
+from effnets.ui import classroom, common, forms, models_cached, schema, state
 
-P = "design"
-REGNETS = sv.family_presets("regnet")
+S = schema.DESIGN_SPACE
+P = S.prefix
+REGNETS = S["preset"].choices()
 PRESET_FOR = f"{P}._preset_fields_for"
 MB_MODELS = {"mobilenet_v1": "MobileNetV1", "mobilenet_v2": "MobileNetV2"}
-MB_ALPHAS = (0.25, 0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
-MB_RES = (96, 128, 160, 192, 224, 256)
-GROUP_CHOICES = (1, 2, 4, 8, 16, 32, 64)
-# Random sampling controls: URL name -> (session key, lo, hi, default). Ranges travel as two numbers each.
-SAMPLE_N = (10, 1000, 200)
-RANGES = {
-    "depth": (f"{P}.s_depth", 1, 64, (12, 28)),
-    "w0": (f"{P}.s_w0", 8, 512, (8, 256)),
-    "wa": (f"{P}.s_wa", 1.0, 512.0, (8.0, 256.0)),
-    "wm": (f"{P}.s_wm", 1.0, 4.0, (1.5, 3.0)),
-}
-DEFAULT_GROUPS = [1, 2, 4, 8, 16, 32]
 
 
 def seed_preset(name: str, overrides: dict | None = None) -> None:
@@ -35,55 +24,20 @@ def seed_preset(name: str, overrides: dict | None = None) -> None:
 
 # ----- state from the link (first run of the session) ------------------------------------------------------------
 if state.first_run(P):
-    name = state.read_choice("preset", REGNETS, P) or "regnetx_200mf"
-    st.session_state[f"{P}.preset"] = name
+    name = state.restore(S).get("preset", S["preset"].default)
     seed_preset(name, state.read_spec_fields(MODELS[name].spec, P))
-    common.restore_counting(P)
-    mb = state.read_choice("mb", list(MB_MODELS), P)
-    if mb:
-        st.session_state[f"{P}.mb_model"] = mb
-    n_ = state.read_int("n", *SAMPLE_N[:2], P)
-    if n_ is not None:
-        st.session_state[f"{P}.s_n"] = n_
-    seed_ = state.read_int("seed", 0, 10**6, P)
-    if seed_ is not None:
-        st.session_state[f"{P}.s_seed"] = seed_
-    if st.query_params.get("se") in ("1", "true"):
-        st.session_state[f"{P}.s_se"] = True
-    for url_name, (key, lo, hi, default) in RANGES.items():
-        read = state.read_int if isinstance(lo, int) else state.read_float
-        a = read(f"{url_name}_lo", lo, hi, P)
-        b = read(f"{url_name}_hi", lo, hi, P)
-        if a is not None or b is not None:
-            a = default[0] if a is None else a
-            b = default[1] if b is None else b
-            if a > b:
-                state.add_warnings(P, [f"{url_name} range {a}..{b} from the link is reversed; swapped"])
-                a, b = b, a
-            st.session_state[key] = (a, b)
-    groups_ = state.read_list("g", [str(g) for g in GROUP_CHOICES], P)
-    if groups_ is not None:
-        st.session_state[f"{P}.s_groups"] = [int(g) for g in groups_]
     state.mark_loaded(P)
-
-st.session_state.setdefault(f"{P}.mb_model", "mobilenet_v1")
-st.session_state.setdefault(f"{P}.mb_alphas", [0.25, 0.5, 0.75, 1.0])
-st.session_state.setdefault(f"{P}.mb_res", [128, 160, 192, 224])
-st.session_state.setdefault(f"{P}.s_n", SAMPLE_N[2])
-st.session_state.setdefault(f"{P}.s_seed", 0)
-st.session_state.setdefault(f"{P}.s_se", False)
-st.session_state.setdefault(f"{P}.s_groups", DEFAULT_GROUPS)
-for key, _lo, _hi, default in RANGES.values():
-    st.session_state.setdefault(key, default)
+state.defaults(S)
 
 # ----- controls --------------------------------------------------------------------------------------------------
 with st.sidebar:
     st.markdown("**RegNet generator**")
-    name = st.selectbox(
+    name = forms.control(
+        st,
+        S,
+        "preset",
         "Preset",
-        REGNETS,
         format_func=lambda n: MODELS[n].label,
-        key=f"{P}.preset",
         help="Loads the preset's (d, w0, wa, wm, g) from pycls; change any of them below.",
     )
     if st.session_state.get(PRESET_FOR) != name:
@@ -194,9 +148,9 @@ if (box := sec["Both roundings"]) is not None:
 if (box := sec["MobileNet grid"]) is not None:
     with box:
         c1, c2, c3 = st.columns([1, 2, 2])
-        mb = c1.radio("Network", list(MB_MODELS), format_func=MB_MODELS.get, key=f"{P}.mb_model")
-        alphas = c2.multiselect("width multipliers α", MB_ALPHAS, key=f"{P}.mb_alphas")
-        res = c3.multiselect("resolutions (ρ × 224)", MB_RES, key=f"{P}.mb_res")
+        mb = forms.control(c1, S, "mb_model", "Network", format_func=MB_MODELS.get)
+        alphas = forms.control(c2, S, "mb_alphas", "width multipliers α")
+        res = forms.control(c3, S, "mb_res", "resolutions (ρ × 224)")
         if not alphas or not res:
             common.show_error("Pick at least one width multiplier and one resolution.")
         else:
@@ -242,16 +196,16 @@ if (box := sec["Random samples"]) is not None:
             "it compares spaces by the error of their samples."
         )
         c1, c2, c3 = st.columns(3)
-        n = c1.slider("networks N", *SAMPLE_N[:2], key=f"{P}.s_n", step=10)
-        seed = c2.number_input("random seed", 0, 10**6, key=f"{P}.s_seed")
-        se = c3.toggle("SE (RegNetY)", key=f"{P}.s_se")
+        n = forms.control(c1, S, "s_n", "networks N")
+        seed = forms.control(c2, S, "s_seed", "random seed")
+        se = forms.control(c3, S, "s_se", "SE (RegNetY)")
         c4, c5 = st.columns(2)
-        d_rng = c4.slider("depth d", 1, 64, key=RANGES["depth"][0])
-        w0_rng = c5.slider("initial width w0", 8, 512, key=RANGES["w0"][0], step=8)
+        d_rng = forms.control(c4, S, "s_depth", "depth d")
+        w0_rng = forms.control(c5, S, "s_w0", "initial width w0")
         c6, c7 = st.columns(2)
-        wa_rng = c6.slider("slope wa", 1.0, 512.0, key=RANGES["wa"][0], step=1.0)
-        wm_rng = c7.slider("width multiplier wm", 1.0, 4.0, key=RANGES["wm"][0], step=0.05)
-        groups = st.multiselect("group widths g", GROUP_CHOICES, key=f"{P}.s_groups")
+        wa_rng = forms.control(c6, S, "s_wa", "slope wa")
+        wm_rng = forms.control(c7, S, "s_wm", "width multiplier wm")
+        groups = forms.control(st, S, "s_groups", "group widths g")
         try:
             samples = models_cached.sample_space(
                 int(n),
@@ -297,21 +251,4 @@ if (box := sec["Random samples"]) is not None:
                 classroom.table(pd.DataFrame(sv.sample_table(samples, unit)), "regnet_samples", key=f"{P}.csv_samples")
 
 # ----- the link ------------------------------------------------------------------------------------------------------
-ss = st.session_state
-url = {
-    "preset": name,
-    "unit": unit if unit != "macs" else None,
-    "extras": ",".join(extras) or None,
-    "mb": ss.get(f"{P}.mb_model") if ss.get(f"{P}.mb_model", "mobilenet_v1") != "mobilenet_v1" else None,
-    "n": ss.get(f"{P}.s_n") if ss.get(f"{P}.s_n", SAMPLE_N[2]) != SAMPLE_N[2] else None,
-    "seed": ss.get(f"{P}.s_seed") or None,
-    "se": "1" if ss.get(f"{P}.s_se") else None,
-    "g": ",".join(map(str, ss.get(f"{P}.s_groups", DEFAULT_GROUPS)))
-    if list(ss.get(f"{P}.s_groups", DEFAULT_GROUPS)) != DEFAULT_GROUPS
-    else None,
-}
-for url_name, (key, _lo, _hi, default) in RANGES.items():
-    rng = tuple(ss.get(key, default))
-    if rng != tuple(default):
-        url[f"{url_name}_lo"], url[f"{url_name}_hi"] = (f"{v:g}" for v in rng)
-state.write(url, sv.preset_changes(info, values) or None)
+state.write(state.link(S, always=("preset",)), sv.preset_changes(info, values) or None)

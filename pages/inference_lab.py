@@ -12,31 +12,20 @@ from effnets import inference as INF
 from effnets import viz_kernels as VK
 from effnets import weights as W
 from effnets.models import MODELS
-from effnets.report import human
-from effnets.ui import classroom, common, runtime, state
+from effnets.report import human, plural
+from effnets.ui import classroom, common, forms, jobs, runtime, schema, state
 from effnets.ui import infer_cached as IC
 
-P = "infer"
-NAMES = runtime.model_names()
-DEFAULT_MODEL = "efficientnet_lite0" if "efficientnet_lite0" in NAMES else NAMES[0]
-SAMPLES = list(I.SAMPLE_IMAGES)
-SOURCES = ["sample", "upload", "camera"]
+S = schema.INFERENCE_LAB
+P = S.prefix
+NAMES = S["model"].choices()
+DEFAULT_MODEL = S["model"].default if S["model"].default in NAMES else NAMES[0]
 
 if state.first_run(P):
-    st.session_state[f"{P}.model"] = state.read_choice("model", NAMES, P) or DEFAULT_MODEL
-    for k, opts in (("source", SOURCES), ("sample", SAMPLES), ("device", common.DEVICES)):
-        v = state.read_choice(k, opts, P)
-        if v:
-            st.session_state[f"{P}.{k}"] = v
-    v = state.read_int("topk", 1, 10, P)
-    if v is not None:
-        st.session_state[f"{P}.topk"] = v
+    state.restore(S)
     state.mark_loaded(P)
-st.session_state.setdefault(f"{P}.source", "sample")
-st.session_state.setdefault(f"{P}.sample", "chelsea")
-st.session_state.setdefault(f"{P}.device", "auto")
-st.session_state.setdefault(f"{P}.topk", 5)
-st.session_state.setdefault(f"{P}.nonce", 0)
+st.session_state.setdefault(S.key("model"), DEFAULT_MODEL)
+state.defaults(S)
 
 with st.sidebar:
     name = st.selectbox("Model", NAMES, key=f"{P}.model", format_func=lambda n: f"{n}  ·  {runtime.status_label(n)}")
@@ -48,15 +37,14 @@ with st.sidebar:
     )
     fast = st.toggle(
         "Fast path",
-        value=True,
-        key=f"{P}.fast",
+        key=S.key("fast"),
         help="BN folded into the convs, static padding, 1x1 convs as matrix products, inference mode: "
         "the same function (identical top-5), less time. Off: the plain module.",
     )
-    topk = st.slider("Top-k classes", 1, 10, key=f"{P}.topk")
+    topk = forms.control(st, S, "topk", "Top-k classes")
     c1, c2 = st.columns(2)
-    warmup = c1.number_input("Warm-up runs", 0, 50, 3, key=f"{P}.warmup")
-    repeats = c2.number_input("Timed runs", 1, 200, 10, key=f"{P}.repeats")
+    warmup = forms.control(c1, S, "warmup", "Warm-up runs")
+    repeats = forms.control(c2, S, "repeats", "Timed runs")
 classroom.sidebar_controls()
 
 status = runtime.statuses().get(name, "random init")
@@ -77,16 +65,17 @@ if not pretrained:
     )
 
 # ----- the images -------------------------------------------------------------------------------------------------
-source = st.segmented_control(
+source = forms.control(
+    st,
+    S,
+    "source",
     "Image",
-    SOURCES,
-    key=f"{P}.source",
     required=True,
     format_func={"sample": "Sample photo", "upload": "Upload", "camera": "Camera"}.get,
 )
 inputs: list[tuple[str, str, Image.Image, list[str]]] = []  # (label, key, image, notes)
 if source == "sample":
-    sample = st.selectbox("Sample photo (bundled with scikit-image)", SAMPLES, key=f"{P}.sample")
+    sample = forms.control(st, S, "sample", "Sample photo (bundled with scikit-image)")
     inputs.append((sample, f"sample:{sample}", Image.fromarray(IC.sample_array(sample)), []))
 elif source == "upload":
     files = st.file_uploader(
@@ -116,15 +105,7 @@ else:
         except I.ImageError as e:
             common.show_error(str(e))
 
-state.write(
-    {
-        "model": name,
-        "source": source,
-        "sample": st.session_state[f"{P}.sample"],
-        "device": st.session_state[f"{P}.device"],
-        "topk": topk,
-    }
-)
+state.write(state.link(S, always=("model", "source", "sample", "device", "topk")))
 
 if not inputs:
     st.info("Pick a sample photo, upload an image or take one with the camera.")
@@ -191,7 +172,7 @@ if (box := sec["Feature maps"]) is not None:
             key=f"{P}.layer",
             format_func=lambda n: f"{n}  ({by[n]['type']}, {'x'.join(map(str, by[n]['shape']))})",
         )
-        channels = lc2.number_input("Channels shown", 1, 256, 32, key=f"{P}.channels")
+        channels = forms.control(lc2, S, "channels", "Channels shown")
         grid = IC.feature_grid(name, pretrained, first_key, first_px, layer, int(channels))
         classroom.plot(
             VK.feature_grid_figure(grid, title=f"{layer} on {first_label}"),
@@ -224,9 +205,22 @@ if (box := sec["Layer similarity"]) is not None:
 
 if (box := sec["Latency"]) is not None:
     with box:
-        if st.button("Measure again", key=f"{P}.remeasure"):
-            st.session_state[f"{P}.nonce"] += 1
-        t = IC.timing(*args, tr.crop, int(warmup), int(repeats), st.session_state[f"{P}.nonce"])
+        settings = (*args, tr.crop, int(warmup), int(repeats))
+        tkey = "infer:" + ":".join(map(str, settings))
+        again = st.button("Measure again", key=f"{P}.remeasure")
+        record = jobs.recall(tkey)
+        if again or record is None:  # the first measurement of these settings, or the viewer asked for one
+            with st.spinner("Timing the model..."):
+                record = jobs.measure_now(tkey, lambda: IC.timing(*settings))
+        t = record.value
+        (st.caption if jobs.mine(record) else st.info)(
+            jobs.provenance(record, "the same model, weights, device, precision, layout, path and run counts")
+        )
+        if t["busy"]:
+            st.warning(
+                f"Busy machine: p90 is {t['spread']:.1f} x p10, so something else ran during the measurement and "
+                "the median is not to be trusted. Press *Measure again*."
+            )
         macs = None
         if name in MODELS:
             macs = effnets.model_cost(name, resolution=tr.crop, **W.pretrained_fields(name)).macs
@@ -246,7 +240,7 @@ if (box := sec["Latency"]) is not None:
             )
         env = t["environment"]
         st.caption(
-            f"{env['device_name']} · torch {env['torch']} · {env['threads']} CPU threads · {precision}"
+            f"{env['device_name']} · torch {env['torch']} · {plural(env['threads'], 'CPU thread')} · {precision}"
             + (" · fast path" if fast else " · eager")
             + (" · channels_last" if channels_last else "")
             + f" · {int(warmup)} warm-up + {int(repeats)} timed runs "

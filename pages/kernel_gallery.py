@@ -5,32 +5,22 @@ import streamlit as st
 
 from effnets import kernels as K
 from effnets import viz_kernels as VK
-from effnets.ui import classroom, common, runtime, state
+from effnets.ui import classroom, common, forms, runtime, schema, state
 from effnets.ui import kernels_cached as KC
 
-P = "kernels"
-NAMES = runtime.model_names()
-DEFAULT_MODEL = "efficientnet_lite0" if "efficientnet_lite0" in NAMES else NAMES[0]
+S = schema.KERNEL_GALLERY
+P = S.prefix
+NAMES = S["model"].choices()
+DEFAULT_MODEL = S["model"].default if S["model"].default in NAMES else NAMES[0]
 
 if state.first_run(P):
-    st.session_state[f"{P}.model"] = state.read_choice("model", NAMES, P) or DEFAULT_MODEL
-    w = state.read_choice("weights", ["pretrained", "random"], P)
-    if w:
-        st.session_state[f"{P}.weights"] = w
-    norm = state.read_choice("norm", ["kernel", "layer"], P)
-    if norm:
-        st.session_state[f"{P}.norm"] = norm
-    thr = state.read_float("threshold", 0.5, 0.99, P)
-    if thr is not None:
-        st.session_state[f"{P}.threshold"] = thr
+    state.restore(S)
     layer = st.query_params.get("layer")
     if layer:
         st.session_state[f"{P}._url_layer"] = layer
     state.mark_loaded(P)
-
-st.session_state.setdefault(f"{P}.weights", "pretrained")
-st.session_state.setdefault(f"{P}.norm", "kernel")
-st.session_state.setdefault(f"{P}.threshold", K.DEFAULT_THRESHOLD)
+st.session_state.setdefault(S.key("model"), DEFAULT_MODEL)
+state.defaults(S)
 
 with st.sidebar:
     name = st.selectbox(
@@ -41,19 +31,19 @@ with st.sidebar:
         help="Models with ImageNet weights come first. The others are random init: their kernels are noise, which "
         "is the point of comparing.",
     )
-    weights = st.radio(
+    weights = forms.control(
+        st,
+        S,
+        "weights",
         "Weights",
-        ["pretrained", "random"],
-        key=f"{P}.weights",
         horizontal=True,
         format_func={"pretrained": "trained (ImageNet)", "random": "random init"}.get,
     )
-    threshold = st.slider(
+    threshold = forms.control(
+        st,
+        S,
+        "threshold",
         "Similarity threshold",
-        0.5,
-        0.99,
-        key=f"{P}.threshold",
-        step=0.01,
         help="A kernel joins a family when its |cosine similarity| to one of the family's templates reaches this.",
     )
 classroom.sidebar_controls()
@@ -97,17 +87,18 @@ with st.sidebar:
             f"{' s' + str(by_name[n].stride) if by_name[n].stride > 1 else ''} · {n}"
         ),
     )
-    per = st.radio(
+    per = forms.control(
+        st,
+        S,
+        "norm",
         "Colour scale",
-        ["kernel", "layer"],
-        key=f"{P}.norm",
         horizontal=True,
         format_func={"kernel": "per kernel", "layer": "per layer"}.get,
         help="Per kernel: each kernel scaled by its own max |w| (shape). Per layer: one scale for the "
         "layer (which kernels are strong).",
     )
 
-state.write({"model": name, "weights": weights, "layer": layer, "norm": per, "threshold": threshold})
+state.write(state.link(S, always=("model", "weights", "norm", "threshold"), layer=layer))
 info = by_name[layer]
 fname = f"{name}_{'trained' if pretrained else 'random'}_{layer}"
 
@@ -204,7 +195,7 @@ if (box := sec["Frequency response"]) is not None:
 
 if (box := sec["Fixed kernels"]) is not None:
     with box:
-        sigma = st.slider("Gaussian sigma (pixels)", 0.3, 3.0, K.GAUSSIAN_SIGMA, 0.1, key=f"{P}.sigma")
+        sigma = forms.control(st, S, "sigma", "Gaussian sigma (pixels)")
         lib = KC.library(sigma)
         st.markdown(
             "The kernels VGNet fixes instead of learning: a Gaussian blur before every downsampling (VGNetG), and "

@@ -9,63 +9,48 @@ from effnets import inference as INF
 from effnets import viz_zoo as VZ
 from effnets.blocks import BLOCKS
 from effnets.compare import comparable_fields, matched_width
-from effnets.models import MODELS
-from effnets.ui import classroom, common, jobs, state
+from effnets.report import plural
+from effnets.ui import classroom, common, forms, jobs, schema, state
 from effnets.ui import zoo_cached as ZC
 
-P = "latency"
-MODEL_NAMES = list(MODELS)
-
-
-NAMES = list(BLOCKS)
-DEFAULT = ["standard", "grouped", "depthwise_separable", "shuffle_v2", "mbconv", "fire", "inception"]
-MODES = ["same", "matched"]
+S = schema.LATENCY_LAB
+P = S.prefix
 
 if state.first_run(P):
-    raw = state.read_list("blocks", NAMES, P)
-    if raw:
-        st.session_state[f"{P}.blocks"] = raw
-    for k, lo, hi in (("c", 1, 1024), ("hw", 4, 224), ("k", 1, 7)):
-        v = state.read_int(k, lo, hi, P)
-        if v is not None:
-            st.session_state[f"{P}.{k}"] = v
-    v = state.read_choice("mode", MODES, P)
-    if v:
-        st.session_state[f"{P}.mode"] = v
+    restored = state.restore(S)
+    if not restored.get("blocks", True):  # an empty list from the link keeps the default set
+        st.session_state.pop(S.key("blocks"))
     state.mark_loaded(P)
-st.session_state.setdefault(f"{P}.blocks", DEFAULT)
-st.session_state.setdefault(f"{P}.c", 64)
-st.session_state.setdefault(f"{P}.hw", 28)
-st.session_state.setdefault(f"{P}.k", 3)
-st.session_state.setdefault(f"{P}.mode", "matched")
+state.defaults(S)
 
 with st.sidebar:
-    names = st.multiselect("Blocks", NAMES, key=f"{P}.blocks", format_func=lambda n: BLOCKS[n].label)
-    mode = st.radio(
+    names = forms.control(st, S, "blocks", "Blocks", format_func=lambda n: BLOCKS[n].label)
+    mode = forms.control(
+        st,
+        S,
+        "mode",
         "Compare at",
-        MODES,
-        key=f"{P}.mode",
         horizontal=True,
         format_func={"same": "the same channels", "matched": "matched MACs"}.get,
         help="Same channels: every block maps C -> C. Matched MACs: each block's width is chosen so its "
         "MACs match the standard conv's.",
     )
     c1, c2, c3 = st.columns(3)
-    c = c1.number_input("C", 1, 1024, key=f"{P}.c", help="Channels (in and out).")
-    hw = c2.number_input("H = W", 4, 224, key=f"{P}.hw")
-    k = c3.number_input("k", 1, 7, key=f"{P}.k", help="Kernel size where the block has one.")
+    c = forms.control(c1, S, "c", "C", help="Channels (in and out).")
+    hw = forms.control(c2, S, "hw", "H = W")
+    k = forms.control(c3, S, "k", "k", help="Kernel size where the block has one.")
     st.markdown("**Measurement**")
     device, reason, precision = common.device_controls(P, show_reason=False)
     d1, d2 = st.columns(2)
-    batch = d1.number_input("Batch", 1, 256, 8, key=f"{P}.batch")
-    threads = d2.number_input("CPU threads", 1, 64, 1, key=f"{P}.threads")
+    batch = forms.control(d1, S, "batch", "Batch")
+    threads = forms.control(d2, S, "threads", "CPU threads")
     d3, d4 = st.columns(2)
-    warmup = d3.number_input("Warm-up", 0, 50, 3, key=f"{P}.warmup")
-    repeats = d4.number_input("Timed rounds", 1, 200, 15, key=f"{P}.repeats")
+    warmup = forms.control(d3, S, "warmup", "Warm-up")
+    repeats = forms.control(d4, S, "repeats", "Timed rounds")
 classroom.sidebar_controls()
 
 classroom.page_header("Latency Lab", P)
-state.write({"blocks": ",".join(names), "c": c, "hw": hw, "k": k, "mode": mode})
+state.write(state.link(S, always=("blocks", "c", "hw", "k", "mode")))
 if not names:
     st.info("Pick some blocks in the sidebar.")
     st.stop()
@@ -107,7 +92,8 @@ st.markdown(
         if mode == "matched"
         else f"each mapping {c} -> {c} channels"
     )
-    + f". Timed on **{INF.device_name(device)}** ({reason}), {threads} thread(s), {precision}, interleaved."
+    + f". Timed on **{INF.device_name(device)}** ({reason}), {plural(int(threads), 'thread')}, {precision}, "
+    "interleaved."
 )
 
 key = bench.config_key(
@@ -125,7 +111,8 @@ key = bench.config_key(
     repeats=int(repeats),
 )
 job = jobs.follow(f"{P}.job")
-result = jobs.recall(key)
+record = jobs.recall(key)
+result = record.value if record else None
 if st.button("Measure", type="primary", key=f"{P}.measure", disabled=job is not None and not job.finished):
     plan = {n: (cfg[0], (cfg[1].in_channels, int(hw), int(hw))) for n, cfg in configs.items()}
 
@@ -152,10 +139,19 @@ if st.button("Measure", type="primary", key=f"{P}.measure", disabled=job is not 
 if job is not None and job.finished:
     if job.error:
         common.show_error(f"The measurement failed: {job.error}")
-    elif job.result is not None:
-        result = job.result
+    elif job.result is not None and job.key == key:
+        record = jobs.recall(key)
+        result = record.value
         if job.result["run"].partial:
             st.warning("Stopped early: fewer rounds than asked.")
+if result is not None:
+    (st.caption if jobs.mine(record) else st.info)(jobs.provenance(record, "these blocks and measurement settings"))
+    busy = [BLOCKS[r.label].label for r in result["run"].results if r.timing is not None and r.timing.busy]
+    if busy:
+        st.warning(
+            f"Busy machine: the spread of {', '.join(busy)} (p90 more than {INF.BUSY_SPREAD:g} x p10) says something "
+            "else ran during the measurement. Press *Measure* again."
+        )
 
 MACS_COL = f"MACs (batch of {batch})"
 rows, points = [], []
@@ -243,10 +239,11 @@ if (box := sec["Guidelines G1-G4"]) is not None:
             "access; **G2** many groups cost memory access; **G3** fragmentation (many small parallel ops) hurts "
             "parallelism; **G4** element-wise ops are not free."
         )
-        what = st.radio(
+        what = forms.control(
+            st,
+            S,
+            "check_what",
             "Check",
-            ["block", "model"],
-            key=f"{P}.check_what",
             horizontal=True,
             format_func={"block": "a block from the list", "model": "a whole model"}.get,
         )
@@ -256,7 +253,7 @@ if (box := sec["Guidelines G1-G4"]) is not None:
             if pick:
                 findings = G.check_cost(configs[pick][2], BLOCKS[pick].label)
         else:
-            mpick = st.selectbox("Model", MODEL_NAMES, key=f"{P}.check_model")
+            mpick = forms.control(st, S, "check_model", "Model")
             try:
                 findings = ZC.model_findings(mpick)
             except ValueError as e:
@@ -273,7 +270,8 @@ if (box := sec["Guidelines G1-G4"]) is not None:
         )
         ekey = bench.config_key(device, kind="guidelines", precision=precision, threads=int(threads))
         ejob = jobs.follow(f"{P}.gjob")
-        effects = jobs.recall(ekey)
+        erecord = jobs.recall(ekey)
+        effects = erecord.value if erecord else None
         if st.button("Measure G1-G4", key=f"{P}.gmeasure", disabled=ejob is not None and not ejob.finished):
 
             def gwork(progress, stop):
@@ -282,9 +280,11 @@ if (box := sec["Guidelines G1-G4"]) is not None:
 
             jobs.start(f"{P}.gjob", ekey, "timing the G1-G4 pairs", gwork)
             st.rerun()
-        if ejob is not None and ejob.finished and ejob.result is not None:
-            effects = ejob.result
+        if ejob is not None and ejob.finished and ejob.result is not None and ejob.key == ekey:
+            erecord = jobs.recall(ekey)
+            effects = erecord.value
         if effects:
+            st.caption(jobs.provenance(erecord, "this device, precision and thread count"))
             classroom.table(
                 pd.DataFrame(
                     [

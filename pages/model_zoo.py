@@ -7,60 +7,52 @@ from effnets import bench
 from effnets import inference as INF
 from effnets import viz_zoo as VZ
 from effnets import zoo as Z
-from effnets.ui import classroom, common, jobs, state
+from effnets.report import plural
+from effnets.ui import classroom, common, forms, jobs, schema, state
 from effnets.ui import zoo_cached as ZC
 
-P = "zoo"
-ALL = Z.all_names()
+S = schema.MODEL_ZOO
+P = S.prefix
 
 if state.first_run(P):
-    raw = state.read_list("models", ALL, P)
-    if raw:
-        st.session_state[f"{P}.models"] = raw
-    for k, lo, hi in (("batch", 1, 64), ("threads", 1, 64)):
-        v = state.read_int(k, lo, hi, P)
-        if v is not None:
-            st.session_state[f"{P}.{k}"] = v
-    v = state.read_choice("device", common.DEVICES, P)
-    if v:
-        st.session_state[f"{P}.device"] = v
+    restored = state.restore(S)
+    if not restored.get("models", True):  # an empty list from the link keeps the default set
+        st.session_state.pop(S.key("models"))
     state.mark_loaded(P)
-st.session_state.setdefault(f"{P}.models", list(Z.DEFAULT_SET))
-st.session_state.setdefault(f"{P}.batch", 1)
-st.session_state.setdefault(f"{P}.threads", 1)
-st.session_state.setdefault(f"{P}.device", "auto")
+state.defaults(S)
 
 with st.sidebar:
-    names = st.multiselect(
+    names = forms.control(
+        st,
+        S,
+        "models",
         "Models",
-        ALL,
-        key=f"{P}.models",
         help="effnets' builders and torchvision's reference models (marked 'torchvision').",
     )
     st.markdown("**Measurement**")
     device, reason, precision = common.device_controls(P, show_reason=False)
     c1, c2 = st.columns(2)
-    batch = c1.number_input("Batch", 1, 64, key=f"{P}.batch")
-    threads = c2.number_input(
+    batch = forms.control(c1, S, "batch", "Batch")
+    threads = forms.control(
+        c2,
+        S,
+        "threads",
         "CPU threads",
-        1,
-        64,
-        key=f"{P}.threads",
         help="torch.set_num_threads during the measurement. On a shared server 1 is the most repeatable.",
     )
-    channels_last = st.toggle("channels_last (NHWC)", value=True, key=f"{P}.nhwc")
+    channels_last = st.toggle("channels_last (NHWC)", key=S.key("nhwc"))
     eager = st.toggle(
         "Eager (no fast path)",
         key=f"{P}.eager",
         help="Off: BN folded into convs, static padding, inference mode (the fast path). On: the plain module.",
     )
     c3, c4 = st.columns(2)
-    warmup = c3.number_input("Warm-up", 0, 20, 2, key=f"{P}.warmup")
-    repeats = c4.number_input("Timed rounds", 1, 100, 8, key=f"{P}.repeats")
+    warmup = forms.control(c3, S, "warmup", "Warm-up")
+    repeats = forms.control(c4, S, "repeats", "Timed rounds")
 classroom.sidebar_controls()
 
 classroom.page_header("Model Zoo", P)
-state.write({"models": ",".join(names), "device": st.session_state[f"{P}.device"], "batch": batch, "threads": threads})
+state.write(state.link(S, always=("models", "device", "batch", "threads")))
 if not names:
     st.info("Pick some models in the sidebar.")
     st.stop()
@@ -85,13 +77,15 @@ key = bench.config_key(
 )
 st.markdown(
     f"Counts are exact (effnets' analytic model; torchvision's reference models traced on the meta device). Latency "
-    f"is measured **on this server**: {INF.device_name(device)} ({reason}), torch {env['torch']}, {threads} CPU "
-    f"thread(s), {precision}, batch {batch}, {'channels_last' if channels_last else 'NCHW'}, "
-    f"{'eager' if eager else 'fast path'}; each model at its own resolution."
+    f"is measured **on this server**: {INF.device_name(device)} ({reason}), torch {env['torch']}, "
+    f"{plural(int(threads), 'CPU thread')}, {precision}, batch {batch}, "
+    f"{'channels_last' if channels_last else 'NCHW'}, {'eager' if eager else 'fast path'}; each model at its own "
+    "resolution."
 )
 
 job = jobs.follow(f"{P}.job")
-run = jobs.recall(key)
+record = jobs.recall(key)
+run = record.value if record else None
 if st.button("Measure latency", type="primary", key=f"{P}.measure", disabled=job is not None and not job.finished):
 
     def work(progress, stop):
@@ -116,9 +110,17 @@ if job is not None and job.finished:
         common.show_error(f"The measurement failed: {job.error}")
     elif job.result is not None and job.result.partial:
         st.warning("Stopped: the table shows what was measured before the stop (fewer rounds).")
-    if job.result is not None:
-        run = job.result
+    if job.result is not None and job.key == key:
+        record = jobs.recall(key)
+        run = record.value
 if run is not None:
+    (st.caption if jobs.mine(record) else st.info)(jobs.provenance(record, "these models and measurement settings"))
+    busy = [r.label for r in run.results if r.timing is not None and r.timing.busy]
+    if busy:
+        st.warning(
+            f"Busy machine: the spread of {', '.join(busy)} (p90 more than {INF.BUSY_SPREAD:g} x p10) says something "
+            "else ran during the measurement. Press *Measure latency* again."
+        )
     rows = Z.attach_latency(rows, run)
     failed = [r for r in run.results if r.error]
     for r in failed:

@@ -47,7 +47,10 @@ def test_cost_block_check_includes_tracers():
         (["cost", "block", "nope", "--input", "3,8,8"], "unknown block 'nope'"),
         (["cost", "block", "standard", "--input", "3,8"], "must be C,H,W"),
         (["cost", "block", "standard", "--input", "3,0,8"], "at least 1"),
-        (["cost", "block", "grouped", "--input", "30,8,8", "--set", "groups=4"], "groups g=4 must divide C_in (in_channels)=30"),
+        (
+            ["cost", "block", "grouped", "--input", "30,8,8", "--set", "groups=4"],
+            "groups g=4 must divide C_in (in_channels)=30",
+        ),
         (["cost", "block", "standard", "--input", "3,8,8", "--set", "kernel_size"], "key=value"),
         (["cost", "block", "standard", "--input", "3,8,8", "--set", "kernel_size=abc"], "not an integer"),
         (["cost", "block", "standard", "--input", "3,8,8", "--set", "in_channels=4"], "comes from --input"),

@@ -48,7 +48,10 @@ def test_cost_model_text_with_set_and_check():
     ("args", "needle"),
     [
         (["cost", "model", "efficientnet_b9"], "unknown model 'efficientnet_b9'"),
-        (["cost", "model", "efficientnet_b0", "--width", "0"], "width multiplier w (width_mult)=0.0 is below the minimum 0.05"),
+        (
+            ["cost", "model", "efficientnet_b0", "--width", "0"],
+            "width multiplier w (width_mult)=0.0 is below the minimum 0.05",
+        ),
         (["cost", "model", "efficientnet_b0", "--width", "abc"], "invalid float value: 'abc'"),
         (["cost", "model", "xception", "--depth", "2"], "xception has no depth multiplier"),
         (["cost", "model", "shufflenet_v1", "--set", "groups=5"], "groups g=5 is not allowed"),

@@ -400,7 +400,9 @@ def test_regnet_stages_follow_the_generator():
         effnets.model_cost("regnetx_200mf", w0=20)
     with pytest.raises(ValueError, match="wm=1.0 must be above 1"):
         effnets.model_cost("regnetx_200mf", wm=1.0)
-    with pytest.raises(ValueError, match="above the 4096 a block allows: lower slope wa, width multiplier wm or depth d"):
+    with pytest.raises(
+        ValueError, match="above the 4096 a block allows: lower slope wa, width multiplier wm or depth d"
+    ):
         effnets.model_cost("regnetx_200mf", wa=400, wm=4.0, depth=40)
 
 
@@ -466,7 +468,10 @@ def test_efficientnet_forward_on_real_tensors():
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: effnets.model_cost("efficientnet_b0", width_mult=0), "width multiplier w (width_mult)=0.0 is below the minimum 0.05"),
+        (
+            lambda: effnets.model_cost("efficientnet_b0", width_mult=0),
+            "width multiplier w (width_mult)=0.0 is below the minimum 0.05",
+        ),
         (lambda: effnets.model_cost("efficientnet_b0", foo=1), "unknown setting 'foo' (valid settings: width_mult"),
         (lambda: effnets.model_cost("xception", width_mult=0.5), "xception has no width multiplier (width_mult=0.5"),
         (lambda: effnets.model_cost("mobilenet_v1", depth_mult=2), "mobilenet_v1 has no depth multiplier"),

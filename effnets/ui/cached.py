@@ -72,11 +72,13 @@ def deformable_picture(key: tuple, in_hw: tuple[int, int], out_pos: tuple[int, i
         return deformable_taps(_spec("deformable", key), in_hw, out_pos)
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
 def race(name: str, key: tuple, standard_key: tuple, shape: tuple[int, int, int]):
-    """This block against the standard conv, timed interleaved (see effnets.quiz.race); cached per settings."""
+    """This block against the standard conv, timed interleaved (see effnets.quiz.race), now and for this session
+    (never cached: a timing belongs to the viewer who raced)."""
     from effnets.quiz import race as run
-    from effnets.ui.jobs import _server_lock
+    from effnets.ui import jobs
 
-    with _server_lock():  # never time while another measurement runs on this server
-        return run((name, dict(key)), ("standard", dict(standard_key)), shape)
+    return jobs.measure_now(
+        f"race:{name}:{key}:{standard_key}:{shape}",
+        lambda: run((name, dict(key)), ("standard", dict(standard_key)), shape),
+    )

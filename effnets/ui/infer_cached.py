@@ -66,7 +66,6 @@ def predict(
     return [p.to_dict() for p in INF.classify(model, pre.tensor, topk)[0]]
 
 
-@st.cache_data(max_entries=64, show_spinner="Timing the model...")
 def timing(
     name: str,
     pretrained: bool,
@@ -77,9 +76,9 @@ def timing(
     crop: int,
     warmup: int,
     repeats: int,
-    nonce: int = 0,
 ) -> dict:
-    """Latency of one image (batch 1) with warm-up and device synchronisation. ``nonce`` forces a new measurement."""
+    """Latency of one image (batch 1) with warm-up and device synchronisation, measured now (never cached: a timing
+    belongs to the session that asked for it; see effnets.ui.jobs)."""
     model = prepared(name, pretrained, device, precision, channels_last, fast)
     x = torch.zeros(1, 3, crop, crop)
     t = INF.time_model(model, x, warmup=warmup, repeats=repeats)

@@ -1,15 +1,18 @@
-"""Long measurements in the background with a progress bar and a Stop button.
+"""Measurements: long ones in the background with a progress bar and a Stop button, and whose they are.
 
 A measurement runs in a worker thread (no Streamlit calls there); the page polls it, drawing progress, until it ends.
 Only one measurement runs at a time on the server (a lock shared by all sessions): timings taken while another
 measurement competes for the same cores would be wrong. Finished results are kept per (device, configuration) in a
-store shared by all sessions, so a class sees the numbers the first student measured.
+store shared by all sessions, each with when and by which session it was measured: a page shows a viewer's own
+measurement as theirs and anyone else's plainly as an earlier one (:func:`provenance`), and "measure again" always
+measures.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,15 +31,60 @@ def _store() -> dict[str, Any]:
     return {}
 
 
-def remember(key: str, value: Any) -> None:
+@dataclass(frozen=True)
+class Measured:
+    """A measurement with its provenance: the value, when (time.time()) and which session measured it."""
+
+    value: Any
+    at: float
+    session: str
+
+
+def session_id() -> str:
+    """This browser session's id (stable across its reruns)."""
+    return st.session_state.setdefault("app.session_id", uuid.uuid4().hex)
+
+
+def remember(key: str, value: Any) -> Measured:
+    """Keep ``value`` as this session's measurement of configuration ``key`` (and the latest one on the server)."""
+    record = Measured(value, time.time(), session_id())
     store = _store()
-    store[key] = value
+    store.pop(key, None)
+    store[key] = record
     while len(store) > 64:
         store.pop(next(iter(store)))
+    st.session_state.setdefault("app.measured", {})[key] = record
+    return record
 
 
-def recall(key: str) -> Any | None:
-    return _store().get(key)
+def recall(key: str) -> Measured | None:
+    """This session's own measurement of ``key`` if it has one, else the server's latest (another session's)."""
+    return st.session_state.get("app.measured", {}).get(key) or _store().get(key)
+
+
+def mine(record: Measured | None) -> bool:
+    return record is not None and record.session == session_id()
+
+
+def provenance(record: Measured, settings: str = "these settings") -> str:
+    """'Measured for you at 21:50:03.' or 'An earlier measurement, by another session at 21:48:10 (4 min ago), with
+    these settings: ...'"""
+    when = time.strftime("%H:%M:%S", time.localtime(record.at))
+    if mine(record):
+        return f"Measured for you at {when} (server time)."
+    ago = max(0, time.time() - record.at)
+    ago_text = f"{ago:.0f} s ago" if ago < 120 else f"{ago / 60:.0f} min ago"
+    return (
+        f"An earlier measurement, by another session at {when} server time ({ago_text}), with {settings}: "
+        "not yours. Measure to get your own."
+    )
+
+
+def measure_now(key: str, work: Callable[[], Any]) -> Measured:
+    """Run ``work()`` at once under the server's measurement lock and remember the result as this session's."""
+    with _server_lock():
+        value = work()
+    return remember(key, value)
 
 
 @dataclass
@@ -100,8 +148,10 @@ def follow(state_key: str, poll_s: float = 0.5) -> Job | None:
             job.stop.set()
         time.sleep(poll_s)
         st.rerun()
-    if job.result is not None and not job.error and recall(job.key) is not job.result:
-        remember(job.key, job.result)
+    if job.result is not None and not job.error:
+        own = st.session_state.get("app.measured", {}).get(job.key)
+        if own is None or own.value is not job.result:
+            remember(job.key, job.result)
     return job
 
 

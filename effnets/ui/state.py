@@ -198,7 +198,9 @@ def restore(schema: PageSchema, skip: tuple[str, ...] = ()) -> dict[str, Any]:
         if name not in known:
             hint = f" (its settings go in {schema.spec_param}=name:value,...)" if schema.spec_param else ""
             raw = str(st.query_params.get(name))[:40]
-            add_warnings(schema.prefix, [f"ignored {name[:40]}='{raw}' from the link: this page has no such setting{hint}"])
+            add_warnings(
+                schema.prefix, [f"ignored {name[:40]}='{raw}' from the link: this page has no such setting{hint}"]
+            )
     return read
 
 
