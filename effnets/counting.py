@@ -62,10 +62,38 @@ def _deform_flops_for_flop_counter(input_shape, weight_shape, *args, out_shape=N
 
 
 def build_on_meta(factory) -> nn.Module:
-    """Build a module on the meta device (shapes only, no memory) in eval mode."""
-    with torch.device("meta"):
-        m = factory()
+    """Build a module on the meta device (shapes only, no memory) in eval mode.
+
+    A builder that computes with tensors while it builds (torchvision's RegNets derive their widths with torch ops)
+    cannot run under the meta device; it runs on the CPU instead, with each parameter and buffer moved to the meta
+    device the moment it is registered, so no weights are ever initialised or kept.
+    """
+    try:
+        with torch.device("meta"):
+            m = factory()
+    except NotImplementedError:
+        with _weights_on_meta():
+            m = factory()
     return m.eval()
+
+
+@contextlib.contextmanager
+def _weights_on_meta():
+    register_parameter, register_buffer = nn.Module.register_parameter, nn.Module.register_buffer
+
+    def parameter(self, name, param):
+        if param is not None:
+            param = nn.Parameter(param.to("meta"), requires_grad=param.requires_grad)
+        register_parameter(self, name, param)
+
+    def buffer(self, name, tensor, persistent=True):
+        register_buffer(self, name, None if tensor is None else tensor.to("meta"), persistent)
+
+    nn.Module.register_parameter, nn.Module.register_buffer = parameter, buffer
+    try:
+        yield
+    finally:
+        nn.Module.register_parameter, nn.Module.register_buffer = register_parameter, register_buffer
 
 
 def flop_counter_macs(module: nn.Module, input_shape: tuple[int, ...], batch: int = 1) -> int:
