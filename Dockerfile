@@ -14,7 +14,7 @@ COPY requirements.txt .
 RUN pip install --index-url "$TORCH_INDEX" "torch==2.14.1" "torchvision==0.29.1" \
  && pip install -r requirements.txt
 
-COPY --chown=effnets:effnets app.py ./
+COPY --chown=effnets:effnets app.py serve.py ./
 COPY --chown=effnets:effnets pages ./pages
 COPY --chown=effnets:effnets effnets ./effnets
 COPY --chown=effnets:effnets assets ./assets
@@ -24,4 +24,4 @@ USER effnets
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s \
   CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8501/_stcore/health', timeout=4)"
-CMD ["python", "-m", "streamlit", "run", "app.py", "--server.port=8501", "--server.address=0.0.0.0"]
+CMD ["python", "-m", "streamlit", "run", "serve.py", "--server.port=8501", "--server.address=0.0.0.0"]

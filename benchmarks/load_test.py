@@ -1,4 +1,4 @@
-"""A class at once: N concurrent browser sessions against one `streamlit run app.py` server.
+"""A class at once: N concurrent browser sessions against one `streamlit run serve.py` server.
 
 Every session (its own browser context, so its own Streamlit session) walks through the Block Lab, the Scaling Lab and
 the Inference Lab with settings of its own, and checks what it is shown against effnets computed here:

@@ -1,6 +1,6 @@
 """Start the app headless on a free local port and find a chromium to drive it (browser tests, load test).
 
-Nothing here imports streamlit; the server runs in its own process (``python -m streamlit run app.py``).
+Nothing here imports streamlit; the server runs in its own process (``python -m streamlit run serve.py``).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def app_server(timeout_s: float = 120, capture_output: bool = True) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``streamlit run app.py`` on 127.0.0.1 at a free port; yields (url, process) once /_stcore/health answers.
+    """``streamlit run serve.py`` (app.py behind the launcher) on 127.0.0.1 at a free port; yields (url, process) once /_stcore/health answers.
 
     The server's output goes to an anonymous temporary file (a pipe nobody reads would stall a chatty server) and
     its end is quoted when the server fails to start.
@@ -63,7 +63,7 @@ def app_server(timeout_s: float = 120, capture_output: bool = True) -> Iterator[
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.port", str(port)]
+    cmd = [sys.executable, "-m", "streamlit", "run", str(ROOT / "serve.py"), "--server.port", str(port)]
     cmd += ["--server.address", "127.0.0.1", "--server.headless", "true"]
     with contextlib.ExitStack() as stack:
         log = stack.enter_context(tempfile.TemporaryFile()) if capture_output else None

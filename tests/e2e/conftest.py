@@ -1,4 +1,4 @@
-"""A real `streamlit run app.py` server and Debian's chromium driven by Playwright.
+"""A real `streamlit run serve.py` server and Debian's chromium driven by Playwright.
 
 Skipped (with the reason) only where no chromium binary exists. Screenshots of every page go to
 artifacts/screenshots/, from where the README's pictures are taken.
