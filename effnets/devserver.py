@@ -53,7 +53,7 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def app_server(timeout_s: float = 120, capture_output: bool = True) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``streamlit run serve.py`` (app.py behind the launcher) on 127.0.0.1 at a free port; yields (url, process) once /_stcore/health answers.
+    """``streamlit run serve.py`` on 127.0.0.1 at a free port; yields (url, process) once /_stcore/health answers.
 
     The server's output goes to an anonymous temporary file (a pipe nobody reads would stall a chatty server) and
     its end is quoted when the server fails to start.
