@@ -122,7 +122,7 @@ if (box := sec["Predictions"]) is not None:
             c1, c2 = st.columns([1, 2])
             c1.image(img, caption=f"{label} ({img.width}x{img.height})", width="stretch")
             for n in notes:
-                c1.caption(f"ℹ️ {n}")
+                c1.caption(f":material/info: {n}")
             try:
                 preds = IC.predict(*args, key, np.asarray(img), topk)
             except ValueError as e:

@@ -258,7 +258,7 @@ if (box := sec["Guidelines G1-G4"]) is not None:
                 findings = ZC.model_findings(mpick)
             except ValueError as e:
                 common.show_error(str(e))
-        icon = {"ok": "✅", "warn": "⚠️", "n/a": "·"}
+        icon = {"ok": ":green[:material/check_circle:]", "warn": ":orange[:material/warning:]", "n/a": "·"}
         for f in findings:
             st.markdown(f"{icon.get(f.status, '')} **{f.guideline}** {f.title}: {f.summary}")
             if f.rows:

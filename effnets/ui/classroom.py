@@ -163,7 +163,13 @@ def predict_then_reveal(
         "Your guess", key=f"{key}.guess", placeholder="e.g. 18000, 18k or 1.8e4", label_visibility="collapsed"
     )
     if c2.button("Reveal", key=f"{key}.reveal"):
-        st.session_state[state_key] = answer
+        try:  # a guess that is not a number is refused before anything is revealed
+            if guess_text.strip():
+                parse_guess(guess_text)
+        except ValueError as e:
+            st.warning(f"{e}: the answer stays hidden until the guess is a number.")
+        else:
+            st.session_state[state_key] = answer
     if st.session_state.get(state_key) == answer:
         try:
             g = grade_count(parse_guess(guess_text), answer) if guess_text.strip() else None

@@ -44,7 +44,7 @@ def counting_controls(prefix: str, container=None) -> tuple[str, list[str]]:
 
 def show_error(message: str, hint: str = "") -> None:
     """A user error as a readable box (never a traceback)."""
-    st.error(message + (f"\n\n{hint}" if hint else ""), icon="⚠️")
+    st.error(message + (f"\n\n{hint}" if hint else ""), icon=":material/error:")
 
 
 def dark_theme() -> bool:

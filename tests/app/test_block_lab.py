@@ -170,3 +170,38 @@ def test_counting_settings_from_link_on_every_counting_page(file, prefix):
     assert at.session_state[f"{prefix}.extras"] == ["bn"]
     text = " ".join(w.value for w in at.warning)
     assert "unit='joules'" in text and "nonsense" in text
+
+
+def test_a_word_as_the_guess_does_not_reveal_the_answer():
+    at = page("block_lab.py", {"block": "standard"}).run()
+    answer = effnets.block_cost("standard", (32, 56, 56)).params
+    at.text_input(key="blocks.quiz_params.guess").set_value("lots").run()
+    at.button(key="blocks.quiz_params.reveal").click().run()
+    no_exceptions(at)
+    graded = " ".join(e.value for e in [*at.info, *at.success, *at.warning])
+    assert f"{answer:,}" not in graded
+    assert any("'lots' is not a number" in w.value and "stays hidden" in w.value for w in at.warning)
+    at.text_input(key="blocks.quiz_params.guess").set_value(str(answer)).run()
+    at.button(key="blocks.quiz_params.reveal").click().run()
+    assert any("Right" in s.value for s in at.success)
+
+
+def test_a_setting_the_page_does_not_have_in_the_link_is_reported():
+    at = page("block_lab.py", {"block": "standard", "kernel_size": "-5"}).run()
+    no_exceptions(at)
+    text = " ".join(w.value for w in at.warning)
+    assert "ignored kernel_size='-5' from the link: this page has no such setting" in text
+    assert "cfg=" in text  # where a block's settings go
+
+
+def test_switching_block_keeps_only_settings_that_fit():
+    at = page("block_lab.py", {"block": "standard"}).run()
+    at.number_input(key="blocks.out_channels").set_value(128).run()
+    at.selectbox(key="blocks.name").set_value("shuffle_v2").run()
+    no_exceptions(at)
+    assert not at.error
+    assert at.session_state["blocks.out_channels"] == 32  # C_out follows C_in = 32 for a stride-1 unit
+    assert any("C_out 128 → 32" in i.value for i in at.info)
+    assert metric(at, "Parameters") == human(effnets.block_cost("shuffle_v2", (32, 56, 56), out_channels=32).params)
+    at.selectbox(key="blocks.name").set_value("standard").run()  # settings that fit are kept
+    assert at.session_state["blocks.out_channels"] == 32 and not at.info
