@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from effnets import counting as K
 from effnets.blocks import BLOCKS
 from effnets.cost import EXTRA_KINDS
+from effnets.spec import SpecError
 from tests.rf import measured_receptive_field
 from tests.strategies import input_hw, spec_fields
 
@@ -142,3 +143,40 @@ def test_extra_kinds_are_all_exercised_somewhere():
         c = info.cost(spec, (spec.in_channels, 16, 16))
         seen |= {k for k in EXTRA_KINDS if c.extra(k)}
     assert seen == set(EXTRA_KINDS)
+
+
+@pytest.mark.parametrize("name", list(BLOCKS))
+@given(c_in=st.sampled_from((1, 2, 3, 8, 30, 32, 64, 96, 240)))
+def test_defaults_follow_the_input_or_explain(name, c_in):
+    """For any C_in, the block's defaults either fit it (following C_in where they must) or the error says why."""
+    info = BLOCKS[name]
+    try:
+        spec = info.spec_for_input(c_in)
+    except SpecError as e:
+        assert e.field is not None and str(e)
+        return
+    assert spec.in_channels == c_in
+    info.cost(spec, (c_in, 16, 16))
+
+
+def test_stride_1_shuffle_units_default_to_c_out_equal_c_in():
+    for name in ("shuffle_v1", "shuffle_v2"):
+        spec = BLOCKS[name].spec_for_input(64)
+        assert spec.out_channels == 64 and spec.stride == 1
+    assert BLOCKS["shuffle_v1"].spec_for_input(64).groups == 2  # 3 does not divide 64
+    with pytest.raises(SpecError, match="must equal C_out"):  # a C_out the user gave is kept, and refused
+        BLOCKS["shuffle_v2"].spec_for_input(64, out_channels=128)
+
+
+@pytest.mark.parametrize("name", list(BLOCKS))
+@given(carried=spec_fields(BLOCKS["standard"].spec))
+def test_switching_block_always_gives_a_valid_block(name, carried):
+    """Settings another block left behind become settings that make this block (kept where they fit)."""
+    info = BLOCKS[name]
+    fitted, reset = info.fit(carried)
+    spec = info.make_spec(**fitted)
+    shared = {k for k in carried if k in fitted}
+    assert set(reset) <= shared
+    assert all(fitted[k] == carried[k] for k in shared - set(reset))
+    if not reset:
+        assert all(getattr(spec, k) == carried[k] for k in shared)

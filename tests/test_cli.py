@@ -65,3 +65,15 @@ def test_bad_arguments_exit_2_with_one_line(args, needle):
     assert len(lines) == 1, r.stderr
     assert needle in lines[0]
     assert "Traceback" not in r.stderr
+
+
+def test_cost_block_defaults_follow_the_input():
+    """A stride-1 shuffle unit on a 64-channel input: C_out follows C_in (and groups a divisor of it), and says so."""
+    r = run("cost", "block", "shuffle_v1", "--input", "64,32,32", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["spec"]["out_channels"] == 64 and data["output_shape"] == [64, 32, 32]
+    c = effnets.block_cost("shuffle_v1", (64, 32, 32))
+    assert data["params"] == c.params and data["macs"] == c.macs
+    text = run("cost", "block", "shuffle_v1", "--input", "64,32,32").stdout
+    assert "out_channels=64 (default 240)" in text and "do not fit a 64-channel input" in text
