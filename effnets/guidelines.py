@@ -248,8 +248,8 @@ def check_block(
     fields = dict(fields or {})
     if input_shape is None:
         input_shape = (int(fields.get("in_channels", info.make_spec().in_channels)), 56, 56)
-    fields["in_channels"] = int(input_shape[0])
-    spec = info.make_spec(**fields)
+    fields.pop("in_channels", None)
+    spec = info.spec_for_input(int(input_shape[0]), **fields)
     return check_cost(info.cost(spec, input_shape), info.label)
 
 

@@ -95,6 +95,17 @@ class Ceilings:
     environment: dict[str, Any]
     seconds: float
 
+    def describe(self) -> str:
+        """The ceilings in one sentence: 'fp32: 212.4 GMAC/s (a 1,024 x 1,024 matmul); bandwidth ...'."""
+        peaks = "; ".join(
+            f"{p}: {v:,.1f} GMAC/s (a {self.matmul_n[p]:,} x {self.matmul_n[p]:,} matmul)"
+            for p, v in self.peak_gmacs.items()
+        )
+        return (
+            f"Ceilings measured here on {self.device_name}: {peaks}; memory bandwidth {self.bandwidth_gbs:,.1f} GB/s "
+            f"(a copy of {self.copy_mb:,.0f} MB, bytes read + written)."
+        )
+
     def ridge(self, precision: str = "fp32") -> float:
         """Intensity (MACs/byte) where the two ceilings meet: below it a layer is memory-bound."""
         return self.peak_gmacs[precision] / self.bandwidth_gbs
@@ -340,7 +351,8 @@ def block_intensity(
     from effnets.blocks import get_block
 
     info = get_block(name)
-    spec = info.make_spec(**{**(fields or {}), "in_channels": int(input_shape[0])})
+    rest = {k: v for k, v in (fields or {}).items() if k != "in_channels"}
+    spec = info.spec_for_input(int(input_shape[0]), **rest)
     return arithmetic_intensity(info.cost(spec, input_shape), precision, batch)
 
 

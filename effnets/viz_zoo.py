@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 
 import plotly.graph_objects as go
@@ -24,6 +25,20 @@ FAMILY_COLORS = {
 
 def _color(r: ZooRow) -> str:
     return FAMILY_COLORS.get(r.family, "#7f7f7f")
+
+
+def spread_labels(xy: list[tuple[float, float]]) -> list[str]:
+    """Text positions for point labels on a log-log plot: points close to a neighbour (within a factor 1.6 on both
+    axes) alternate above, below, right and left of their marker, so that the labels do not sit on each other."""
+    positions = ["top center"] * len(xy)
+    cycle = ["bottom center", "middle right", "middle left", "top center"]
+    order = sorted(range(len(xy)), key=lambda i: xy[i])
+    for n, i in enumerate(order):
+        for j in order[:n]:
+            close = all(a > 0 and b > 0 and abs(math.log(a / b)) < math.log(1.6) for a, b in zip(xy[i], xy[j]))
+            if close and positions[j] == positions[i]:
+                positions[i] = cycle[(cycle.index(positions[i]) + 1) % len(cycle)]
+    return positions
 
 
 def accuracy_figure(rows: list[ZooRow], x: str, unit_scale: float = 1.0, x_title: str = "") -> go.Figure:
@@ -138,7 +153,9 @@ def roofline_figure(plot) -> go.Figure:
                 y=[p.achieved_gmacs for p in pts],
                 mode="markers+text",
                 text=[p.label for p in pts],
-                textposition="top center",
+                textposition=spread_labels([(p.intensity, p.achieved_gmacs) for p in pts]),
+                textfont=dict(size=11),
+                cliponaxis=False,
                 marker=dict(size=11, color="#d62728"),
                 customdata=[[p.latency_ms, p.efficiency * 100, p.bound] for p in pts],
                 hovertemplate="%{text}<br>%{x:.2f} MACs/byte, %{y:.2f} GMAC/s<br>%{customdata[0]:.2f} ms, "
@@ -146,17 +163,27 @@ def roofline_figure(plot) -> go.Figure:
                 name="measured",
             )
         )
+    # The ridges as traces, not vline annotations: on a log axis an annotation's x is read as a power of ten, which
+    # stretched the axis to 1e8 MACs/byte.
+    top = max(max(ys) for ys in plot.roof.values()) * 1.5
+    bottom = min([min(ys) for ys in plot.roof.values()] + [p.achieved_gmacs for p in pts if p.achieved_gmacs > 0])
     for prec, ridge in plot.ridge.items():
-        fig.add_vline(
-            x=ridge,
-            line_dash="dot",
-            line_color="#999",
-            annotation_text=f"ridge {ridge:.1f} MAC/B ({prec})",
-            annotation_position="bottom right",
+        fig.add_trace(
+            go.Scatter(
+                x=[ridge, ridge],
+                y=[bottom / 1.5, top],
+                mode="lines+text",
+                line=dict(dash="dot", color="#999", width=1),
+                text=["", f"ridge {ridge:.1f} MACs/byte ({prec})"],
+                textposition="bottom right",
+                textfont=dict(size=11, color="#777"),
+                hoverinfo="skip",
+                showlegend=False,
+            )
         )
     fig.update_layout(
-        xaxis=dict(title=plot.x_label, type="log"),
-        yaxis=dict(title=plot.y_label, type="log"),
+        xaxis=dict(title=plot.x_label, type="log", range=[math.log10(plot.x[0]), math.log10(plot.x[-1])]),
+        yaxis=dict(title=plot.y_label, type="log", range=[math.log10(bottom / 1.5), math.log10(top)]),
         height=480,
         margin=dict(t=10, b=10, l=10, r=10),
         legend=dict(orientation="h", y=1.08),

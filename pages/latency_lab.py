@@ -224,11 +224,7 @@ if (box := sec["Roofline"]) is not None:
             cl = result["ceilings"]
             plot = roofline.roofline_plot(cl, points)
             classroom.plot(VZ.roofline_figure(plot), "roofline", key=f"{P}.roof")
-            st.caption(
-                f"Ceilings measured here: {', '.join(f'{p} {v:.1f} GMAC/s' for p, v in cl.peak_gmacs.items())} "
-                f"(matmul {cl.matmul_n}x{cl.matmul_n}); bandwidth {cl.bandwidth_gbs:.1f} GB/s (copy of "
-                f"{cl.copy_mb:.0f} MB, bytes read + written)."
-            )
+            st.caption(cl.describe())
             with st.expander("How bytes moved are counted"):
                 st.write(roofline.BYTE_MODEL)
 

@@ -117,3 +117,21 @@ def test_cuda_ceilings():
     assert c.peak_gmacs["fp16"] > 1000 and c.bandwidth_gbs > 100
     assert c.peak_gmacs["fp16"] >= c.peak_gmacs["fp32"]
     assert c.device.startswith("cuda") and c.seconds < 30
+
+
+def test_roofline_figure_spans_the_data_and_the_ridge_and_says_its_ceilings_in_prose():
+    from effnets.viz_zoo import roofline_figure, spread_labels
+
+    c = R.Ceilings("cpu", "CPU (x86_64, 2 threads)", {"fp32": 400.0}, 20.0, {"fp32": 1024}, 128.0, {}, 1.0)
+    blocks = ["standard", "depthwise", "depthwise_separable", "shuffle_v2", "mbconv"]
+    pts = [R.roofline_point(n, R.block_intensity(n, None, (32, 28, 28)), 0.3 + i / 10, c) for i, n in enumerate(blocks)]
+    plot = R.roofline_plot(c, pts)
+    fig = roofline_figure(plot)
+    lo, hi = 10 ** fig.layout.xaxis.range[0], 10 ** fig.layout.xaxis.range[1]
+    xs = [p.intensity for p in pts] + [c.ridge()]
+    assert lo < min(xs) and hi > max(xs) and hi / lo < 16 * max(xs) / min(xs) * 1.01  # a margin, not 1e8
+    assert not fig.layout.annotations  # (on a log axis an annotation's x is a power of ten)
+    text = c.describe()
+    assert "{" not in text and "1,024 x 1,024 matmul" in text and "20.0 GB/s" in text
+    positions = spread_labels([(1.0, 1.0), (1.1, 1.05), (1.2, 0.95), (50.0, 50.0)])
+    assert len(set(positions[:3])) == 3 and positions[3] == "top center"
