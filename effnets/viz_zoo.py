@@ -35,7 +35,9 @@ def spread_labels(xy: list[tuple[float, float]]) -> list[str]:
     order = sorted(range(len(xy)), key=lambda i: xy[i])
     for n, i in enumerate(order):
         for j in order[:n]:
-            close = all(a > 0 and b > 0 and abs(math.log(a / b)) < math.log(1.6) for a, b in zip(xy[i], xy[j]))
+            close = all(
+                a > 0 and b > 0 and abs(math.log(a / b)) < math.log(1.6) for a, b in zip(xy[i], xy[j], strict=True)
+            )
             if close and positions[j] == positions[i]:
                 positions[i] = cycle[(cycle.index(positions[i]) + 1) % len(cycle)]
     return positions
