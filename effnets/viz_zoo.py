@@ -90,12 +90,22 @@ def accuracy_figure(rows: list[ZooRow], x: str, unit_scale: float = 1.0, x_title
     return fig
 
 
-def latency_vs_macs_figure(rows: list[ZooRow], outliers: dict[str, str]) -> go.Figure:
-    """Measured latency against MACs (log-log) with the median-throughput line: points far off it are outliers."""
+LABEL_ALL_BELOW = 9  # with more points than this, only the outliers carry a label (the rest on hover)
+
+
+def latency_vs_macs_figure(rows: list[ZooRow], outliers: dict[str, str], rounds: int | None = None) -> go.Figure:
+    """Measured latency against MACs (log-log) with the median-throughput line: points far off it are outliers.
+
+    The bars run from p10 to p90 of the ``rounds`` timed rounds; with fewer than 5 rounds there are no bars (a p10
+    of three numbers says nothing). With many models only the outliers are labelled; every point has its name on
+    hover.
+    """
     pts = [r for r in rows if r.median_ms is not None]
     fig = go.Figure()
     if not pts:
         return fig
+    bars = rounds is None or rounds >= 5
+    labelled = [r.name if len(pts) < LABEL_ALL_BELOW or r.name in outliers else "" for r in pts]
     fig.add_trace(
         go.Scatter(
             x=[r.macs / 1e6 for r in pts],
@@ -106,18 +116,22 @@ def latency_vs_macs_figure(rows: list[ZooRow], outliers: dict[str, str]) -> go.F
                 array=[r.p90_ms - r.median_ms for r in pts],
                 arrayminus=[r.median_ms - r.p10_ms for r in pts],
                 thickness=1,
+                visible=bars,
             ),
             mode="markers+text",
-            text=[r.name for r in pts],
-            textposition="top center",
+            text=labelled,
+            hovertext=[r.name for r in pts],
+            textposition=spread_labels([(r.macs, r.median_ms) for r in pts]),
+            textfont=dict(size=11),
+            cliponaxis=False,
             marker=dict(
                 size=[14 if r.name in outliers else 9 for r in pts],
                 color=[_color(r) for r in pts],
                 symbol=["diamond" if r.name in outliers else "circle" for r in pts],
             ),
-            customdata=[[r.gmacs_per_s or 0, outliers.get(r.name, "")] for r in pts],
-            hovertemplate="%{text}<br>%{x:.0f} M MACs, %{y:.1f} ms (p10-p90 bars)<br>%{customdata[0]:.1f} GMAC/s"
-            "<br>%{customdata[1]}<extra></extra>",
+            customdata=[[r.gmacs_per_s or 0, outliers.get(r.name, ""), r.p10_ms, r.p90_ms] for r in pts],
+            hovertemplate="%{hovertext}<br>%{x:.0f} M MACs, median %{y:.2f} ms (p10 %{customdata[2]:.2f}, p90 "
+            "%{customdata[3]:.2f})<br>%{customdata[0]:.1f} GMAC/s<br>%{customdata[1]}<extra></extra>",
             showlegend=False,
         )
     )
@@ -134,7 +148,11 @@ def latency_vs_macs_figure(rows: list[ZooRow], outliers: dict[str, str]) -> go.F
     )
     fig.update_layout(
         xaxis=dict(title="MACs per image (millions, conv + linear)", type="log"),
-        yaxis=dict(title="measured latency (ms, median; bars p10-p90)", type="log"),
+        yaxis=dict(
+            title="measured latency (ms, median"
+            + (f"; bars: p10-p90 of {rounds} rounds)" if bars and rounds else "; bars: p10-p90)" if bars else ")"),
+            type="log",
+        ),
         height=480,
         margin=dict(t=10, b=10, l=10, r=10),
         legend=dict(orientation="h", y=1.06),

@@ -156,6 +156,20 @@ def zoo_row(name: str, resolution: int | None = None) -> ZooRow:
     raise ValueError(f"unknown model '{name}' (see python -m effnets list models)")
 
 
+NO_TOP1 = "no published ImageNet top-1 for this network in effnets' registry"
+
+
+def table_rows(rows: list[ZooRow]) -> list[dict[str, Any]]:
+    """The rows for the zoo's table: a missing top-1 is a dash, and its source column says why."""
+    out = []
+    for r in rows:
+        d = r.to_dict()
+        d["top1"] = f"{r.top1:.1f}" if r.top1 is not None else "—"
+        d["top1_source"] = r.top1_source or NO_TOP1
+        out.append(d)
+    return out
+
+
 def attach_latency(rows: list[ZooRow], run) -> list[ZooRow]:
     """Copy a :class:`effnets.bench.BenchRun`'s measurements into the rows (matched by model name)."""
     by = {r.label: r for r in run.results}

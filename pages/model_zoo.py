@@ -137,23 +137,23 @@ sec = classroom.sections(P, SECTIONS)
 
 if (box := sec["Table"]) is not None:
     with box:
-        df = pd.DataFrame([r.to_dict() for r in rows])
-        cols = [
+        df = pd.DataFrame(Z.table_rows(rows))
+        cols = [  # the measured columns next to the name, so they are on screen without scrolling
             "name",
-            "family",
-            "source",
-            "resolution",
-            "params",
-            "macs",
-            "acts",
-            "intensity",
-            "top1",
-            "top1_source",
             "median_ms",
             "p10_ms",
             "p90_ms",
             "images_per_s",
             "gmacs_per_s",
+            "top1",
+            "params",
+            "macs",
+            "resolution",
+            "acts",
+            "intensity",
+            "family",
+            "source",
+            "top1_source",
         ]
         nf = st.column_config.NumberColumn
         classroom.table(
@@ -165,7 +165,7 @@ if (box := sec["Table"]) is not None:
                 "macs": nf("MACs", format="localized"),
                 "acts": nf("activations", format="localized", help="conv/linear output elements per image"),
                 "intensity": nf("MACs/byte", format="%.1f"),
-                "top1": nf("top-1 %", format="%.1f"),
+                "top1": st.column_config.TextColumn("top-1 %", help="Published ImageNet top-1; — where none is known"),
                 "top1_source": "top-1 source",
                 "median_ms": nf("median ms", format="%.2f"),
                 "p10_ms": nf("p10 ms", format="%.2f"),
@@ -206,7 +206,9 @@ if (box := sec["Latency vs MACs"]) is not None:
         if run is None:
             st.info("Measure latency first.")
         else:
-            classroom.plot(VZ.latency_vs_macs_figure(rows, outliers), "latency_vs_macs", key=f"{P}.lat_macs")
+            classroom.plot(
+                VZ.latency_vs_macs_figure(rows, outliers, rounds=run.repeats), "latency_vs_macs", key=f"{P}.lat_macs"
+            )
             st.markdown("If latency followed MACs, every point would sit on the dotted line. The outliers:")
             for name, why in outliers.items():
                 st.markdown(f"- **{name}**: {why}")

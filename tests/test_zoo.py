@@ -57,3 +57,25 @@ def test_attach_latency_and_outliers_explain_slow_per_mac_models():
     out = dict(Z.latency_outliers(rows))
     assert set(out) == {"efficientnet_b0"}
     assert "slower per MAC" in out["efficientnet_b0"] and "element-wise" in out["efficientnet_b0"]
+
+
+def test_a_missing_top1_is_a_dash_with_the_reason():
+    rows = Z.table_rows([Z.zoo_row("vgnetg_1_5mp"), Z.zoo_row("mobilenet_v2")])
+    assert rows[0]["top1"] == "—" and rows[0]["top1_source"] == Z.NO_TOP1
+    assert rows[1]["top1"] == f"{Z.zoo_row('mobilenet_v2').top1:.1f}" and rows[1]["top1_source"] != Z.NO_TOP1
+
+
+def test_latency_figure_labels_only_outliers_when_crowded_and_bars_need_rounds():
+    from effnets.viz_zoo import LABEL_ALL_BELOW, latency_vs_macs_figure
+
+    names = Z.all_names()[: LABEL_ALL_BELOW + 12]
+    rows = [Z.zoo_row(n) for n in names]
+    for i, r in enumerate(rows):
+        r.median_ms, r.p10_ms, r.p90_ms = 1.0 + i, 0.9 + i, 1.2 + i
+        r.gmacs_per_s = r.macs / (r.median_ms / 1e3) / 1e9
+    outliers = {rows[0].name: "why"}
+    fig = latency_vs_macs_figure(rows, outliers, rounds=8)
+    assert [t for t in fig.data[0].text if t] == [rows[0].name]
+    assert list(fig.data[0].hovertext) == names
+    assert fig.data[0].error_y.visible and "p10-p90 of 8 rounds" in fig.layout.yaxis.title.text
+    assert not latency_vs_macs_figure(rows, outliers, rounds=3).data[0].error_y.visible
