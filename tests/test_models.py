@@ -313,7 +313,7 @@ def test_efficientnet_b0_is_the_papers_table_1():
         ("MBConv6, k5x5", (14, 14), 112, 3),
         ("MBConv6, k5x5", (14, 14), 192, 4),
         ("MBConv6, k3x3", (7, 7), 320, 1),
-        ("Conv1x1 & Pooling & FC", (7, 7), 1000, 1),
+        ("Conv1x1 & Pooling & FC", (7, 7), 1280, 1),  # Table 1: the head row pools 1280 channels
     ]
 
 

@@ -73,7 +73,7 @@ def test_scale_spec_multiplies_the_preset_and_rounds_the_resolution():
 
 def test_scale_spec_rejects_what_the_spec_rejects_with_the_field_named():
     b7 = MODELS["efficientnet_b7"]
-    with pytest.raises(ValueError, match="width_mult=6.0 is above the maximum 4.0"):
+    with pytest.raises(ValueError, match=r"width multiplier w \(width_mult\)=6.0 is above the maximum 4.0"):
         sv.scale_spec(b7, b7.make_spec(), sv.Multipliers(width=3.0))
     with pytest.raises(ValueError, match="resolution=22 is below the minimum 32"):
         sv.scale_spec(B0, B0.make_spec(), sv.Multipliers(resolution=0.1))

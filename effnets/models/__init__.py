@@ -23,7 +23,7 @@ from torch import nn
 
 from effnets import cost as C
 from effnets.cost import EXTRA_KINDS, Cost
-from effnets.models.network import Network, Plan
+from effnets.models.network import Classifier, Network, Plan
 from effnets.spec import OutputTooSmall, Spec, make_spec, param
 
 # ----- specs ----------------------------------------------------------------------------------------------------
@@ -159,7 +159,8 @@ class StageRow:
         stage: 1-based row number (the stem is stage 1, as in Table 1).
         operator: what the row does.
         resolution: the INPUT resolution (H, W) of the row.
-        channels: output channels.
+        channels: output channels (for a row that ends in pooling and a classifier, the channels it pools, as in
+            Table 1: B0's head row has 1280).
         layers: number of layers (blocks) in the row.
         kernel: main kernel size (None when not a single conv kernel).
         stride: stride of the row's first layer.
@@ -251,14 +252,17 @@ def plan_cost(plan: Plan, record_steps: bool = True) -> ModelCost:
     rows: list[StageRow] = []
     for i, st in enumerate(plan.stages, 1):
         before = x
+        channels = None  # Table 1's #Channels: the head row's is the width it pools, not the class count
         for layer in st.layers:
+            if isinstance(layer, Classifier) and channels is None:
+                channels = x.c
             x = layer.cost(x)
         rows.append(
             StageRow(
                 stage=i,
                 operator=st.operator,
                 resolution=(before.h, before.w),
-                channels=x.c,
+                channels=x.c if channels is None else channels,
                 layers=st.depth,
                 kernel=st.kernel,
                 stride=st.stride,
