@@ -150,8 +150,59 @@ def scale_spec(info: ModelInfo, base: ModelSpec, m: Multipliers) -> ModelSpec:
     try:
         return base.replace(**changes)  # type: ignore[return-value]
     except ValueError as e:
-        named = [f"{k} is {h}" for k, h in how.items() if str(e).startswith(f"{k}=")]
+        named = [f"{k} is {h}" for k, h in how.items() if getattr(e, "field", None) == k]
         raise ValueError(f"{e} ({named[0]})" if named else str(e)) from None
+
+
+FAR_FROM_THE_LAW = 0.05  # the exact cost this far (relative) from d*w^2*r^2 gets the rounding explained
+
+
+def rounding_effects(base_cost: ModelCost, cost: ModelCost, m: Multipliers, unit: str = "macs") -> list[str]:
+    """Why the rounded network's cost is not d * w^2 * r^2 of the preset's: stage by stage, the layers and channels
+    that rounding added or removed, each with the share of the difference it explains (computed, largest first).
+
+    Depths round up to whole blocks (ceil(n * d)), so a small d > 1 adds a whole block to every stage; widths round
+    to multiples of 8; a stage's cost follows its own layers and channels, not the multipliers.
+    """
+    law = m.law()
+    predicted = base_cost.macs * law
+    gap = cost.macs - predicted
+    if not base_cost.macs or abs(gap) <= FAR_FROM_THE_LAW * predicted or len(base_cost.stages) != len(cost.stages):
+        return []
+    found = []
+    for b, s in zip(base_cost.stages, cost.stages, strict=True):
+        changes = []
+        if s.layers != b.layers:
+            want = b.layers * m.depth
+            changes.append(
+                f"{b.layers} → {s.layers} layers ({b.layers} × d = {want:.2f}, rounded up to whole blocks)"
+                if s.layers > want
+                else f"{b.layers} → {s.layers} layers ({b.layers} × d = {want:.2f}, rounded)"
+            )
+        want_c = b.channels * m.width
+        if s.channels != b.channels and abs(s.channels - want_c) >= 4:
+            changes.append(
+                f"{b.channels} → {s.channels} channels ({b.channels} × w = {want_c:.1f}, to a multiple of 8)"
+            )
+        excess = s.macs - b.macs * law  # what this stage costs beyond its share of the prediction
+        if changes and abs(excess) > 0.01 * abs(gap):
+            found.append((abs(excess), s.stage, s.operator, changes, excess))
+    found.sort(reverse=True)
+    total = sum(x[4] for x in found)
+    lines = []
+    for _, stage, op, changes, excess in found:
+        lines.append(
+            f"stage {stage} ({op}): {'; '.join(changes)}: {scale_count(round(excess), unit):+,} "
+            f"{UNIT_NAMES[unit]} against its share of the prediction"
+        )
+    if lines:
+        share = total / gap if gap else 0
+        lines.insert(
+            0,
+            f"The exact cost (conv + linear) is {cost.macs / predicted - 1:+.1%} off d·w²·r² = {law:.3f} × the "
+            f"preset's because of rounding; the stages below add up to {share:.0%} of that difference:",
+        )
+    return lines
 
 
 def spec_key(spec: ModelSpec) -> tuple:

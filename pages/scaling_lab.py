@@ -214,6 +214,16 @@ st.caption(
     + "."
 )
 
+why_off = sv.rounding_effects(base_cost, cost, m, unit)
+if why_off:
+    st.info(
+        why_off[0]
+        + "\n\n"
+        + "\n".join(f"- {line}" for line in why_off[1:5])
+        + (f"\n- and {len(why_off) - 5} more stages (see the stage table)" if len(why_off) > 5 else ""),
+        icon=":material/straighten:",
+    )
+
 SECTIONS = [
     "Stage table",
     "Multipliers",

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+import re
 
 import plotly.graph_objects as go
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import effnets
 from effnets import scaling_views as sv
@@ -336,3 +339,43 @@ def test_scaling_figures_say_what_they_count():
     assert any("source" in t.hovertemplate for t in figs["published"].data)
     assert "MiB at batch 4" in figs["acts"].layout.yaxis.title.text
     assert figs["law"].layout.xaxis.type == "log"
+
+
+def _effects(phi, alpha=1.2, beta=1.1, gamma=1.15, name="efficientnet_b0"):
+    info = MODELS[name]
+    base = info.make_spec()
+    m = sv.phi_multipliers(phi, alpha, beta, gamma, sv.scalable_axes(info.spec))
+    b, c = info.cost(base, record_steps=False), info.cost(sv.scale_spec(info, base, m), record_steps=False)
+    return b, c, m, sv.rounding_effects(b, c, m)
+
+
+def test_rounding_jump_at_phi_0_1_is_explained_at_that_spot():
+    b, c, m, lines = _effects(0.1)
+    assert "+62.7% off" in lines[0]
+    assert any(line.startswith("stage 8 (MBConv6, k3x3): 1 → 2 layers") for line in lines)
+
+
+@given(
+    phi=st.sampled_from([-2.0, -0.5, 0.1, 0.3, 1.0, 2.0, 4.5]),
+    alpha=st.sampled_from([1.0, 1.2, 1.4]),
+    beta=st.sampled_from([1.0, 1.1, 1.3]),
+    gamma=st.sampled_from([1.0, 1.15, 1.3]),
+)
+def test_rounding_sentences_name_the_stages_that_changed(phi, alpha, beta, gamma):
+    """Every stage a sentence names did change as it says; a cost near the law gets no sentence."""
+    b, c, m, lines = _effects(phi, alpha, beta, gamma)
+    off = c.macs / (b.macs * m.law()) - 1
+    if abs(off) <= sv.FAR_FROM_THE_LAW:
+        assert lines == []
+        return
+    if not lines:  # far off, but no stage's layers or channels changed: nothing to blame on rounding
+        assert all(x.layers == y.layers for x, y in zip(b.stages, c.stages, strict=True))
+        return
+    assert f"{off:+.1%} off" in lines[0]
+    for line in lines[1:]:
+        stage = int(re.match(r"stage (\d+) ", line).group(1))
+        x, y = b.stages[stage - 1], c.stages[stage - 1]
+        if mm := re.search(r"(\d+) → (\d+) layers", line):
+            assert (int(mm.group(1)), int(mm.group(2))) == (x.layers, y.layers)
+        if mm := re.search(r"(\d+) → (\d+) channels", line):
+            assert (int(mm.group(1)), int(mm.group(2))) == (x.channels, y.channels)
