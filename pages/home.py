@@ -1,9 +1,11 @@
 """Home: what effnets is, how it counts, where to start."""
 
+import pandas as pd
 import streamlit as st
 
 from effnets.blocks import BLOCKS
 from effnets.cost import EXTRA_LABELS
+from effnets.ui import classroom
 
 st.title("effnets: a lab for efficient CNN design")
 st.markdown(
@@ -65,8 +67,9 @@ st.markdown(
     "Block Lab says why."
 )
 st.subheader(f"The catalog: {len(BLOCKS)} block types")
-st.dataframe(
-    [{"block": i.label, "layout": i.layout, "paper": i.paper} for i in BLOCKS.values()],
-    hide_index=True,
-    width="stretch",
+classroom.table(
+    pd.DataFrame([{"block": i.label, "layout": i.layout, "paper": i.paper} for i in BLOCKS.values()]),
+    "catalog",
+    key="home.csv_catalog",
+    wrap=True,
 )

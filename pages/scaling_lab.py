@@ -362,7 +362,10 @@ if (box := sec["Why B1-B7 differ"]) is not None:
             "networks:"
         )
         classroom.table(
-            pd.DataFrame(sv.released_display_rows(rel_rows, unit)), "released_vs_compound", key=f"{P}.csv_rel"
+            pd.DataFrame(sv.released_display_rows(rel_rows, unit)),
+            "released_vs_compound",
+            key=f"{P}.csv_rel",
+            wrap=True,
         )
         known, inferred = sv.released_explanation(rel_rows)
         c1, c2 = st.columns(2)

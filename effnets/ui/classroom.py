@@ -27,6 +27,10 @@ html, body, [data-testid="stAppViewContainer"] { font-size: 125% !important; }
 [data-testid="stMetricValue"] div { font-size: 2.4rem !important; line-height: 1.2 !important; }
 [data-testid="stMetricLabel"] [data-testid="stMarkdownContainer"] p { font-size: 1.2rem !important; }
 h1 { font-size: 3.2rem !important; }
+/* tables (plain tables in presenter mode), code and formulas grow with the prose */
+[data-testid="stTable"] table, [data-testid="stTable"] th, [data-testid="stTable"] td { font-size: 1.25rem !important; }
+[data-testid="stCode"] code, [data-testid="stCode"] pre, code { font-size: 1.2rem !important; }
+.katex { font-size: 1.45em !important; }
 </style>
 """
 
@@ -90,9 +94,38 @@ def sections(prefix: str, names: list[str]) -> dict[str, object | None]:
     return {n: (st.container() if n == chosen else None) for n in names}
 
 
-def table(df: pd.DataFrame, name: str, key: str, **kwargs) -> None:
-    """A table with a CSV download button under it."""
-    st.dataframe(df, hide_index=True, width="stretch", **kwargs)
+def formatted(df: pd.DataFrame, column_config: dict | None = None) -> pd.DataFrame:
+    """The table as text the way the interactive grid shows it: integers with thousands separators, numbers in their
+    column's format, a missing value as a dash, columns under their configured labels."""
+    column_config = column_config or {}
+    out = pd.DataFrame(index=df.index)
+    for col in df.columns:
+        cfg = column_config.get(col)
+        cfg = cfg if isinstance(cfg, dict) else {"label": cfg} if isinstance(cfg, str) else {}
+        fmt = (cfg.get("type_config") or {}).get("format")
+
+        def cell(v, fmt=fmt):
+            if v is None or (isinstance(v, float) and v != v):
+                return "—"
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                return str(v)
+            if fmt and fmt.startswith("%"):
+                return fmt % v
+            if isinstance(v, int) or float(v).is_integer():
+                return f"{int(v):,}"
+            return f"{v:,.4g}"
+
+        out[cfg.get("label") or col] = [cell(v) for v in df[col].tolist()]
+    return out
+
+
+def table(df: pd.DataFrame, name: str, key: str, wrap: bool = False, **kwargs) -> None:
+    """A table with a CSV download button under it. In presenter mode (and for text-heavy tables, ``wrap``) it is a
+    plain table whose text wraps and grows with the presenter's type, instead of the scrolling grid."""
+    if wrap or presenter_mode():
+        st.table(formatted(df, kwargs.get("column_config")), hide_index=True)
+    else:
+        st.dataframe(df, hide_index=True, width="stretch", **kwargs)
     buf = io.StringIO()
     df.to_csv(buf, index=False)
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:80] or "table"

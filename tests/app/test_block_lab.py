@@ -18,7 +18,7 @@ def test_home_page_renders_through_navigation():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=FIRST_RUN_TIMEOUT).run()
     no_exceptions(at)
     assert any("How effnets counts" in s.value for s in at.subheader)
-    assert len(at.dataframe) == 1  # the catalog table
+    assert len(at.table) == 1 and len(at.table[0].value) == len(BLOCKS)  # the catalog table (wrapping)
 
 
 def test_default_render_shows_analytic_numbers():
@@ -205,3 +205,14 @@ def test_switching_block_keeps_only_settings_that_fit():
     assert metric(at, "Parameters") == human(effnets.block_cost("shuffle_v2", (32, 56, 56), out_channels=32).params)
     at.selectbox(key="blocks.name").set_value("standard").run()  # settings that fit are kept
     assert at.session_state["blocks.out_channels"] == 32 and not at.info
+
+
+def test_presenter_mode_tables_are_plain_text_tables_with_separators():
+    at = page("block_lab.py", {"present": "1", "block": "standard"}).run()
+    no_exceptions(at)
+    assert len(at.dataframe) == 0 and len(at.table) >= 1  # the grid (canvas) would not grow with the type
+    breakdown = at.table[0].value
+    c = effnets.block_cost("standard", (32, 56, 56))
+    assert f"{c.macs:,}" in breakdown.astype(str).to_numpy().ravel().tolist()
+    css = " ".join(m.value for m in at.markdown if "<style>" in m.value)
+    assert "stTable" in css and "stCode" in css and "katex" in css

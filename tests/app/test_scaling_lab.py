@@ -197,7 +197,7 @@ def test_predict_then_reveal_is_graded_against_the_live_answer():
 
 def test_why_b1_b7_differ_answers_with_live_numbers():
     at = page(PAGE).run()
-    released = [df.value for df in at.dataframe if "phi implied by cost" in df.value.columns][0]
+    released = [t.value for t in at.table if "phi implied by cost" in t.value.columns][0]  # a wrapping table
     assert list(released["model"]) == [f"B{i}" for i in range(8)]
     assert released["MACs released"].iloc[7] == human(effnets.model_cost("efficientnet_b7").macs)
     assert released["MACs compound"].iloc[1] == human(b0_phi1().macs)
