@@ -366,19 +366,65 @@ def _exif_upright(im: Image.Image, notes: list[str]) -> Image.Image:
 
 # ----- sample images --------------------------------------------------------------------------------------------
 
-SAMPLE_IMAGES: dict[str, str] = {
-    "chelsea": "Chelsea the cat (a tabby)",
-    "coffee": "a cup of coffee on a saucer",
-    "astronaut": "astronaut Eileen Collins (portrait)",
-    "rocket": "a rocket on the launch pad",
-    "hubble_deep_field": "Hubble deep field (galaxies)",
-    "immunohistochemistry": "immunohistochemistry (stained tissue, microscope)",
-    "retina": "human retina (fundus photograph)",
-    "camera": "cameraman (grayscale)",
-    "coins": "Greek coins (grayscale)",
-    "moon": "surface of the moon (grayscale)",
+
+@dataclass(frozen=True)
+class SamplePhoto:
+    """A photo bundled with scikit-image, and what an ImageNet classifier should say about it.
+
+    Attributes:
+        description: what the photo shows.
+        expected: the ImageNet classes that count as right; empty for a photo of something ImageNet has no class for.
+        note: why, for a photo without an ImageNet class (what the prediction teaches instead).
+    """
+
+    description: str
+    expected: tuple[str, ...] = ()
+    note: str = ""
+
+
+CAT_CLASSES = ("tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat")
+
+SAMPLES: dict[str, SamplePhoto] = {
+    # photos of ImageNet classes first: a class trusts what it sees them get right
+    "chelsea": SamplePhoto("Chelsea the cat (a tabby)", CAT_CLASSES),
+    "coffee": SamplePhoto("a cup of coffee on a saucer", ("espresso", "cup", "coffee mug")),
+    "camera": SamplePhoto("cameraman with a camera on a tripod (grayscale)", ("tripod", "reflex camera")),
+    "rocket": SamplePhoto("a rocket on the launch pad", ("missile", "projectile", "space shuttle")),
+    # and photos of things ImageNet has no class for: the model must still pick one of its 1000
+    "astronaut": SamplePhoto(
+        "astronaut Eileen Collins (portrait)",
+        note="ImageNet has no class for a person, so the model picks the nearest object it knows (a helmet, a "
+        "bobsled): a classifier can only answer with one of its 1000 classes.",
+    ),
+    "coins": SamplePhoto(
+        "Greek coins (grayscale)", note="ImageNet has no coin class: expect round shiny things (bubble, Petri dish)."
+    ),
+    "moon": SamplePhoto("surface of the moon (grayscale)", note="ImageNet has no moon or crater class."),
+    "hubble_deep_field": SamplePhoto(
+        "Hubble deep field (galaxies)", note="ImageNet has no class for galaxies: small bright blobs become bubbles."
+    ),
+    "immunohistochemistry": SamplePhoto(
+        "immunohistochemistry (stained tissue, microscope)",
+        note="ImageNet has no microscopy classes: the texture reads as wool or coral.",
+    ),
+    "retina": SamplePhoto(
+        "human retina (fundus photograph)",
+        note="ImageNet has no medical classes: a glowing disc reads as a lampshade.",
+    ),
 }
+SAMPLE_IMAGES: dict[str, str] = {name: s.description for name, s in SAMPLES.items()}
 """Photos bundled with scikit-image (no download needed), name -> description. Grayscale ones are returned as RGB."""
+
+
+def expectation(name: str, top1: str) -> tuple[bool | None, str]:
+    """Whether ``top1`` is what a sample photo should get (None for a photo with no ImageNet class), and a sentence
+    saying so for the page."""
+    s = SAMPLES[name]
+    if not s.expected:
+        return None, f"No ImageNet class fits this photo. {s.note}"
+    if top1 in s.expected:
+        return True, f"Expected: {', '.join(s.expected)}. The top-1 is one of them."
+    return False, f"Expected: {', '.join(s.expected)}; this model says {top1}."
 
 
 def sample_image(name: str) -> Image.Image:

@@ -59,8 +59,9 @@ LESSONS: dict[str, Lesson] = {
     "infer": Lesson(
         "Lesson: a real network on a real photo",
         (
-            "Keep the sample photo *chelsea* and **efficientnet_lite0**: the top-5 are all cats. Switch to *coffee*: "
-            "espresso.",
+            "Keep the sample photo *chelsea* and **efficientnet_lite0**: the top three are cats (tiger cat, "
+            "Egyptian cat, tabby). Switch to *coffee*: espresso. Then *astronaut*: ImageNet has no class for a "
+            "person, so the model names the nearest object it knows.",
             "Open *Preprocessing*: the photo is resized, centre-cropped and normalised exactly as the network was "
             "trained (Lite: (x - 127) / 128; torchvision models: ImageNet mean and std). The statistics show it.",
             "Open *Feature maps* and walk from the stem to the last stage: edges and colours first, then textures, "

@@ -75,7 +75,9 @@ source = forms.control(
 )
 inputs: list[tuple[str, str, Image.Image, list[str]]] = []  # (label, key, image, notes)
 if source == "sample":
-    sample = forms.control(st, S, "sample", "Sample photo (bundled with scikit-image)")
+    sample = forms.control(
+        st, S, "sample", "Sample photo (bundled with scikit-image)", format_func=lambda n: f"{n} · {I.SAMPLE_IMAGES[n]}"
+    )
     inputs.append((sample, f"sample:{sample}", Image.fromarray(IC.sample_array(sample)), []))
 elif source == "upload":
     files = st.file_uploader(
@@ -138,6 +140,9 @@ if (box := sec["Predictions"]) is not None:
                 config=classroom.chart_config(f"top{topk}_{label}"),
             )
             c2.caption(f"top-1: **{preds[0]['label']}** ({preds[0]['prob']:.1%}), ImageNet class {preds[0]['index']}")
+            if source == "sample" and pretrained:
+                right, why = I.expectation(label, preds[0]["label"])
+                (c2.info if right is None else c2.success if right else c2.warning)(why)
 
 first_label, first_key, first_img, _ = inputs[0]
 first_px = np.asarray(first_img)

@@ -11,7 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from effnets import images
+from effnets import images, inference
+from effnets import weights as W
 from effnets.images import BACKGROUND, ImageError, load_image, preprocess
 from tests.fixtures import images as fx
 
@@ -328,3 +329,27 @@ def test_preprocess_imagenet_preset_and_errors():
         preprocess(img, interpolation="lanczos")
     batch = images.preprocess_batch([img, fx.marker_photo()])
     assert batch.shape == (2, 3, 224, 224)
+
+
+@pytest.fixture(scope="module")
+def lite0_model():
+    return W.load_model("efficientnet_lite0")[0].eval()
+
+
+@pytest.mark.parametrize("name", [n for n, s in images.SAMPLES.items() if s.expected])
+def test_sample_photos_with_an_imagenet_class_are_classified_as_expected(name, lite0_model):
+    """What the Inference Lab says to expect of a sample photo holds for the default model."""
+    tf = W.eval_transform("efficientnet_lite0")
+    img = images.sample_image(name)
+    x = images.preprocess(img, tf.resize, tf.crop, tf.normalization, interpolation=tf.interpolation).tensor
+    top = inference.classify(lite0_model, x, 3)[0]
+    assert images.expectation(name, top[0].label)[0] is True, [p.label for p in top]
+    if name == "chelsea":  # the lesson: "the top three are cats"
+        assert all(p.label in images.CAT_CLASSES for p in top)
+
+
+def test_sample_photos_without_a_class_say_why():
+    for name, s in images.SAMPLES.items():
+        right, text = images.expectation(name, "bubble")
+        assert (right is None) == (not s.expected)
+        assert text and ("No ImageNet class" in text if right is None else "Expected:" in text)
