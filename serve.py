@@ -16,7 +16,7 @@ import contextlib
 import threading
 
 import streamlit as st
-from starlette.responses import RedirectResponse
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from effnets.ui.navigation import url_paths
@@ -40,13 +40,19 @@ async def lifespan(_app):
 
 
 async def _below_a_page(request):
-    page = request.url.path.strip("/").split("/", 1)[0]
+    page, rest = request.url.path.strip("/").split("/", 1)
+    if rest.split("/", 1)[0] in _SERVER_PATHS:
+        # The browser probes /<page>/_stcore/... to find the app's base path; only a 404 sends it to the root.
+        return Response(status_code=404)
     query = request.url.query
     return RedirectResponse(f"/{page}" + (f"?{query}" if query else ""), status_code=307)
+
+
+_SERVER_PATHS = {"_stcore", "static", "media", "component", "app", "~"}
 
 
 app = st.App(
     "app.py",
     lifespan=lifespan,
-    routes=[Route(f"/{p}/{{rest:path}}", _below_a_page) for p in url_paths()],
+    routes=[Route(f"/{p}/{{rest:path}}", _below_a_page, methods=["GET", "HEAD"]) for p in url_paths()],
 )
