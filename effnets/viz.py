@@ -186,15 +186,16 @@ def sampling_figure(pic: SamplingPicture, max_cells: int = 31) -> go.Figure:
                 name=f"whole block's receptive field {rh}x{rw}",
             )
         )
-    fig.add_trace(
-        go.Scatter(
-            x=[None],
-            y=[None],
-            mode="markers",
-            marker=dict(color="#d9d9d9", symbol="square", size=12),
-            name="zero padding",
+    if any(1 in row for row in z):  # the legend names only what is drawn
+        fig.add_trace(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="markers",
+                marker=dict(color="#cfcfcf", symbol="square", size=12),
+                name="zero padding (outside the input)",
+            )
         )
-    )
     fig.update_yaxes(
         range=[r0 + span - 0.5, r0 - 0.5], scaleanchor="x", title="input row", showgrid=False, zeroline=False
     )
@@ -202,7 +203,7 @@ def sampling_figure(pic: SamplingPicture, max_cells: int = 31) -> go.Figure:
     fig.update_layout(
         width=620,
         height=660,
-        plot_bgcolor="#9e9e9e",
+        plot_bgcolor="rgba(0,0,0,0)",  # no frame that could be mistaken for padding
         margin=dict(t=10, b=10, l=10, r=10),
         legend=dict(orientation="h", y=-0.12),
     )

@@ -228,8 +228,13 @@ if (box := sec["Sampling"]) is not None:
             st.caption(
                 f"kernel {win.kernel[0]}×{win.kernel[1]}, stride {win.stride}, padding {win.padding[0]}, dilation "
                 f"{win.dilation}: output ({pic.out_pos[0]}, {pic.out_pos[1]}) of {pic.out_hw[0]}×{pic.out_hw[1]} reads "
-                f"{len(pic.taps)} input pixels, {pic.taps_in_padding} of them in the zero padding. The dashed box "
-                "is the whole block's receptive field."
+                f"{len(pic.taps)} input pixels, {pic.taps_in_padding} of them in the zero padding. "
+                + (
+                    f"The dashed box is the whole block's receptive field ({pic.rf[0]}×{pic.rf[1]})."
+                    if pic.rf[0] and pic.rf[1]
+                    else "A deformable conv has no fixed receptive field: its offsets move the taps (red), so no "
+                    "box is drawn."
+                )
             )
             if pic.shifted:
                 st.info(

@@ -180,3 +180,21 @@ def test_switching_block_always_gives_a_valid_block(name, carried):
     assert all(fitted[k] == carried[k] for k in shared - set(reset))
     if not reset:
         assert all(getattr(spec, k) == carried[k] for k in shared)
+
+
+def test_sampling_figure_legend_names_only_what_is_drawn():
+    from effnets import viz
+    from effnets.sampling import deformable_taps, picture
+
+    spec = BLOCKS["standard"].make_spec()
+    corner = viz.sampling_figure(picture(spec, (6, 6), (0, 0), (3, 3)))
+    names = [t.name for t in corner.data if t.name]
+    assert "zero padding (outside the input)" in names and any("receptive field 3x3" in n for n in names)
+    assert any(s.line.dash == "dash" for s in corner.layout.shapes)
+    centre = viz.sampling_figure(picture(spec, (56, 56), (28, 28), (3, 3)))
+    assert not any("zero padding" in (t.name or "") for t in centre.data)
+    d = BLOCKS["deformable"].make_spec(kernel_size=5, dilation=2)  # fractional sampling points (once a crash)
+    pic = deformable_taps(d, (56, 56), None)
+    fig = viz.sampling_figure(pic)
+    assert any(t.name == "deformable sampling points" for t in fig.data)
+    assert not fig.layout.shapes and not any("receptive field" in (t.name or "") for t in fig.data)
