@@ -262,15 +262,13 @@ if (box := sec["Cross-check"]) is not None:
             st.caption("fvcore off: tick the toggle to see how its default counting (with batch norm) compares.")
         ext = check["dispatch_extras"]
         st.markdown("**Extras lines, analytic vs traced** (effnets' dispatch counter on the real module)")
-        st.dataframe(
+        classroom.grid(
             pd.DataFrame(
                 [
                     {"line": k, "analytic": c.extra(k), "traced": ext[k], "agrees": c.extra(k) == ext[k]}
                     for k in EXTRA_KINDS
                 ]
-            ),
-            hide_index=True,
-            width="stretch",
+            )
         )
 
 k_q = int(getattr(spec, "kernel_size", 3))

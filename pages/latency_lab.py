@@ -259,7 +259,7 @@ if (box := sec["Guidelines G1-G4"]) is not None:
             st.markdown(f"{icon.get(f.status, '')} **{f.guideline}** {f.title}: {f.summary}")
             if f.rows:
                 with st.expander(f"{f.guideline} details ({f.rule})"):
-                    st.dataframe(pd.DataFrame(f.rows), hide_index=True, width="stretch")
+                    classroom.grid(pd.DataFrame(f.rows))
         st.markdown(
             "**The measured effect of each guideline on this device** (pairs of layers at matched MACs, "
             "one following the guideline, one breaking it, timed interleaved):"

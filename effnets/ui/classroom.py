@@ -119,13 +119,29 @@ def formatted(df: pd.DataFrame, column_config: dict | None = None) -> pd.DataFra
     return out
 
 
+def with_separators(df: pd.DataFrame, column_config: dict | None = None) -> dict:
+    """The column config with every integer column not configured otherwise shown with thousands separators."""
+    config = dict(column_config or {})
+    for col in df.columns:
+        dtype = df[col].dtype
+        if col not in config and pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+            config[col] = st.column_config.NumberColumn(format="localized")
+    return config
+
+
+def grid(df: pd.DataFrame, **kwargs) -> None:
+    """st.dataframe with every count shown with thousands separators."""
+    kwargs["column_config"] = with_separators(df, kwargs.get("column_config"))
+    st.dataframe(df, hide_index=True, width="stretch", **kwargs)
+
+
 def table(df: pd.DataFrame, name: str, key: str, wrap: bool = False, **kwargs) -> None:
     """A table with a CSV download button under it. In presenter mode (and for text-heavy tables, ``wrap``) it is a
     plain table whose text wraps and grows with the presenter's type, instead of the scrolling grid."""
     if wrap or presenter_mode():
         st.table(formatted(df, kwargs.get("column_config")), hide_index=True)
     else:
-        st.dataframe(df, hide_index=True, width="stretch", **kwargs)
+        grid(df, **kwargs)
     buf = io.StringIO()
     df.to_csv(buf, index=False)
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:80] or "table"

@@ -104,6 +104,8 @@ _BAD_TEXT = [
     (re.compile(r"object at 0x"), "an object repr"),
     (re.compile(r"<effnets\."), "an effnets repr"),
     (re.compile(r"Traceback \(most recent call last\)"), "a traceback"),
+    # a count of five or more digits without thousands separators (links, hashes and code are left alone)
+    (re.compile(r"(?<![\w.,:/#=%`-])\d{5,}(?![\w.,`%])"), "a count without thousands separators"),
 ]
 
 

@@ -216,3 +216,14 @@ def test_presenter_mode_tables_are_plain_text_tables_with_separators():
     assert f"{c.macs:,}" in breakdown.astype(str).to_numpy().ravel().tolist()
     css = " ".join(m.value for m in at.markdown if "<style>" in m.value)
     assert "stTable" in css and "stCode" in css and "katex" in css
+
+
+def test_every_count_column_gets_thousands_separators():
+    import pandas as pd
+
+    from effnets.ui.classroom import with_separators
+
+    df = pd.DataFrame({"params": [18560, 3], "ratio": [0.5, 1.5], "name": ["a", "b"], "ok": [True, False]})
+    config = with_separators(df, {"name": "block"})
+    assert config["params"]["type_config"]["format"] == "localized"
+    assert set(config) == {"params", "name"}  # floats, text and booleans keep their own display
