@@ -314,9 +314,23 @@ def _zoo_session() -> Session:
     return Session("model_zoo.py")
 
 
+ZOO_MODELS = st.lists(st.sampled_from(Z["models"].choices()), unique=True, max_size=5)
+
+
 @examples(6)
-@given(models=st.lists(st.sampled_from(Z["models"].choices()), unique=True, max_size=5), data=st.data())
+@given(models=ZOO_MODELS, data=st.data())
 def test_model_zoo_fuzz(models, data):
+    model_zoo_case(models, data)
+
+
+@DEEP
+@examples(60, deep=True)
+@given(models=ZOO_MODELS, data=st.data())
+def test_model_zoo_fuzz_deep(models, data):
+    model_zoo_case(models, data)
+
+
+def model_zoo_case(models, data):
     session = _zoo_session()
     at = session.get()
     set_controls(at, Z, {"models": models, **{c: data.draw(control_strategy(Z[c])) for c in ZOO_CONTROLS}})
@@ -344,6 +358,17 @@ def _latency_session() -> Session:
 @examples(10)
 @given(blocks=control_strategy(L["blocks"]), data=st.data())
 def test_latency_lab_fuzz(blocks, data):
+    latency_lab_case(blocks, data)
+
+
+@DEEP
+@examples(150, deep=True)
+@given(blocks=control_strategy(L["blocks"]), data=st.data())
+def test_latency_lab_fuzz_deep(blocks, data):
+    latency_lab_case(blocks, data)
+
+
+def latency_lab_case(blocks, data):
     session = _latency_session()
     at = session.get()
     controls = {c: data.draw(control_strategy(L[c])) for c in LATENCY_CONTROLS}
