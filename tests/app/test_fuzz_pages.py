@@ -375,6 +375,8 @@ def latency_lab_case(blocks, data):
     set_controls(at, L, {"blocks": blocks, **controls}, optional=("check_what", "check_model"))
     at.run()
     if blocks and controls["check_what"] == "model":  # the model picker appears once "a whole model" is chosen
+        set_controls(at, L, {"check_what": "model"})  # (the radio was not drawn if the last page had no blocks)
+        at.run()
         set_controls(at, L, {"check_model": controls["check_model"]})
         at.run()
     ran(session, at)
