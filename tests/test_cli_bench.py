@@ -39,6 +39,7 @@ def test_bench_model_json():
     assert {"median_ms", "p10_ms", "p90_ms", "images_per_s", "environment"} <= set(d)
     assert d["p10_ms"] <= d["median_ms"] <= d["p90_ms"] and len(d["samples"]) == 3
     assert d["images_per_s"] == pytest.approx(2e3 / d["median_ms"])
+    assert d["spread"] == pytest.approx(d["p90_ms"] / d["p10_ms"]) and d["busy"] is (d["spread"] > 2.0)
     env = d["environment"]
     assert (env["device"], env["threads"], env["torch"]) == ("cpu", 1, torch.__version__)
     assert (env["batch"], env["resolution"], env["layout"], env["precision"]) == (2, 64, "channels_last (NHWC)", "fp32")

@@ -7,7 +7,7 @@ import io
 from PIL import Image
 
 from effnets.imagenet import CAT_INDICES, categories
-from tests.app.conftest import no_exceptions, page
+from tests.app.conftest import metric, no_exceptions, page
 from tests.fixtures import images as fx
 
 
@@ -90,3 +90,47 @@ def test_fast_path_and_eager_agree():
     no_exceptions(at)
     assert "eager" in " ".join(m.value for m in at.markdown)
     assert _top1(at) == fast
+
+
+def _latency_texts(at) -> str:
+    return " ".join(str(e.value) for e in [*at.caption, *at.info, *at.warning])
+
+
+def test_a_timing_belongs_to_the_session_that_measured_it():
+    """Two sessions on one server: the second sees the first's number labelled as another session's, and its own
+    'Measure again' measures for itself (the server's first timing is never shown as anyone else's own)."""
+    from effnets.ui.jobs import _store
+
+    _store().clear()
+    first = page("inference_lab.py").run()
+    no_exceptions(first)
+    assert "Measured for you at" in _latency_texts(first)
+    mine = metric(first, "Median latency")
+    second = page("inference_lab.py").run()  # a new session, same settings
+    no_exceptions(second)
+    text = _latency_texts(second)
+    assert "An earlier measurement, by another session" in text and "not yours" in text
+    assert metric(second, "Median latency") == mine  # the same number, labelled as someone else's
+    second.button(key="infer.remeasure").click().run()
+    assert "Measured for you at" in _latency_texts(second)
+    first.run()  # the first session keeps its own measurement, labelled as its own
+    assert "Measured for you at" in _latency_texts(first) and metric(first, "Median latency") == mine
+
+
+def test_measure_again_always_measures():
+    at = page("inference_lab.py").run()
+    samples = []
+    for _ in range(3):
+        at.button(key="infer.remeasure").click().run()
+        record = next(v for k, v in at.session_state["app.measured"].items() if k.startswith("infer:"))
+        samples.append((record.at, tuple(record.value["samples"])))
+    assert len({s[0] for s in samples}) == 3 and len({s[1] for s in samples}) == 3
+
+
+def test_a_busy_measurement_is_flagged():
+    from effnets.inference import BUSY_SPREAD, timing_from_samples
+
+    calm = timing_from_samples([10.0, 10.2, 10.1, 10.3, 9.9, 10.0])
+    busy = timing_from_samples([10.0, 11.0, 48.0, 10.5, 70.0, 9.8, 35.0])
+    assert not calm.busy and calm.to_dict()["busy"] is False
+    assert busy.busy and busy.spread > BUSY_SPREAD and busy.to_dict()["busy"] is True
