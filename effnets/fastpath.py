@@ -37,6 +37,7 @@ from torch import nn
 from effnets import cost as C
 from effnets import inference
 from effnets.blocks._layers import TFSamePad
+from effnets.report import plural
 
 
 @dataclass(frozen=True)
@@ -409,7 +410,10 @@ def fast_model(
             notes.append(why)
     unfolded = sum(isinstance(m, nn.BatchNorm2d) for m in body.modules())
     if unfolded:
-        notes.append(f"{unfolded} batch norm(s) do not directly follow a conv and stay as separate layers")
+        notes.append(
+            f"{plural(unfolded, 'batch norm')} {'does' if unfolded == 1 else 'do'} not directly follow a conv and "
+            f"{'stays as a separate layer' if unfolded == 1 else 'stay as separate layers'}"
+        )
     if pointwise_matmul is None:
         pointwise_matmul = device.type == "cpu" and channels_last
     matmuls = _pointwise_to_matmul(body) if pointwise_matmul else 0

@@ -30,6 +30,7 @@ from torch import nn
 
 from effnets import bench
 from effnets.cost import Cost, Step
+from effnets.report import plural
 
 PAPER = "Ma et al. 2018, ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design, section 3"
 URL = "https://arxiv.org/abs/1807.11164"
@@ -183,8 +184,9 @@ def check_g3(blocks: Sequence[tuple[str, Sequence[Step]]]) -> Finding:
     bad = [r for r in rows if r["paths"] >= G3_PATHS]
     total = sum(r["fragments"] for r in rows)
     summary = (
-        f"{total} convs/pools in {len(rows)} block(s) ({total / len(rows):.1f} per block); most parallel: "
-        f"{worst['where'] or 'the block'} with {worst['paths']} path(s) and {worst['fragments']} fragments"
+        f"{plural(total, 'conv/pool', 'convs/pools')} in {plural(len(rows), 'block')} ({total / len(rows):.1f} per "
+        f"block); most parallel: {worst['where'] or 'the block'} with {plural(worst['paths'], 'path')} and "
+        f"{plural(worst['fragments'], 'fragment')}"
     )
     return _finding("G3", "warn" if bad else "ok", summary, rows)
 
@@ -218,7 +220,8 @@ def check_g4(steps: Sequence[Step], where: Sequence[str] | None = None) -> Findi
     share = ew / (ew + conv_traffic) if ew + conv_traffic else 0.0
     n_act = sum(r["kind"] == "act" for r in rows)
     summary = (
-        f"{len(rows)} element-wise ops ({n_act} activations, {len(rows) - n_act} adds/multiplies) with no MACs move "
+        f"{plural(len(rows), 'element-wise op')} ({plural(n_act, 'activation')}, "
+        f"{plural(len(rows) - n_act, 'add/multiply', 'adds/multiplies')}) with no MACs move "
         f"{100 * share:.0f} % of the bytes (BN, which folds into the conv at inference, not counted)"
     )
     return _finding("G4", "warn" if share > G4_SHARE else "ok", summary, rows)

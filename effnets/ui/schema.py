@@ -11,6 +11,7 @@ given as a function and read when asked.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from effnets.zoo import DEFAULT_SET
 
 UNITS = {"macs": "MACs (multiply-accumulates)", "flops": "FLOPs (= 2 x MACs)"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
+CPU_THREADS = max(1, os.cpu_count() or 1)  # more torch threads than cores only make timings worse
 # Parameters every page understands besides its own controls.
 COMMON_PARAMS = ("present",)
 
@@ -149,7 +151,7 @@ def measurement(batch: tuple[int, int, int], threads: int, warmup: tuple[int, in
         Control("device", "radio", "auto", options=DEVICES, url="device"),
         Control("precision", "select", "fp32", options=("fp32", "fp16", "bf16")),
         Control("batch", "number", batch[2], lo=batch[0], hi=batch[1], url="batch"),
-        Control("threads", "number", threads, lo=1, hi=64, url="threads"),
+        Control("threads", "number", min(threads, CPU_THREADS), lo=1, hi=CPU_THREADS, url="threads"),
         Control("warmup", "number", warmup[2], lo=warmup[0], hi=warmup[1]),
         Control("repeats", "number", repeats[2], lo=repeats[0], hi=repeats[1]),
     )
