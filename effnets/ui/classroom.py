@@ -31,6 +31,7 @@ h1 { font-size: 3.2rem !important; }
 [data-testid="stTable"] table, [data-testid="stTable"] th, [data-testid="stTable"] td { font-size: 1.25rem !important; }
 [data-testid="stCode"] code, [data-testid="stCode"] pre, code { font-size: 1.2rem !important; }
 .katex { font-size: 1.45em !important; }
+[data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { font-size: 1.1rem !important; }
 </style>
 """
 
