@@ -83,6 +83,9 @@ for n in names:
         skipped.append(f"{info.label}: {e}")
 for s in skipped:
     st.caption(f"Left out at these settings: {s}")
+if not configs:
+    st.info("No chosen block can be built at these settings (see why above): change C, H = W or k.")
+    st.stop()
 
 st.markdown(
     f"{len(configs)} blocks on a {hw}x{hw} input, batch {batch}, "

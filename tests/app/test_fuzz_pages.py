@@ -26,6 +26,7 @@ from effnets.models import MODELS, sample_regnet_space
 from effnets.report import human
 from effnets.spec import SpecError
 from effnets.ui import schema
+from tests.app.conftest import page as page_at
 from tests.app.fuzz import (
     Session,
     check_page,
@@ -374,7 +375,8 @@ def latency_lab_case(blocks, data):
     controls = {c: data.draw(control_strategy(L[c])) for c in LATENCY_CONTROLS}
     set_controls(at, L, {"blocks": blocks, **controls}, optional=("check_what", "check_model"))
     at.run()
-    if blocks and controls["check_what"] == "model":  # the model picker appears once "a whole model" is chosen
+    drawn = {w.key for w in at.radio}
+    if L.key("check_what") in drawn and controls["check_what"] == "model":  # then the model picker appears
         set_controls(at, L, {"check_what": "model"})  # (the radio was not drawn if the last page had no blocks)
         at.run()
         set_controls(at, L, {"check_model": controls["check_model"]})
@@ -385,8 +387,10 @@ def latency_lab_case(blocks, data):
         return
     c, hw, k, batch = controls["c"], controls["hw"], controls["k"], controls["batch"]
     target = effnets.block_cost("standard", (c, hw, hw), out_channels=c, kernel_size=k).macs
-    table = at.dataframe[0].value
-    shown = dict(zip(table["block"], table[f"MACs (batch of {batch})"], strict=True))
+    table = at.dataframe[0].value if at.dataframe else None
+    shown = {} if table is None else dict(zip(table["block"], table[f"MACs (batch of {batch})"], strict=True))
+    if not shown:
+        assert any("No chosen block can be built" in i.value for i in at.info)
     for n in blocks:
         info = BLOCKS[n]
         try:
@@ -506,3 +510,15 @@ def test_inference_lab_fuzz(model, data, precision_pick):
 def test_inference_lab_fuzz_deep(model, data, precision_pick):
     controls = {c: data.draw(control_strategy(I_[c])) for c in INFER_CONTROLS}
     inference_lab_case(_infer_session(), model, controls, precision_pick)
+
+
+def page_of(file: str, query: dict):
+    return page_at(file, query).run()
+
+
+def test_latency_lab_regression_no_block_fits():
+    """Found by the deep fuzzer: C=1 leaves out every chosen block; the page said nothing and showed an empty table."""
+    at = page_of("latency_lab.py", {"blocks": "grouped", "c": "1", "mode": "same"})
+    check_page(at)
+    assert any("No chosen block can be built" in i.value for i in at.info)
+    assert any("Grouped convolution" in c.value for c in at.caption)
