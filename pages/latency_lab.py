@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from effnets import bench, roofline
+from effnets import bench, roofline, verdicts
 from effnets import guidelines as G
 from effnets import inference as INF
 from effnets import viz_zoo as VZ
@@ -15,6 +15,11 @@ from effnets.ui import zoo_cached as ZC
 
 S = schema.LATENCY_LAB
 P = S.prefix
+
+
+def _ms(r) -> tuple[float, float, float]:
+    return r.median_ms, r.p10_ms, r.p90_ms
+
 
 if state.first_run(P):
     restored = state.restore(S)
@@ -211,10 +216,12 @@ if (box := sec["Latency"]) is not None:
         else:
             env = result["run"].environment
             st.caption("Environment: " + ", ".join(f"{a} {b}" for a, b in env.items()))
-            st.markdown(
-                "At (nearly) the same MACs the blocks' latencies differ several-fold: what they cost in "
-                "time depends on how many bytes they move per MAC and how well the hardware runs them."
-            )
+            timed = [
+                verdicts.Timed(BLOCKS[r.label].label, configs[r.label][2].macs, r.median_ms, r.p10_ms, r.p90_ms)
+                for r in result["run"].results
+                if r.timing is not None and r.label in configs
+            ]
+            st.markdown(verdicts.latency_spread(timed, matched=mode == "matched"))
 
 if (box := sec["Roofline"]) is not None:
     with box:
@@ -294,7 +301,12 @@ if (box := sec["Guidelines G1-G4"]) is not None:
                             "breaks (ms)": e.breaks.median_ms,
                             "MACs follows": e.follows_macs,
                             "MACs breaks": e.breaks_macs,
-                            "breaking it is slower by": f"{e.ratio:.2f}x" if e.ratio else "n/a",
+                            "effect of breaking it": verdicts.compare_pair(
+                                verdicts.Timed("follows", e.follows_macs, *_ms(e.follows)),
+                                verdicts.Timed("breaks", e.breaks_macs, *_ms(e.breaks)),
+                            )
+                            if e.ratio
+                            else "not measured (stopped)",
                         }
                         for e in effects
                     ]

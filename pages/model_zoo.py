@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from effnets import bench
+from effnets import bench, verdicts
 from effnets import inference as INF
 from effnets import viz_zoo as VZ
 from effnets import zoo as Z
@@ -199,7 +199,13 @@ if (box := sec["Accuracy vs latency"]) is not None:
                 "top1_vs_latency",
                 key=f"{P}.acc_lat",
             )
-            st.caption("The Pareto front by measured latency on this device is not the one by MACs.")
+            with_top1 = [r for r in rows if r.top1 is not None and r.median_ms is not None]
+            st.caption(
+                verdicts.fronts(
+                    Z.pareto_front([(r.name, r.macs, r.top1) for r in with_top1]),
+                    Z.pareto_front([(r.name, r.median_ms, r.top1) for r in with_top1]),
+                )
+            )
 
 if (box := sec["Latency vs MACs"]) is not None:
     with box:

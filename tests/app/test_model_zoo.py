@@ -21,6 +21,8 @@ def test_zoo_counts_then_measures_and_explains():
     table = at.dataframe[0].value
     assert table["median_ms"].notna().all() and (table["median_ms"] > 0).all()
     assert any("Environment:" in c.value and "threads 1" in c.value for c in at.caption)
+    assert any(c.value.startswith("Measured for you at") for c in at.caption)
+    assert any("front by measured latency" in c.value for c in at.caption)  # computed: same front or which differ
 
 
 def test_zoo_tampered_models_list():
@@ -44,6 +46,9 @@ def test_latency_lab_measures_and_checks_guidelines():
     std = effnets.block_cost("standard", (64, 8, 8), out_channels=64, kernel_size=3)
     assert table.loc[table["block"] == "Standard convolution", f"MACs (batch of {batch})"].item() == std.macs * batch
     assert any("G1" in m.value for m in at.markdown) and any("G3" in m.value for m in at.markdown)
+    assert any(c.value.startswith("Measured for you at") for c in at.caption)
+    verdict = [m.value for m in at.markdown if m.value.startswith("At matched MACs")]
+    assert verdict and "several-fold" not in verdict[0]
 
 
 def test_latency_lab_checks_a_whole_model():
