@@ -379,3 +379,34 @@ def test_rounding_sentences_name_the_stages_that_changed(phi, alpha, beta, gamma
             assert (int(mm.group(1)), int(mm.group(2))) == (x.layers, y.layers)
         if mm := re.search(r"(\d+) → (\d+) channels", line):
             assert (int(mm.group(1)), int(mm.group(2))) == (x.channels, y.channels)
+
+
+@given(
+    alpha=st.sampled_from([1.1, 1.2, 1.3, 1.5]),
+    beta=st.sampled_from([1.05, 1.1, 1.2]),
+    gamma=st.sampled_from([1.1, 1.15, 1.2, 1.3]),
+)
+def test_the_cost_ladder_sentence_says_what_the_table_shows(alpha, beta, gamma):
+    """Every model the sentence names as less / more than the rule, or near its phi, is so in the table."""
+    rows = sv.released_table(alpha, beta, gamma)
+    text = sv.cost_ladder(rows)
+    by = {f"B{r['phi']}": r for r in rows}
+    near = re.match(r"([B\d, ]+) lands? within half a step", text)
+    for m in [m.strip() for m in near.group(1).split(",")] if near else []:
+        assert abs(by[m]["cost_implied_phi"] - by[m]["phi"]) < 0.5
+    for axis, symbol in (("depth", "α^φ"), ("width", "β^φ"), ("resolution", "224·γ^φ")):
+        clause = re.search(
+            rf"{axis} is (less than {re.escape(symbol)} in ([B\d, ]+))?( and )?(more in ([B\d, ]+))?", text
+        )
+        less = [m.strip() for m in clause.group(2).split(",")] if clause.group(2) else []
+        more = [m.strip() for m in clause.group(5).split(",")] if clause.group(5) else []
+        for m in less:
+            assert by[m][f"{axis}_released"] < by[m][f"{axis}_compound"]
+        for m in more:
+            assert by[m][f"{axis}_released"] > by[m][f"{axis}_compound"]
+    assert "land near φ = 5, 6, 7" not in text  # the fixed sentence this replaced
+
+
+def test_b5_width_is_not_called_more_than_beta_to_the_fifth():
+    text = sv.cost_ladder(sv.released_table())
+    assert re.search(r"width is less than β\^φ in [B\d, ]*B5\b", text)  # 1.6 against 1.1^5 = 1.611
