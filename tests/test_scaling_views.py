@@ -396,7 +396,8 @@ def test_the_cost_ladder_sentence_says_what_the_table_shows(alpha, beta, gamma):
         assert abs(by[m]["cost_implied_phi"] - by[m]["phi"]) < 0.5
     for axis, symbol in (("depth", "α^φ"), ("width", "β^φ"), ("resolution", "224·γ^φ")):
         clause = re.search(
-            rf"{axis} is (less than {re.escape(symbol)} in ([B\d, ]+))?( and )?(more in ([B\d, ]+))?", text
+            rf"{axis} is (less than {re.escape(symbol)} in ([B\d, ]+)(?:\([^)]*\))?)?( and )?(more in ([B\d, ]+))?",
+            text,
         )
         less = [m.strip() for m in clause.group(2).split(",")] if clause.group(2) else []
         more = [m.strip() for m in clause.group(5).split(",")] if clause.group(5) else []
