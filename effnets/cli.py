@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import warnings
 from collections.abc import Sequence
@@ -215,6 +216,42 @@ def cmd_cost_model(args: argparse.Namespace) -> int:
 # ----- entry point ----------------------------------------------------------------------------------------------
 
 
+def cmd_scaling_released(args: argparse.Namespace) -> int:
+    from effnets import scaling_views as sv
+
+    lo, hi = sv.BASE_RANGE
+    for flag, v in (("--alpha", args.alpha), ("--beta", args.beta), ("--gamma", args.gamma)):
+        if not lo <= v <= hi:
+            raise UsageError(f"{flag} {v:g} is outside {lo:g}..{hi:g} (the bases of compound scaling)")
+    rows = sv.released_table(args.alpha, args.beta, args.gamma)
+    known, inferred = sv.released_explanation(rows)
+    plain = re.sub(r"[*`]", "", known + "\n" + inferred)  # the page's markdown, as plain sentences
+    explanation = [line[2:] for line in plain.splitlines() if line.startswith("- ")]
+    if args.json:
+        print(
+            json.dumps(
+                {"alpha": args.alpha, "beta": args.beta, "gamma": args.gamma, "rows": rows, "explanation": explanation},
+                indent=2,
+            )
+        )
+        return 0
+    print(
+        f"EfficientNet B0-B7 released against compound scaling (alpha {args.alpha:g}, beta {args.beta:g}, gamma "
+        f"{args.gamma:g})"
+    )
+    print(f"  {'model':<16} {'w rel/cmp':>12} {'d rel/cmp':>12} {'res rel/cmp':>14} {'cost phi':>9}")
+    for r in rows:
+        phi = r["cost_implied_phi"]
+        print(
+            f"  {r['model']:<16} {r['width_released']:>5g}/{r['width_compound']:<6.2f} "
+            f"{r['depth_released']:>5g}/{r['depth_compound']:<6.2f} "
+            f"{r['resolution_released']:>6}/{r['resolution_compound']:<7.1f} {phi if phi is None else round(phi, 2):>9}"
+        )
+    for line in explanation:
+        print(f"  - {line}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m effnets", description="Costs, scaling and behaviour of efficient CNN designs.")
     sub = p.add_subparsers(dest="command", parser_class=_Parser, required=True)
@@ -243,6 +280,15 @@ def build_parser() -> argparse.ArgumentParser:
     pm.add_argument("--json", action="store_true", help="machine-readable output")
     pm.add_argument("--check", action="store_true", help="also trace on the meta device with FlopCounterMode")
     pm.set_defaults(func=cmd_cost_model)
+
+    ps = sub.add_parser("scaling", help="compound scaling: the released EfficientNets against the rule")
+    ssub = ps.add_subparsers(dest="kind", parser_class=_Parser, required=True)
+    pr = ssub.add_parser("released", help="released B0-B7 against alpha^phi, beta^phi, gamma^phi, with the reasons")
+    pr.add_argument("--alpha", type=float, default=1.2, help="depth base (default 1.2, the paper's)")
+    pr.add_argument("--beta", type=float, default=1.1, help="width base (default 1.1)")
+    pr.add_argument("--gamma", type=float, default=1.15, help="resolution base (default 1.15)")
+    pr.add_argument("--json", action="store_true", help="machine-readable output")
+    pr.set_defaults(func=cmd_scaling_released)
 
     register_inference(sub)
     register_bench(sub)

@@ -50,6 +50,7 @@ AXIS_FIELD = {"width": "width_mult", "depth": "depth_mult", "resolution": "resol
 AXIS_EXPONENT = {"width": 2, "depth": 1, "resolution": 2}
 AXIS_SYMBOL = {"width": "w", "depth": "d", "resolution": "r"}
 # Range of each relative multiplier in sweeps and sliders (the spec's own limits apply on top).
+BASE_RANGE = (0.5, 2.0)  # alpha, beta, gamma: the bases of compound scaling the Scaling Lab and the CLI accept
 AXIS_RANGE = {"width": (0.25, 3.0), "depth": (0.25, 4.0), "resolution": (0.1, 3.0)}
 
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")

@@ -137,6 +137,12 @@ def _axis(axis: str) -> tuple[float, float]:
     return AXIS_RANGE[axis]
 
 
+def _bases() -> tuple[float, float]:
+    from effnets.scaling_views import BASE_RANGE
+
+    return BASE_RANGE
+
+
 def counting(prefix: str) -> tuple[Control, ...]:
     """The unit and extras controls of a counting page."""
     return (
@@ -177,9 +183,9 @@ SCALING_LAB = PageSchema(
         Control("preset", "select", "efficientnet_b0", options=_models, url="model"),
         Control("mode", "radio", "phi", options=("phi", "multipliers"), url="mode"),
         Control("phi", "slider", 0.0, lo=-4.0, hi=8.0, step=0.1, url="phi"),
-        Control("alpha", "number", 1.2, lo=0.5, hi=2.0, step=0.01, url="alpha"),
-        Control("beta", "number", 1.1, lo=0.5, hi=2.0, step=0.01, url="beta"),
-        Control("gamma", "number", 1.15, lo=0.5, hi=2.0, step=0.01, url="gamma"),
+        Control("alpha", "number", 1.2, *_bases(), step=0.01, url="alpha"),
+        Control("beta", "number", 1.1, *_bases(), step=0.01, url="beta"),
+        Control("gamma", "number", 1.15, *_bases(), step=0.01, url="gamma"),
         Control("width_x", "slider", 1.0, *_axis("width"), step=0.01, url="w"),
         Control("depth_x", "slider", 1.0, *_axis("depth"), step=0.01, url="d"),
         Control("res_x", "slider", 1.0, *_axis("resolution"), step=0.01, url="r"),
