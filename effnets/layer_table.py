@@ -31,8 +31,12 @@ def layer_table(module: nn.Module, input_shape: tuple[int, int, int], batch: int
             col_names=("output_size", "num_params", "mult_adds"),
         )
     rows = []
+    parts = {"weights": 0, "bias": 0, "norm": 0, "other": 0}
+    others: set[str] = set()
     for layer in s.summary_list[1:]:
         leaf = not any(True for _ in layer.module.children())
+        if leaf and layer.macs:
+            _split(layer, batch, parts, others)
         rows.append(
             {
                 "layer": ("  " * (layer.depth - 1)) + (layer.var_name or layer.class_name),
@@ -47,5 +51,51 @@ def layer_table(module: nn.Module, input_shape: tuple[int, int, int], batch: int
         "params": int(s.total_params),
         "trainable params": int(s.trainable_params),
         "mult-adds (torchinfo)": int(s.total_mult_adds) // batch,
+        "parts": parts,
+        "other layers": sorted(others),
     }
     return rows, totals
+
+
+def _split(layer, batch: int, parts: dict[str, int], others: set[str]) -> None:
+    """Split one leaf's torchinfo mult-adds (its parameters x output positions x batch) into weights, biases, norm
+    parameters and other layers' parameters."""
+    m = layer.module
+    per_image = layer.macs // batch
+    weight = getattr(m, "weight", None)
+    bias = getattr(m, "bias", None)
+    if isinstance(m, nn.modules.batchnorm._NormBase | nn.LayerNorm | nn.GroupNorm):
+        parts["norm"] += per_image
+    elif isinstance(weight, torch.Tensor) and (isinstance(m, nn.Linear) or weight.dim() >= 3):  # conv-like, too
+        # (torchvision's DeformConv2d is no nn.Conv2d but counts the same way)
+        n_bias = bias.numel() if isinstance(bias, torch.Tensor) else 0
+        positions = per_image // (weight.numel() + n_bias)
+        parts["weights"] += weight.numel() * positions
+        parts["bias"] += n_bias * positions
+    else:
+        parts["other"] += per_image
+        others.add(layer.class_name)
+
+
+def torchinfo_reasons(totals: dict, analytic_macs: int) -> list[tuple[str, int]]:
+    """Why torchinfo's mult-adds differ from effnets' conv + linear MACs, as (reason, amount) pairs that add up to
+    the difference exactly. torchinfo's rule: each leaf layer's parameters x its output positions x batch (a norm
+    layer: its parameters x batch); a conv written as ``F.conv2d`` with a fixed kernel is no layer, so it is missed."""
+    parts = totals["parts"]
+    missed = analytic_macs - parts["weights"]  # conv/linear work torchinfo does not see (or counts differently)
+    reasons = []
+    if parts["bias"]:
+        reasons.append(("the biases of conv/linear layers (bias parameters x output positions)", parts["bias"]))
+    if parts["norm"]:
+        reasons.append(
+            ("normalisation layers' γ and β (torchinfo counts their parameters once per image)", parts["norm"])
+        )
+    if parts["other"]:
+        reasons.append((f"the parameters of {', '.join(totals['other layers'])} layers", parts["other"]))
+    if missed > 0:
+        reasons.append(
+            ("convs torchinfo does not see: F.conv2d calls with fixed kernels (buffers, not layers)", -missed)
+        )
+    elif missed < 0:
+        reasons.append(("conv/linear weights torchinfo counts at more positions than effnets' rule", -missed))
+    return reasons

@@ -7,6 +7,7 @@ from effnets import viz
 from effnets.blocks import BLOCKS
 from effnets.compare import comparable_fields
 from effnets.cost import EXTRA_KINDS
+from effnets.layer_table import torchinfo_reasons
 from effnets.report import human, human_bytes, plural
 from effnets.sampling import picture
 from effnets.spec import field_label, field_names
@@ -199,10 +200,12 @@ if (box := sec["Layers (torchinfo)"]) is not None:
         table_rows, totals = cached.layer_table(name, key, shape)
         classroom.table(pd.DataFrame(table_rows).drop(columns=["leaf"]), f"{fname}_torchinfo", key=f"{P}.csv_torchinfo")
         diff = totals["mult-adds (torchinfo)"] - c.macs
+        reasons = torchinfo_reasons(totals, c.macs)
         st.caption(
-            f"torchinfo: {totals['params']:,} params, {totals['mult-adds (torchinfo)']:,} mult-adds. torchinfo's "
-            f"mult-adds are each layer's parameters × its output positions, so they include biases and batch-norm's "
-            f"gamma/beta: {diff:+,} against the {c.macs:,} conv + linear MACs above."
+            f"torchinfo: {totals['params']:,} params, {totals['mult-adds (torchinfo)']:,} mult-adds, {diff:+,} "
+            f"against the {c.macs:,} conv + linear MACs above. torchinfo counts each layer's parameters × its "
+            "output positions (a norm layer's parameters once per image)"
+            + (": " + "; ".join(f"{n:+,} for {why}" for why, n in reasons) + "." if reasons else ", which agrees here.")
         )
 
 if (box := sec["Sampling"]) is not None:

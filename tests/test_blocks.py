@@ -198,3 +198,32 @@ def test_sampling_figure_legend_names_only_what_is_drawn():
     fig = viz.sampling_figure(pic)
     assert any(t.name == "deformable sampling points" for t in fig.data)
     assert not fig.layout.shapes and not any("receptive field" in (t.name or "") for t in fig.data)
+
+
+@pytest.mark.parametrize("name", list(BLOCKS))
+def test_torchinfo_difference_is_explained_exactly(name):
+    """The listed reasons for torchinfo's mult-adds add up to its difference from the analytic MACs, exactly."""
+    from effnets.layer_table import layer_table, torchinfo_reasons
+
+    info = BLOCKS[name]
+    spec = info.make_spec()
+    shape = (spec.in_channels, 28, 28)
+    c = info.cost(spec, shape)
+    _rows, totals = layer_table(K.build_on_meta(lambda: info.build(spec)), shape)
+    reasons = torchinfo_reasons(totals, c.macs)
+    assert sum(n for _, n in reasons) == totals["mult-adds (torchinfo)"] - c.macs
+    assert all(n > 0 for why, n in reasons if "biases" in why or "normalisation" in why)  # extra counting adds
+
+
+def test_torchinfo_misses_vgnets_fixed_blur_and_counts_bn_once_per_image():
+    from effnets.layer_table import layer_table, torchinfo_reasons
+
+    info = BLOCKS["vgnet_downsampling"]
+    spec = info.make_spec()
+    c = info.cost(spec, (spec.in_channels, 28, 28))
+    _rows, totals = layer_table(K.build_on_meta(lambda: info.build(spec)), (spec.in_channels, 28, 28))
+    reasons = dict((why.split(" (")[0].split(":")[0], n) for why, n in torchinfo_reasons(totals, c.macs))
+    assert reasons == {"normalisation layers' γ and β": 112, "convs torchinfo does not see": -98_784}
+    conv_bn = torch.nn.Sequential(torch.nn.Conv2d(8, 16, 3, padding=1, bias=False), torch.nn.BatchNorm2d(16))
+    _rows, t = layer_table(K.build_on_meta(lambda: conv_bn), (8, 8, 8), batch=2)
+    assert t["parts"] == {"weights": 73_728, "bias": 0, "norm": 32, "other": 0}  # BN: params per image
