@@ -148,11 +148,14 @@ class FvcoreCounts:
     acts: int
     unsupported: dict[str, int] = field(default_factory=dict)
 
+    tensor_ops: dict[str, int] = field(default_factory=dict)  # skipped operator -> uses on tensors (not sizes)
+
+    CONV_LINEAR = ("conv", "linear", "addmm", "matmul", "mm", "bmm", "einsum", "deform_conv2d")
+
     @property
     def conv_linear(self) -> int:
         """The part of fvcore's total that is conv and linear work (comparable with analytic MACs)."""
-        keys = ("conv", "linear", "addmm", "matmul", "mm", "bmm", "einsum", "deform_conv2d")
-        return sum(v for k, v in self.by_operator.items() if k in keys)
+        return sum(v for k, v in self.by_operator.items() if k in self.CONV_LINEAR)
 
 
 def fvcore_counts(module: nn.Module, input_shape: tuple[int, ...]) -> FvcoreCounts:
@@ -180,9 +183,40 @@ def fvcore_counts(module: nn.Module, input_shape: tuple[int, ...]) -> FvcoreCoun
             )
             acts_an.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
             acts = int(acts_an.total())
+            tensor_ops = _tensor_uses(module, x, set(unsupported))
     finally:
         logger.setLevel(old)
-    return FvcoreCounts(total=total, by_operator=by_op, acts=acts, unsupported=unsupported)
+    return FvcoreCounts(total=total, by_operator=by_op, acts=acts, unsupported=unsupported, tensor_ops=tensor_ops)
+
+
+_SIZE_NODES = {"prim::NumToTensor", "prim::Constant"}  # a traced size (x.shape[1]) or a literal, not a feature map
+
+
+def _tensor_uses(module: nn.Module, x: torch.Tensor, ops: set[str]) -> dict[str, int]:
+    """How often each of ``ops`` (JIT names, 'aten::sub') takes a tensor in the traced graph: a skipped 'aten::sub'
+    on integer sizes is no tensor work at all."""
+    graph = torch.jit.trace(module, x, check_trace=False).inlined_graph
+    uses = dict.fromkeys(ops, 0)
+    for node in graph.nodes():
+        if node.kind() in uses and any(
+            isinstance(i.type(), torch._C.TensorType) and i.node().kind() not in _SIZE_NODES for i in node.inputs()
+        ):
+            uses[node.kind()] += 1
+    return uses
+
+
+def _skipped_reason(op: str, tensor_uses: int | None, analytic: Cost) -> str:
+    """Which effnets extras line holds the work of an operator fvcore skips (or why there is none)."""
+    name = op.split("::")[-1].rstrip("_")
+    if tensor_uses == 0:
+        return "arithmetic on sizes (integers) in the traced code, not tensor work: nothing to count"
+    if name in _ACT_OPS or f"{name}_" in _ACT_OPS:
+        return "an activation: effnets' act line"
+    if name in ("add", "mul", "div", "sub"):
+        return "element-wise: effnets' elementwise line" + ("" if analytic.extra("elementwise") else " (empty here)")
+    if "pool" in name:
+        return "pooling: effnets' pool line"
+    return "no effnets line counts it"
 
 
 # ----- the project's own dispatch-level counter ----------------------------------------------------------------
@@ -364,8 +398,8 @@ def explain_differences(analytic: Cost, fc: int | None, fv: FvcoreCounts | None,
         notes.append("FlopCounterMode reports FLOPs = 2 x MACs for conv and matmul only; halved, it matches exactly.")
     if fv is not None:
         for op, n in sorted(fv.by_operator.items()):
-            if op in _FVCORE_WHY and n:
-                notes.append(f"fvcore adds {n:,} for {op}: {_FVCORE_WHY[op]}")
+            if op not in FvcoreCounts.CONV_LINEAR and n:  # every part of fvcore's total beyond conv and linear
+                notes.append(f"fvcore adds {n:,} for {op}: {_FVCORE_WHY.get(op, f'its own rule for {op}.')}")
         if fv.conv_linear != analytic.macs:
             notes.append(
                 f"fvcore's conv + linear part differs by {fv.conv_linear - analytic.macs:+,}: this is a bug in "
@@ -375,8 +409,11 @@ def explain_differences(analytic: Cost, fc: int | None, fv: FvcoreCounts | None,
         if skipped:
             notes.append(
                 "fvcore skips (counts 0 for) "
-                + ", ".join(f"{k} x{v}" for k, v in sorted(skipped.items()))
-                + " - activations and element-wise ops, which effnets lists as extras."
+                + "; ".join(
+                    f"{k} x{v} ({_skipped_reason(k, fv.tensor_ops.get(k), analytic)})"
+                    for k, v in sorted(skipped.items())
+                )
+                + "."
             )
     return notes
 

@@ -227,3 +227,23 @@ def test_torchinfo_misses_vgnets_fixed_blur_and_counts_bn_once_per_image():
     conv_bn = torch.nn.Sequential(torch.nn.Conv2d(8, 16, 3, padding=1, bias=False), torch.nn.BatchNorm2d(16))
     _rows, t = layer_table(K.build_on_meta(lambda: conv_bn), (8, 8, 8), batch=2)
     assert t["parts"] == {"weights": 73_728, "bias": 0, "norm": 32, "other": 0}  # BN: params per image
+
+
+@pytest.mark.parametrize("name", list(BLOCKS))
+def test_fvcore_difference_is_explained_exactly(name):
+    """fvcore's total minus the analytic MACs is exactly what the notes say it adds; every skipped op is put on the
+    extras line that holds its work (a line that is not empty), or said to be no tensor work."""
+    import re
+
+    info = BLOCKS[name]
+    spec = info.make_spec()
+    shape = (spec.in_channels, 20, 20)
+    c = info.cost(spec, shape)
+    cc = K.cross_check(lambda: info.build(spec), c, shape)
+    added = sum(int(m.group(1).replace(",", "")) for n in cc.notes if (m := re.match(r"fvcore adds ([\d,]+) for", n)))
+    assert added + (cc.fvcore.conv_linear - c.macs) == cc.fvcore.total - c.macs
+    line_of = {"act": "act", "elementwise": "elementwise", "pool": "pool"}
+    for note in cc.notes:
+        if note.startswith("fvcore skips"):
+            for line in re.findall(r"effnets' (\w+) line(?! \(empty here\))", note):
+                assert c.extra(line_of[line]) > 0, (line, note)
