@@ -96,6 +96,43 @@ def _weights_on_meta():
         nn.Module.register_parameter, nn.Module.register_buffer = register_parameter, register_buffer
 
 
+def traced_structure(module: nn.Module, input_shape: tuple[int, int, int]) -> dict[str, float]:
+    """What the Model Zoo reads from a network it has no stage table for (a torchvision reference model), traced on
+    its device (meta: free): per image, conv/linear output elements (acts), arithmetic intensity by
+    :data:`effnets.roofline.BYTE_MODEL` in fp32, the share of MACs in depthwise convs, and element-wise and
+    activation ops per MAC (from the dispatch counter)."""
+    seen = {"macs": 0, "dw": 0, "acts": 0, "bytes": 0}
+
+    def hook(m, inputs, out):
+        x = inputs[0]
+        if isinstance(m, nn.Conv2d):
+            kh, kw = m.kernel_size
+            macs = out.numel() * (m.in_channels // m.groups) * kh * kw
+            if m.groups > 1 and m.groups == m.in_channels:
+                seen["dw"] += macs
+        else:
+            macs = out.numel() * m.in_features
+        seen["macs"] += macs
+        seen["acts"] += out.numel()
+        seen["bytes"] += 4 * (x.numel() + out.numel() + sum(p.numel() for p in m.parameters(recurse=False)))
+
+    handles = [m.register_forward_hook(hook) for m in module.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
+    try:
+        with torch.no_grad():
+            module(torch.empty((1, *input_shape), device=_module_device(module)))
+    finally:
+        for h in handles:
+            h.remove()
+    extras = dispatch_counts(module, input_shape).extras
+    macs = seen["macs"] or 1
+    return {
+        "acts": seen["acts"],
+        "intensity": seen["macs"] / seen["bytes"] if seen["bytes"] else 0.0,
+        "depthwise_share": seen["dw"] / macs,
+        "elementwise_per_mac": (extras.get("elementwise", 0) + extras.get("act", 0)) / macs,
+    }
+
+
 def flop_counter_macs(module: nn.Module, input_shape: tuple[int, ...], batch: int = 1) -> int:
     """MACs per sample measured by FlopCounterMode (with the deform_conv2d rule) on the module's device.
 

@@ -79,3 +79,32 @@ def test_latency_figure_labels_only_outliers_when_crowded_and_bars_need_rounds()
     assert list(fig.data[0].hovertext) == names
     assert fig.data[0].error_y.visible and "p10-p90 of 8 rounds" in fig.layout.yaxis.title.text
     assert not latency_vs_macs_figure(rows, outliers, rounds=3).data[0].error_y.visible
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v2", "efficientnet_b0", "shufflenet_v2_x1_0", "squeezenet1_1"])
+def test_reference_models_get_the_same_analysis_as_registry_models(name):
+    """Traced from torchvision's builder, a network the registry also builds has exactly the registry's activations,
+    intensity, depthwise share and element-wise ops per MAC: the outlier reasons read the same numbers for both."""
+    import torchvision
+
+    from effnets.counting import build_on_meta, traced_structure
+
+    ours = Z.zoo_row(name)
+    traced = traced_structure(build_on_meta(lambda: torchvision.models.get_model(name, weights=None)), (3, 224, 224))
+    assert traced["acts"] == ours.acts
+    assert traced["intensity"] == pytest.approx(ours.intensity, rel=1e-12)
+    assert traced["depthwise_share"] == pytest.approx(ours.depthwise_share, abs=1e-12)
+    assert traced["elementwise_per_mac"] == pytest.approx(ours.elementwise_per_mac, rel=1e-12)
+
+
+def test_every_outlier_gets_a_reason_reference_rows_included():
+    rows = [Z.zoo_row(n) for n in ("resnet18", "mobilenet_v3_large", "mobilenet_v2", "regnet_x_400mf", "squeezenet1_1")]
+    assert all(r.intensity and r.acts for r in rows)  # torchvision rows are traced too
+    for i, r in enumerate(rows):  # resnet18 4x faster per MAC, mobilenet_v3_large 3x slower
+        r.median_ms = r.macs / 1e9 * (0.25 if i == 0 else 3.0 if i == 1 else 1.0)
+        r.gmacs_per_s = r.macs / (r.median_ms / 1e3) / 1e9
+    outliers = dict(Z.latency_outliers(rows))
+    assert set(outliers) == {"resnet18", "mobilenet_v3_large"}
+    assert all(": " in why and not why.endswith("median.") for why in outliers.values())
+    assert "high arithmetic intensity" in outliers["resnet18"]
+    assert "low arithmetic intensity" in outliers["mobilenet_v3_large"]
