@@ -237,8 +237,8 @@ def latency_outliers(rows: list[ZooRow], factor: float = 1.6) -> list[tuple[str,
             text = f"{ratio:.1f}x faster per MAC than the median"
         if not why:  # say what is known instead of a bare ratio
             why.append(
-                "no reason found in its structure (its intensity, depthwise share, element-wise ops and layer count are "
-                "all near the others'): the difference is in how well the library's kernels suit its layer shapes"
+                "no reason found in its structure: its intensity, depthwise share, element-wise ops and layer sizes "
+                "are all near the others', so the counts cannot say why"
             )
         out.append((r.name, text + ": " + "; ".join(why)))
     return out
