@@ -64,6 +64,18 @@ class Race:
     macs: tuple[int, int]
     median_ms: tuple[float, float]
     environment: dict
+    p10_ms: tuple[float, float] | None = None
+    p90_ms: tuple[float, float] | None = None
+
+    @property
+    def decided(self) -> bool:
+        """The two latencies differ beyond their spread (one's p10 above the other's p90); True without spreads."""
+        if self.p10_ms is None or self.p90_ms is None:
+            return True
+        from effnets.verdicts import Timed, separated
+
+        a, b = (Timed(self.labels[i], self.macs[i], self.median_ms[i], self.p10_ms[i], self.p90_ms[i]) for i in (0, 1))
+        return separated(a, b)
 
     @property
     def faster(self) -> int:
@@ -72,6 +84,11 @@ class Race:
 
     def message(self) -> str:
         f, s = self.faster, 1 - self.faster
+        if not self.decided:
+            return (
+                f"A tie on this server: {self.median_ms[0]:.3f} ms against {self.median_ms[1]:.3f} ms is within the "
+                f"spread of the runs, although the MACs are {human(self.macs[0])} vs {human(self.macs[1])}."
+            )
         ratio = self.median_ms[s] / self.median_ms[f]
         macs_note = (
             "although it has more MACs"
@@ -112,4 +129,6 @@ def race(
     with bench.num_threads(threads):
         run = bench.run_interleaved(variants, device=device, warmup=warmup, repeats=repeats, rotate=True)
     ms = tuple(r.median_ms for r in run.results)
-    return Race((labels[0], labels[1]), (macs[0], macs[1]), ms, run.environment)  # type: ignore[arg-type]
+    p10 = tuple(r.p10_ms for r in run.results)
+    p90 = tuple(r.p90_ms for r in run.results)
+    return Race((labels[0], labels[1]), (macs[0], macs[1]), ms, run.environment, p10, p90)  # type: ignore[arg-type]

@@ -309,8 +309,11 @@ if (box := sec["Predict"]) is not None:
         if res is not None and res[1] == (name, key):
             record = res[0]
             r = record.value
-            right = (r.faster == 0) == (pick == "this block")
-            (st.success if right else st.warning)(("Right. " if right else "Not this time. ") + r.message())
+            if not r.decided:  # within the spread: neither guess is right, and MACs did not decide it either
+                st.info(r.message())
+            else:
+                right = (r.faster == 0) == (pick == "this block")
+                (st.success if right else st.warning)(("Right. " if right else "Not this time. ") + r.message())
             env = r.environment
             st.caption(
                 f"{jobs.provenance(record)} {env.get('device_name')}, {plural(int(env.get('threads', 1)), 'thread')}, "

@@ -25,3 +25,12 @@ def test_grade_count():
     assert not g.correct and "Too high by 10.0x" in g.message
     g = grade_count(1856, 18560)
     assert not g.correct and "Too low by 10.0x" in g.message
+
+
+def test_a_race_inside_the_spread_is_a_tie_not_a_winner():
+    from effnets.quiz import Race
+
+    tie = Race(("a", "b"), (100, 200), (1.00, 1.01), {}, (0.95, 0.96), (1.08, 1.09))
+    assert not tie.decided and tie.message().startswith("A tie on this server")
+    won = Race(("a", "b"), (100, 200), (1.00, 2.00), {}, (0.95, 1.90), (1.05, 2.10))
+    assert won.decided and won.message().startswith("a is faster")
