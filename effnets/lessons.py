@@ -129,10 +129,11 @@ LESSONS: dict[str, Lesson] = {
             "Open *Accuracy vs MACs*: the efficient networks sit far to the left of ResNet and Xception at similar "
             "accuracy. The ringed points are the Pareto front by MACs.",
             "Press *Measure latency* (a minute on a CPU). Open *Latency vs MACs*: if latency followed MACs every "
-            "point would sit on the dotted line. It does not.",
+            "point would sit on the dotted line. Which ones do not, and why? The outliers are listed with reasons.",
             "Read the outliers: models with many depthwise convs, SE gates and swish move many bytes per MAC (low "
             "arithmetic intensity), so they run far below the device's peak.",
-            "Open *Accuracy vs latency*: the Pareto front by measured latency is a different set of models.",
+            "Open *Accuracy vs latency*: is the Pareto front by measured latency the same set of models as the one by "
+            "MACs? The caption under the chart compares the two.",
             "Switch *Eager* on and off, or channels_last: the same network, the same MACs, a different latency.",
         ),
         (
@@ -143,14 +144,15 @@ LESSONS: dict[str, Lesson] = {
     "latency": Lesson(
         "Lesson: the roofline and ShuffleNetV2's guidelines",
         (
-            "Keep *matched MACs* and press *Measure*: every block does about the same arithmetic, yet the latencies "
-            "differ several-fold.",
+            "Keep *matched MACs* and press *Measure*: every block does about the same arithmetic. Do the latencies "
+            "follow? The sentence under the table names the fastest and the slowest, and says if they do not differ.",
             "Open *Roofline*: the slanted line is what memory bandwidth allows, the flat one what the arithmetic "
             "units allow. Depthwise-heavy blocks sit at low arithmetic intensity, under the slanted line: "
             "memory-bound.",
             "Open *Guidelines G1-G4* and check MBConv and ShuffleNet V2: which guidelines does each follow?",
             "Press *Measure G1-G4*: the same MACs, one layer pair following the guideline and one breaking it. "
-            "The measured slow-down is the guideline's evidence on this very device.",
+            "The table says, for each pair, whether breaking the guideline made it slower on this very device, or "
+            "made no measurable difference.",
         ),
         (
             r"\text{intensity} = \frac{\text{MACs}}{\text{bytes moved}} \qquad "

@@ -244,7 +244,9 @@ def test_time_inference_with_a_fake_clock():
     assert t.images_per_s == pytest.approx(4 / 0.0105)
     # every call is bracketed: sync, start clock, work, sync, stop clock
     assert fc.log == ["sync", "clock", "fn", "sync", "clock"] * 12
-    assert set(t.to_dict()) == {"median_ms", "p10_ms", "p90_ms", "images_per_s", "samples", "warmup_ms", "batch_size"}
+    keys = {"median_ms", "p10_ms", "p90_ms", "images_per_s", "samples", "warmup_ms", "batch_size", "spread", "busy"}
+    assert set(t.to_dict()) == keys
+    assert t.to_dict()["spread"] == pytest.approx(t.p90_ms / t.p10_ms) and t.busy == (t.spread > 2.0)
 
 
 def test_time_inference_validates_counts():
