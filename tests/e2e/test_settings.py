@@ -153,3 +153,27 @@ def test_links_a_newcomer_types_on_a_fresh_server(browser):
         assert BLOCKS["depthwise_separable"].label in pg.locator("h1").first.inner_text()
         _no_exception(pg)
         pg.close()
+
+
+def test_two_browser_sessions_each_see_whose_timing_it_is(warm, browser):
+    """One session measures; a second session opened after it sees that number labelled as another session's."""
+    first = browser.new_page(viewport=VIEW)
+    first.goto(warm + "/inference-lab")
+    first.wait_for_selector("h1", timeout=120_000)
+    wait_idle(first)
+    first.get_by_role("tab", name="Latency").click()
+    first.get_by_role("button", name="Measure again").click()
+    first.get_by_text("Measured for you at").first.wait_for(timeout=120_000)
+    wait_idle(first)
+    second = browser.new_page(viewport=VIEW)
+    second.goto(warm + "/inference-lab")
+    second.wait_for_selector("h1", timeout=120_000)
+    wait_idle(second)
+    second.get_by_role("tab", name="Latency").click()
+    second.get_by_text("An earlier measurement, by another session").first.wait_for(timeout=60_000)
+    assert second.get_by_text("Measured for you at").count() == 0
+    _no_exception(first)
+    _no_exception(second)
+    shot(second, "inference-lab-another-sessions-timing")
+    first.close()
+    second.close()
