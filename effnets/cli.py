@@ -170,12 +170,15 @@ def cmd_cost_model(args: argparse.Namespace) -> int:
         **c.to_dict(stages=args.stages),
     }
     if args.check:
-        from effnets.counting import build_on_meta, flop_counter_macs, param_count
+        from effnets.counting import build_on_meta, explain_differences, flop_counter_macs, param_count
 
         meta = build_on_meta(lambda: info.build(spec))
+        fc = flop_counter_macs(meta, c.input_shape)
+        has_deform = any(type(m).__name__ == "DeformConv2d" for m in meta.modules())
         result["check"] = {
-            "flop_counter_macs": flop_counter_macs(meta, c.input_shape),
+            "flop_counter_macs": fc,
             "param_count": param_count(meta),
+            "notes": explain_differences(c.total, fc, None, has_deform),
         }
     if args.json:
         print(json.dumps(result, indent=2))
@@ -199,6 +202,8 @@ def cmd_cost_model(args: argparse.Namespace) -> int:
             f"  cross-check: FlopCounterMode / 2 = {ch['flop_counter_macs']:,}, sum(p.numel()) = {ch['param_count']:,}"
         )
         print(f"    {'agrees' if ok else 'DISAGREES'} with the analytic count")
+        for note in ch["notes"]:
+            print(f"    - {note}")
     if args.stages:
         cols = f"{'input':>9} {'ch':>5} {'n':>3} {'k':>2} {'s':>2} {'t':>3} {'params':>12} {'MACs':>15}"
         print(f"  {'#':>2}  {'operator':<34} {cols}")

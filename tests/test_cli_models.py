@@ -81,3 +81,13 @@ def test_scaling_released_json_gives_the_rows_and_the_computed_sentences():
     assert not any("*" in s for s in data["explanation"])
     bad = run("scaling", "released", "--alpha", "0")
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "--alpha 0 is outside" in bad.stderr
+
+
+def test_cost_model_check_json_keeps_its_notes():
+    r = run("cost", "model", "mobilenet_v2", "--check", "--json")
+    assert r.returncode == 0, r.stderr
+    check = json.loads(r.stdout)["check"]
+    assert check["flop_counter_macs"] == effnets.model_cost("mobilenet_v2").macs
+    assert check["notes"] == [
+        "FlopCounterMode reports FLOPs = 2 x MACs for conv and matmul only; halved, it matches exactly."
+    ]
