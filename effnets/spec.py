@@ -232,6 +232,16 @@ def make_spec(cls: type[Spec], **values: Any) -> Spec:
     return cls(**values)
 
 
+def parse_bool(text: str) -> bool:
+    """'1', 'true', 'yes', 'on' ... -> True; '0', 'false', 'no', 'off' ... -> False; anything else ValueError."""
+    low = text.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise ValueError(f"'{text[:40]}' is not true or false")
+
+
 def parse_value(cls: type, name: str, text: str) -> Any:
     """Parse one field's value from text (CLI ``--set``, URLs) by the field's type."""
     if name not in field_names(cls):
@@ -239,12 +249,10 @@ def parse_value(cls: type, name: str, text: str) -> Any:
     t = field_type(cls, name)
     s = text.strip()
     if t is bool:
-        low = s.lower()
-        if low in _TRUE:
-            return True
-        if low in _FALSE:
-            return False
-        raise ValueError(f"{name}: '{text}' is not true or false")
+        try:
+            return parse_bool(s)
+        except ValueError:
+            raise ValueError(f"{name}: '{text}' is not true or false") from None
     if t is int:
         try:
             return int(s)

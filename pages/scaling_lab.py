@@ -14,7 +14,7 @@ S = schema.SCALING_LAB
 P = S.prefix
 FAMILY_NAMES = [f for f in FAMILIES if any(i.family == f for i in MODELS.values())]
 MODES = {"phi": "compound coefficient φ", "multipliers": "separate multipliers"}
-AXIS_CONTROL = {"width": "width_x", "depth": "depth_x", "resolution": "res_x"}
+AXIS_CONTROL = schema.AXIS_CONTROL
 PRESET_FOR = f"{P}._preset_fields_for"
 
 

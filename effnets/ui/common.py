@@ -5,18 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from effnets.cost import EXTRA_KINDS, EXTRA_LABELS
-from effnets.ui import state
 from effnets.ui.schema import DEVICES, UNITS
-
-
-def restore_counting(prefix: str) -> None:
-    """Put the link's unit and extras (if valid; a bad value is dropped with a warning) into the page's session."""
-    unit = state.read_choice("unit", list(UNITS), prefix)
-    if unit:
-        st.session_state[f"{prefix}.unit"] = unit
-    extras = state.read_list("extras", list(EXTRA_KINDS), prefix)
-    if extras is not None:
-        st.session_state[f"{prefix}.extras"] = extras
 
 
 def counting_controls(prefix: str, container=None) -> tuple[str, list[str]]:

@@ -143,12 +143,13 @@ def _bases() -> tuple[float, float]:
     return BASE_RANGE
 
 
-def counting(prefix: str) -> tuple[Control, ...]:
-    """The unit and extras controls of a counting page."""
-    return (
-        Control("unit", "radio", "macs", options=tuple(UNITS), url="unit"),
-        Control("extras", "multiselect", [], options=tuple(EXTRA_KINDS), url="extras"),
-    )
+# The unit and extras controls every counting page has.
+COUNTING = (
+    Control("unit", "radio", "macs", options=tuple(UNITS), url="unit"),
+    Control("extras", "multiselect", [], options=tuple(EXTRA_KINDS), url="extras"),
+)
+# The Scaling Lab's multiplier slider of each scaling axis.
+AXIS_CONTROL = {"width": "width_x", "depth": "depth_x", "resolution": "res_x"}
 
 
 def measurement(batch: tuple[int, int, int], threads: int, warmup: tuple[int, int, int], repeats: tuple[int, int, int]):
@@ -170,7 +171,7 @@ BLOCK_LAB = PageSchema(
         Control("h", "number", 56, lo=1, hi=1024, url="h"),
         Control("w", "number", 56, lo=1, hi=1024, url="w"),
         Control("batch", "number", 1, lo=1, hi=4096, url="batch"),
-        *counting("blocks"),
+        *COUNTING,
         Control("cmp_metric", "radio", "macs", options=("macs", "params")),
         Control("fvcore", "toggle", False),
     ),
@@ -191,7 +192,7 @@ SCALING_LAB = PageSchema(
         Control("res_x", "slider", 1.0, *_axis("resolution"), step=0.01, url="r"),
         Control("batch", "number", 32, lo=1, hi=4096, url="batch"),
         Control("dtype", "select", "float32", options=_dtypes, url="dtype"),
-        *counting("scaling"),
+        *COUNTING,
     ),
     spec_param="cfg",
 )
@@ -200,7 +201,7 @@ DESIGN_SPACE = PageSchema(
     "design",
     (
         Control("preset", "select", "regnetx_200mf", options=_regnets, url="preset"),
-        *counting("design"),
+        *COUNTING,
         Control("mb_model", "radio", "mobilenet_v1", options=("mobilenet_v1", "mobilenet_v2"), url="mb"),
         Control("mb_alphas", "multiselect", [0.25, 0.5, 0.75, 1.0], options=(0.25, 0.35, 0.5, 0.75, 1.0, 1.3, 1.4)),
         Control("mb_res", "multiselect", [128, 160, 192, 224], options=(96, 128, 160, 192, 224, 256)),

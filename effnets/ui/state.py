@@ -14,7 +14,7 @@ from typing import Any
 
 import streamlit as st
 
-from effnets.spec import clamp_fields, decode_fields, encode_fields
+from effnets.spec import clamp_fields, decode_fields, encode_fields, parse_bool
 from effnets.ui.schema import Control, PageSchema
 
 
@@ -139,13 +139,11 @@ def read_bool(name: str, prefix: str) -> bool | None:
     raw = st.query_params.get(name)
     if raw is None:
         return None
-    low = raw.strip().lower()
-    if low in ("1", "true", "yes", "on"):
-        return True
-    if low in ("0", "false", "no", "off"):
-        return False
-    add_warnings(prefix, [f"ignored {name}='{raw[:40]}' from the link: not 1 or 0"])
-    return None
+    try:
+        return parse_bool(raw)
+    except ValueError:
+        add_warnings(prefix, [f"ignored {name}='{raw[:40]}' from the link: not 1 or 0"])
+        return None
 
 
 def _read_control(c: Control, prefix: str) -> Any:

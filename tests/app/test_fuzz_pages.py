@@ -139,7 +139,7 @@ def test_block_lab_regressions(name, case):
 
 S = schema.SCALING_LAB
 SCALING_CONTROLS = ("mode", "phi", "alpha", "beta", "gamma", "batch", "dtype", "unit", "extras")
-AXIS_CONTROL = {"width": "width_x", "depth": "depth_x", "resolution": "res_x"}
+AXIS_CONTROL = schema.AXIS_CONTROL
 
 
 @st.composite
