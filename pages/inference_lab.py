@@ -214,48 +214,54 @@ if (box := sec["Latency"]) is not None:
         tkey = "infer:" + ":".join(map(str, settings))
         again = st.button("Measure again", key=f"{P}.remeasure")
         record = jobs.recall(tkey)
-        if again or record is None:  # the first measurement of these settings, or the viewer asked for one
+        if record is None and not again and jobs.busy():  # never wait on the page for someone else's timing
+            st.info(
+                "Another measurement is running on this server (timings run one at a time, so that none disturbs "
+                "another): press *Measure again* once it has finished."
+            )
+        elif again or record is None:  # the first measurement of these settings, or the viewer asked for one
             with st.spinner("Timing the model..."):
                 record = jobs.measure_now(tkey, lambda: IC.timing(*settings))
-        t = record.value
-        (st.caption if jobs.mine(record) else st.info)(
-            jobs.provenance(record, "the same model, weights, device, precision, layout, path and run counts")
-        )
-        if t["busy"]:
-            st.warning(
-                f"Busy machine: p90 is {t['spread']:.1f} x p10, so something else ran during the measurement and "
-                "the median is not to be trusted. Press *Measure again*."
+        if record is not None:
+            t = record.value
+            (st.caption if jobs.mine(record) else st.info)(
+                jobs.provenance(record, "the same model, weights, device, precision, layout, path and run counts")
             )
-        macs = None
-        if name in MODELS:
-            macs = effnets.model_cost(name, resolution=tr.crop, **W.pretrained_fields(name)).macs
-        m = st.columns(4)
-        m[0].metric(
-            "Median latency",
-            f"{t['median_ms']:.1f} ms",
-            help="Batch of 1, after warm-up, device synchronised after every run.",
-        )
-        m[1].metric("p10 / p90", f"{t['p10_ms']:.0f} / {t['p90_ms']:.0f} ms")
-        m[2].metric("Throughput", f"{t['images_per_s']:.0f} images/s")
-        if macs:
-            m[3].metric(
-                "Achieved",
-                f"{macs / (t['median_ms'] / 1e3) / 1e9:.1f} GMAC/s",
-                help=f"{human(macs)} MACs (conv + linear) per image / median latency.",
+            if t["busy"]:
+                st.warning(
+                    f"Busy machine: p90 is {t['spread']:.1f} x p10, so something else ran during the measurement and "
+                    "the median is not to be trusted. Press *Measure again*."
+                )
+            macs = None
+            if name in MODELS:
+                macs = effnets.model_cost(name, resolution=tr.crop, **W.pretrained_fields(name)).macs
+            m = st.columns(4)
+            m[0].metric(
+                "Median latency",
+                f"{t['median_ms']:.1f} ms",
+                help="Batch of 1, after warm-up, device synchronised after every run.",
             )
-        env = t["environment"]
-        st.caption(
-            f"{env['device_name']} · torch {env['torch']} · {plural(env['threads'], 'CPU thread')} · {precision}"
-            + (" · fast path" if fast else " · eager")
-            + (" · channels_last" if channels_last else "")
-            + f" · {int(warmup)} warm-up + {int(repeats)} timed runs "
-            f"(warm-up: {', '.join(f'{x:.0f}' for x in t['warmup_ms'])} ms)."
-        )
-        st.markdown(
-            "**FLOPs are not latency.** The MAC count says how much arithmetic there is, not how long it takes: "
-            "depthwise convolutions and element-wise ops move much data for little arithmetic, so they run far "
-            "below the device's peak. Compare models in the Model Zoo."
-        )
+            m[1].metric("p10 / p90", f"{t['p10_ms']:.0f} / {t['p90_ms']:.0f} ms")
+            m[2].metric("Throughput", f"{t['images_per_s']:.0f} images/s")
+            if macs:
+                m[3].metric(
+                    "Achieved",
+                    f"{macs / (t['median_ms'] / 1e3) / 1e9:.1f} GMAC/s",
+                    help=f"{human(macs)} MACs (conv + linear) per image / median latency.",
+                )
+            env = t["environment"]
+            st.caption(
+                f"{env['device_name']} · torch {env['torch']} · {plural(env['threads'], 'CPU thread')} · {precision}"
+                + (" · fast path" if fast else " · eager")
+                + (" · channels_last" if channels_last else "")
+                + f" · {int(warmup)} warm-up + {int(repeats)} timed runs "
+                f"(warm-up: {', '.join(f'{x:.0f}' for x in t['warmup_ms'])} ms)."
+            )
+            st.markdown(
+                "**FLOPs are not latency.** The MAC count says how much arithmetic there is, not how long it takes: "
+                "depthwise convolutions and element-wise ops move much data for little arithmetic, so they run far "
+                "below the device's peak. Compare models in the Model Zoo."
+            )
 
 with st.expander("About this model"):
     base, wstatus = runtime.base_model(name, pretrained)

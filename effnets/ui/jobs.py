@@ -80,6 +80,11 @@ def provenance(record: Measured, settings: str = "these settings") -> str:
     )
 
 
+def busy() -> bool:
+    """A measurement is running on this server now (it holds the measurement lock)."""
+    return _server_lock().locked()
+
+
 def measure_now(key: str, work: Callable[[], Any]) -> Measured:
     """Run ``work()`` at once under the server's measurement lock and remember the result as this session's."""
     with _server_lock():

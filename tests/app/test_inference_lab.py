@@ -134,3 +134,23 @@ def test_a_busy_measurement_is_flagged():
     busy = timing_from_samples([10.0, 11.0, 48.0, 10.5, 70.0, 9.8, 35.0])
     assert not calm.busy and calm.to_dict()["busy"] is False
     assert busy.busy and busy.spread > BUSY_SPREAD and busy.to_dict()["busy"] is True
+
+
+def test_the_page_does_not_wait_for_another_sessions_measurement():
+    """While another measurement holds the server's lock, a first visit shows the page at once and says why there
+    is no latency yet, instead of blocking its rerun."""
+    from effnets.ui.jobs import _server_lock, _store
+
+    _store().clear()
+    lock = _server_lock()
+    assert lock.acquire(timeout=5)
+    try:
+        at = page("inference_lab.py").run(timeout=60)
+    finally:
+        lock.release()
+    no_exceptions(at)
+    assert any("Another measurement is running on this server" in i.value for i in at.info)
+    assert not any(m.label == "Median latency" for m in at.metric)
+    assert any(c.value.startswith("top-1:") for c in at.caption)  # the predictions did not wait
+    at.button(key="infer.remeasure").click().run()
+    assert "Measured for you at" in _latency_texts(at)
