@@ -15,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 warnings.filterwarnings("ignore")
 
-from effnets import counting as K  # noqa: E402
+from effnets import counting  # noqa: E402
 from effnets.blocks import BLOCKS  # noqa: E402
 
 
@@ -43,11 +43,11 @@ def blocks_table(size: int, repeats: int, fvcore: bool) -> None:
         shape = (spec.in_channels, size, size)
         t_an = timed(lambda: info.cost(spec, shape), repeats)  # noqa: B023
         tr = max(3, repeats // 10)
-        t_fc = timed(lambda: K.flop_counter_macs(K.build_on_meta(lambda: info.build(spec)), shape), tr)  # noqa: B023
-        t_dc = timed(lambda: K.dispatch_counts(K.build_on_meta(lambda: info.build(spec)), shape), tr)  # noqa: B023
+        t_fc = timed(lambda: counting.flop_counter_macs(counting.build_on_meta(lambda: info.build(spec)), shape), tr)  # noqa: B023
+        t_dc = timed(lambda: counting.dispatch_counts(counting.build_on_meta(lambda: info.build(spec)), shape), tr)  # noqa: B023
         row = f"{name:<22}{t_an * 1e3:>9.3f}ms{t_fc * 1e3:>10.1f}ms{t_dc * 1e3:>9.1f}ms"
         if fvcore:
-            t_fv = timed(lambda: K.fvcore_counts(info.build(spec), shape), 2)  # noqa: B023
+            t_fv = timed(lambda: counting.fvcore_counts(info.build(spec), shape), 2)  # noqa: B023
             row += f"{t_fv * 1e3:>9.0f}ms"
         row += f"{t_fc / t_an:>15.0f}x"
         worst = max(worst, t_an)

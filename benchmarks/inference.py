@@ -3,14 +3,14 @@
 (a) reference: the plain effnets Lite0 module as the original author structured it: TensorFlow 'SAME' padding
     computed at every call (a separate pad before each kxk conv), BN unfused, NCHW, eval, ``torch.no_grad``.
     It computes the packaged checkpoint's function, as a port of the TF model would.
-(b) fast path (:func:`effnets.fastpath.fast_model`): BN folded, static padding, channels_last (on CPUs 1x1 convs as
+(b) fast path (:func:`fastpath.fast_model`): BN folded, static padding, channels_last (on CPUs 1x1 convs as
     GEMMs), ``torch.inference_mode``; no compile.
 (c) the same with ``torch.compile`` (compile time reported on its own, never in the latency).
 (d) ONNX Runtime on the reference exported with ``torch.onnx.export`` (ORT folds BN and fuses itself); same thread
     count as torch.
 
 Every variant gets the same input and the same number of threads. For each thread count asked for, the four are timed
-in interleaved rounds after a warm-up (:func:`effnets.bench.run_interleaved`); the table gives median, p10, p90,
+in interleaved rounds after a warm-up (:func:`effnets.runtime.bench.run_interleaved`); the table gives median, p10, p90,
 images/s and the ratio of each median to (a)'s. The outputs are checked against (a) first (max |logit difference|,
 same top-5). The load average before and after is printed: on a small shared machine another process can slow
 everything, and the interleaving keeps the comparison fair when it does. With as many torch threads as cores and
@@ -37,7 +37,7 @@ warnings.filterwarnings("ignore")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from effnets import bench, fastpath, inference, weights  # noqa: E402
+from effnets.runtime import bench, fastpath, inference, weights  # noqa: E402
 
 TARGET = 0.7
 MODEL = "efficientnet_lite0"

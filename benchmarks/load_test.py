@@ -33,7 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from effnets.devserver import CHROMIUM_ARGS, app_server, chromium_path  # noqa: E402
+from tools.devserver import CHROMIUM_ARGS, app_server, chromium_path  # noqa: E402
 
 
 def cpu_seconds(pid: int) -> float:
@@ -92,14 +92,14 @@ class MemorySampler(threading.Thread):
 def expected_values(n: int) -> dict:
     """What each session must be shown, computed with effnets in this process."""
     import effnets
-    from effnets import weights as W
     from effnets.report import human
+    from effnets.runtime import weights
     from effnets.ui.runtime import fingerprint
 
     block = [human(effnets.block_cost("standard", (32, 56, 56), out_channels=16 + 8 * i).macs) for i in range(n)]
     widths = [round(0.5 + 0.05 * i, 2) for i in range(n)]
     scaling = [human(effnets.model_cost("efficientnet_b0", width_mult=w).macs) for w in widths]
-    model, _ = W.load_model("efficientnet_lite0")
+    model, _ = weights.load_model("efficientnet_lite0")
     return {"block": block, "widths": widths, "scaling": scaling, "fingerprint": fingerprint(model)}
 
 

@@ -29,7 +29,7 @@ warnings.filterwarnings("ignore")
 import torch  # noqa: E402
 
 from benchmarks.counting import timed  # noqa: E402
-from effnets import counting as K  # noqa: E402
+from effnets import counting  # noqa: E402
 from effnets.models import MODELS  # noqa: E402
 
 B7_TARGET_S = 0.050
@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         traced = {}
 
         def trace(info=info, spec=spec, shape=shape, traced=traced):
-            traced["macs"] = K.flop_counter_macs(K.build_on_meta(lambda: info.build(spec)), shape)
+            traced["macs"] = counting.flop_counter_macs(counting.build_on_meta(lambda: info.build(spec)), shape)
 
         t_tr = timed(trace, args.trace_repeats)
         ratios.append(t_tr / t_an)
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.fvcore:
             cpu = info.build(spec).eval()
             t = time.perf_counter()
-            fv = K.fvcore_counts(cpu, shape)
+            fv = counting.fvcore_counts(cpu, shape)
             t_fv = time.perf_counter() - t
             fv_ratios.append(t_fv / t_an)
             line += f"{ms(t_fv):>10} {t_fv / t_an:>7.0f} {'y' if fv.conv_linear == cost.macs else 'N'}"

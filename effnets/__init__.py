@@ -139,7 +139,7 @@ def build_model(
     from effnets.models import get_model
 
     if pretrained:
-        from effnets import weights
+        from effnets.runtime import weights
 
         fields = {**weights.pretrained_fields(name), **fields}
         if width_mult not in (None, 1.0) or depth_mult not in (None, 1.0):
@@ -147,7 +147,7 @@ def build_model(
     spec = model_spec(name, width_mult, depth_mult, resolution, **fields)
     model = get_model(name).build(spec)
     if pretrained:
-        from effnets import weights
+        from effnets.runtime import weights
 
         weights.load_pretrained(name, model)
         model.eval()

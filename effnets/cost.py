@@ -67,7 +67,7 @@ class Step:
         formula: LaTeX of the count with the numbers substituted (conv/linear), else "".
         branch: name of the branch the layer sits on ("" for the main path).
         in_shape: (C, H, W) read by a conv or linear layer (linear: the map it flattens), else None; with
-            ``out_shape`` and ``params`` it gives the layer's memory traffic (:mod:`effnets.roofline`).
+            ``out_shape`` and ``params`` it gives the layer's memory traffic (:mod:`effnets.analysis.roofline`).
         kernel_size: (k_h, k_w) of a conv layer, else None.
         groups: the conv's groups (1 for a linear layer and for other kinds).
     """

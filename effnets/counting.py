@@ -99,7 +99,7 @@ def _weights_on_meta():
 def traced_structure(module: nn.Module, input_shape: tuple[int, int, int]) -> dict[str, float]:
     """What the Model Zoo reads from a network it has no stage table for (a torchvision reference model), traced on
     its device (meta: free): per image, conv/linear output elements (acts), arithmetic intensity by
-    :data:`effnets.roofline.BYTE_MODEL` in fp32, the share of MACs in depthwise convs, and element-wise and
+    :data:`effnets.analysis.roofline.BYTE_MODEL` in fp32, the share of MACs in depthwise convs, and element-wise and
     activation ops per MAC (from the dispatch counter)."""
     seen = {"macs": 0, "dw": 0, "acts": 0, "bytes": 0}
 

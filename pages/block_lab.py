@@ -3,13 +3,13 @@
 import pandas as pd
 import streamlit as st
 
-from effnets import viz
+from effnets.analysis.compare import comparable_fields
+from effnets.analysis.sampling import picture
 from effnets.blocks import BLOCKS
-from effnets.compare import comparable_fields
 from effnets.cost import EXTRA_KINDS
+from effnets.figures import blocks as block_figures
 from effnets.layer_table import torchinfo_reasons
 from effnets.report import human, human_bytes, plural
-from effnets.sampling import picture
 from effnets.spec import field_label, field_names
 from effnets.ui import cached, classroom, common, forms, jobs, schema, state
 
@@ -59,7 +59,7 @@ with st.sidebar:
     unit, extras = common.counting_controls(P, st.sidebar)
 classroom.sidebar_controls()
 
-unit_name = viz.UNIT_NAMES[unit]
+unit_name = block_figures.UNIT_NAMES[unit]
 classroom.page_header(info.label, P)
 if note := st.session_state.pop(f"{P}._reset_note", None):
     st.info(note)
@@ -127,7 +127,7 @@ fname = f"{name}_{spec.in_channels}x{h}x{w}"
 
 if (box := sec["Cost breakdown"]) is not None:
     with box:
-        rows = viz.breakdown_rows(c, extras, unit, batch)
+        rows = block_figures.breakdown_rows(c, extras, unit, batch)
         classroom.table(
             pd.DataFrame(rows),
             f"{fname}_breakdown",
@@ -145,7 +145,7 @@ if (box := sec["Cost breakdown"]) is not None:
         st.markdown("**Layer by layer**")
         localized = st.column_config.NumberColumn(format="localized")
         classroom.table(
-            pd.DataFrame(viz.step_rows(c, unit)),
+            pd.DataFrame(block_figures.step_rows(c, unit)),
             f"{fname}_layers",
             key=f"{P}.csv_steps",
             column_config={k: localized for k in ("params", unit_name, "extra ops")},
@@ -159,7 +159,7 @@ if (box := sec["Formula"]) is not None:
             + (", doubled for FLOPs" if unit == "flops" else "")
             + "):"
         )
-        for label, tex in viz.formula_lines(c):
+        for label, tex in block_figures.formula_lines(c):
             st.latex(rf"\text{{{label}}}:\quad {tex}")
         st.latex(rf"\text{{total conv + linear MACs}} = {c.macs:,}".replace(",", "{,}"))
         st.latex(rf"\text{{params}} = {c.params:,}".replace(",", "{,}"))
@@ -180,7 +180,9 @@ if (box := sec["Compare blocks"]) is not None:
         cc2.markdown(f"All blocks at C_in={spec.in_channels}, C_out={c_out}, k={k_cmp}, stride {s_cmp}, {h}×{w} input.")
         rows_cmp = cached.compare(spec.in_channels, c_out, k_cmp, int(h), int(w), s_cmp)
         classroom.plot(
-            viz.comparison_figure(rows_cmp, cmp_metric, unit, current=name), f"compare_{fname}", key=f"{P}.cmp_chart"
+            block_figures.comparison_figure(rows_cmp, cmp_metric, unit, current=name),
+            f"compare_{fname}",
+            key=f"{P}.cmp_chart",
         )
         st.caption(
             "Log scale. Grey: the standard conv at the same settings; red: the block you picked. Depthwise-"
@@ -226,7 +228,9 @@ if (box := sec["Sampling"]) is not None:
                 pic = cached.deformable_picture(key, (int(h), int(w)), (int(oi), int(oj)))
             else:
                 pic = picture(spec, (int(h), int(w)), (int(oi), int(oj)), c.receptive_field)
-            classroom.plot(viz.sampling_figure(pic), f"sampling_{fname}", key=f"{P}.sampling_chart", width="content")
+            classroom.plot(
+                block_figures.sampling_figure(pic), f"sampling_{fname}", key=f"{P}.sampling_chart", width="content"
+            )
             win = pic.window
             st.caption(
                 f"kernel {win.kernel[0]}×{win.kernel[1]}, stride {win.stride}, padding {win.padding[0]}, dilation "

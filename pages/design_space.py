@@ -4,7 +4,7 @@ MobileNet's width x resolution grid, ShuffleNet's groups trade, and the cost dis
 import pandas as pd
 import streamlit as st
 
-from effnets import scaling_views as sv
+from effnets.analysis import scaling
 from effnets.models import MODELS
 from effnets.report import human
 from effnets.ui import classroom, common, forms, models_cached, schema, state
@@ -46,7 +46,7 @@ with st.sidebar:
     values = forms.spec_widgets(info.spec, P)
     unit, extras = common.counting_controls(P, st.sidebar)
 classroom.sidebar_controls()
-unit_name = sv.UNIT_NAMES[unit]
+unit_name = scaling.UNIT_NAMES[unit]
 what = "conv + linear" + (" + " + ", ".join(extras) if extras else "")
 
 classroom.page_header("Design Space", P)
@@ -82,11 +82,11 @@ if (box := sec["RegNet generator"]) is not None:
         if cost is None:
             regnet_failed()
         else:
-            rows = sv.regnet_block_rows(spec)
+            rows = scaling.regnet_block_rows(spec)
             widths = [r.channels for r in cost.stages[1:-1]]
             k = st.columns(4)
             k[0].metric("Parameters", human(cost.params), help=f"{cost.params:,} learnable parameters.")
-            count = sv.total_count(cost, unit, extras)
+            count = scaling.total_count(cost, unit, extras)
             k[1].metric(f"{unit_name} per image", human(count), help=f"{count:,} {unit_name}: {what}.")
             k[2].metric("Blocks / stages", f"{spec.depth} / {len(widths)}", help="d blocks in runs of equal width.")
             k[3].metric(
@@ -94,7 +94,7 @@ if (box := sec["RegNet generator"]) is not None:
                 f"{widths[0]} → {widths[-1]}",
                 help="Output channels of the first and last stage; all: " + ", ".join(map(str, widths)) + ".",
             )
-            classroom.plot(sv.regnet_widths_figure(rows), f"regnet_{name}_widths", key=f"{P}.chart_widths")
+            classroom.plot(scaling.regnet_widths_figure(rows), f"regnet_{name}_widths", key=f"{P}.chart_widths")
             st.caption(
                 f"d = {spec.depth}, w0 = {spec.w0}, wa = {spec.wa:g}, wm = {spec.wm:g}, g = {spec.group_width}, "
                 f"b = {spec.bottleneck_ratio:g}, SE {spec.se_ratio:g}, {spec.rounding} rounding. Grey: the linear "
@@ -104,10 +104,10 @@ if (box := sec["RegNet generator"]) is not None:
             )
             st.markdown("**Stage table**")
             classroom.table(
-                pd.DataFrame(sv.stage_rows(cost, unit, extras)),
+                pd.DataFrame(scaling.stage_rows(cost, unit, extras)),
                 f"regnet_{name}_stages",
                 key=f"{P}.csv_stages",
-                column_config={c: localized for c in ("params", sv.count_label(unit, extras))},
+                column_config={c: localized for c in ("params", scaling.count_label(unit, extras))},
             )
             with st.expander("Block by block"):
                 classroom.table(pd.DataFrame(rows), f"regnet_{name}_blocks", key=f"{P}.csv_blocks")
@@ -117,13 +117,15 @@ if (box := sec["Both roundings"]) is not None:
         if spec is None:
             regnet_failed()
         else:
-            sides = sv.rounding_sides(spec)
+            sides = scaling.rounding_sides(spec)
             st.markdown(
                 "RegNet rounds each bottleneck width to a multiple of the group width. pycls (the paper's code) uses "
                 "Python's round(); torchvision uses make_divisible, which rounds half up and never loses more than "
                 "10 %. Same six numbers, sometimes two networks:"
             )
-            classroom.table(pd.DataFrame(sv.rounding_table(sides, unit)), f"regnet_{name}_roundings", key=f"{P}.csv_r")
+            classroom.table(
+                pd.DataFrame(scaling.rounding_table(sides, unit)), f"regnet_{name}_roundings", key=f"{P}.csv_r"
+            )
             if len(sides) == 2 and (sides[0].widths, sides[0].groups) != (sides[1].widths, sides[1].groups):
                 st.warning(
                     f"The two roundings build different networks here: {sides[0].rounding} "
@@ -155,7 +157,7 @@ if (box := sec["MobileNet grid"]) is not None:
             common.show_error("Pick at least one width multiplier and one resolution.")
         else:
             grid = models_cached.mobilenet_grid(mb, tuple(sorted(alphas)), tuple(sorted(res)))
-            classroom.plot(sv.mobilenet_heatmaps(grid, unit, MB_MODELS[mb]), f"{mb}_grid", key=f"{P}.chart_mb")
+            classroom.plot(scaling.mobilenet_heatmaps(grid, unit, MB_MODELS[mb]), f"{mb}_grid", key=f"{P}.chart_mb")
             st.caption(
                 "Parameters depend on α only (each row is constant), MACs on α² and ρ². The classifier's "
                 "parameters do not shrink with α, so small α keeps relatively more of them."
@@ -164,7 +166,7 @@ if (box := sec["MobileNet grid"]) is not None:
             if pub:
                 st.markdown(f"**{MB_MODELS[mb]}: published figures against our exact count**")
                 classroom.table(
-                    pd.DataFrame(sv.published_comparison_rows(pub)),
+                    pd.DataFrame(scaling.published_comparison_rows(pub)),
                     f"{mb}_published",
                     key=f"{P}.csv_mb_pub",
                     column_config={"ours (exact)": localized},
@@ -173,7 +175,7 @@ if (box := sec["MobileNet grid"]) is not None:
 if (box := sec["ShuffleNet groups"]) is not None:
     with box:
         sweep, published = models_cached.shufflenet_sweep(224)
-        classroom.plot(sv.shufflenet_figure(sweep, unit), "shufflenet_v1_groups", key=f"{P}.chart_shuffle")
+        classroom.plot(scaling.shufflenet_figure(sweep, unit), "shufflenet_v1_groups", key=f"{P}.chart_shuffle")
         st.caption(
             "ShuffleNet V1 1x at 224 px. A 1x1 conv with g groups costs 1/g of a dense one, so more groups buy wider "
             f"stages (stage 2: {sweep[0]['widths'][1]} channels at g = {sweep[0]['groups']}, "
@@ -182,7 +184,7 @@ if (box := sec["ShuffleNet groups"]) is not None:
             "(ShuffleNet V2's guidelines G2 and G4)."
         )
         classroom.table(
-            pd.DataFrame(sv.shufflenet_rows(sweep, published)),
+            pd.DataFrame(scaling.shufflenet_rows(sweep, published)),
             "shufflenet_v1_groups",
             key=f"{P}.csv_shuffle",
             column_config={c: localized for c in ("params", "MACs (conv + linear)", "MACs without the FC (ours)")},
@@ -223,7 +225,7 @@ if (box := sec["Random samples"]) is not None:
         except ValueError as e:
             common.show_error(f"Cannot sample this space: {e}", "Widen or fix the ranges above.")
         else:
-            summ = sv.sample_summary(samples)
+            summ = scaling.sample_summary(samples)
             m = st.columns(3)
             m[0].metric("Networks", f"{summ.n}")
             m[1].metric(
@@ -239,7 +241,7 @@ if (box := sec["Random samples"]) is not None:
             presets = models_cached.preset_points(
                 tuple(n_ for n_ in REGNETS if n_.startswith("regnety" if se else "regnetx"))
             )
-            dist, scat = sv.sample_figures(samples, presets, unit)
+            dist, scat = scaling.sample_figures(samples, presets, unit)
             classroom.plot(dist, "regnet_samples_distribution", key=f"{P}.chart_dist")
             classroom.plot(scat, "regnet_samples_scatter", key=f"{P}.chart_scatter")
             st.caption(
@@ -248,7 +250,9 @@ if (box := sec["Random samples"]) is not None:
                 "of similar cost."
             )
             with st.expander("The sampled networks"):
-                classroom.table(pd.DataFrame(sv.sample_table(samples, unit)), "regnet_samples", key=f"{P}.csv_samples")
+                classroom.table(
+                    pd.DataFrame(scaling.sample_table(samples, unit)), "regnet_samples", key=f"{P}.csv_samples"
+                )
 
 # ----- the link ------------------------------------------------------------------------------------------------------
-state.write(state.link(S, always=("preset",)), sv.preset_changes(info, values) or None)
+state.write(state.link(S, always=("preset",)), scaling.preset_changes(info, values) or None)

@@ -6,15 +6,11 @@ import streamlit as st
 from PIL import Image
 
 import effnets
-from effnets import features as F
-from effnets import images as I
-from effnets import inference as INF
-from effnets import viz_kernels as VK
-from effnets import weights as W
+from effnets.figures import kernels as kernel_figures
 from effnets.models import MODELS
 from effnets.report import human, plural
-from effnets.ui import classroom, common, forms, jobs, runtime, schema, state
-from effnets.ui import infer_cached as IC
+from effnets.runtime import features, images, inference, weights
+from effnets.ui import classroom, common, forms, infer_cached, jobs, runtime, schema, state
 
 S = schema.INFERENCE_LAB
 P = S.prefix
@@ -53,7 +49,7 @@ weights_label = runtime.status_label(name)
 
 classroom.page_header("Inference Lab", P)
 st.markdown(
-    f"**{name}** · weights: **{weights_label}** · {INF.device_name(device)} · {precision}"
+    f"**{name}** · weights: **{weights_label}** · {inference.device_name(device)} · {precision}"
     + (" · channels_last" if channels_last else "")
     + (" · fast path" if fast else " · eager")
 )
@@ -76,35 +72,39 @@ source = forms.control(
 inputs: list[tuple[str, str, Image.Image, list[str]]] = []  # (label, key, image, notes)
 if source == "sample":
     sample = forms.control(
-        st, S, "sample", "Sample photo (bundled with scikit-image)", format_func=lambda n: f"{n} · {I.SAMPLE_IMAGES[n]}"
+        st,
+        S,
+        "sample",
+        "Sample photo (bundled with scikit-image)",
+        format_func=lambda n: f"{n} · {images.SAMPLE_IMAGES[n]}",
     )
-    inputs.append((sample, f"sample:{sample}", Image.fromarray(IC.sample_array(sample)), []))
+    inputs.append((sample, f"sample:{sample}", Image.fromarray(infer_cached.sample_array(sample)), []))
 elif source == "upload":
     files = st.file_uploader(
         "Images (JPEG, PNG, WebP, BMP, GIF, TIFF)",
         accept_multiple_files=True,
         key=f"{P}.files",
         type=["jpg", "jpeg", "png", "webp", "bmp", "gif", "tif", "tiff"],
-        help=f"Up to {IC.MAX_IMAGES} images; decoded in memory, never written to disk.",
+        help=f"Up to {infer_cached.MAX_IMAGES} images; decoded in memory, never written to disk.",
     )
-    for f in (files or [])[: IC.MAX_IMAGES]:
+    for f in (files or [])[: infer_cached.MAX_IMAGES]:
         data = f.getvalue()
         try:
-            loaded = I.load_image(data, f.name)
-        except I.ImageError as e:
+            loaded = images.load_image(data, f.name)
+        except images.ImageError as e:
             common.show_error(str(e), "The other images are still classified; try another file.")
             continue
-        inputs.append((f.name, IC.image_key(data), loaded.image, loaded.notes))
-    if files and len(files) > IC.MAX_IMAGES:
-        st.info(f"Showing the first {IC.MAX_IMAGES} of {len(files)} images.")
+        inputs.append((f.name, infer_cached.image_key(data), loaded.image, loaded.notes))
+    if files and len(files) > infer_cached.MAX_IMAGES:
+        st.info(f"Showing the first {infer_cached.MAX_IMAGES} of {len(files)} images.")
 else:
     shot = st.camera_input("Take a photo", key=f"{P}.camera")
     if shot is not None:
         data = shot.getvalue()
         try:
-            loaded = I.load_image(data, "camera.jpg")
-            inputs.append(("camera", IC.image_key(data), loaded.image, loaded.notes))
-        except I.ImageError as e:
+            loaded = images.load_image(data, "camera.jpg")
+            inputs.append(("camera", infer_cached.image_key(data), loaded.image, loaded.notes))
+        except images.ImageError as e:
             common.show_error(str(e))
 
 state.write(state.link(S, always=("model", "source", "sample", "device", "topk")))
@@ -113,7 +113,7 @@ if not inputs:
     st.info("Pick a sample photo, upload an image or take one with the camera.")
     st.stop()
 
-tr = W.eval_transform(name)
+tr = weights.eval_transform(name)
 args = (name, pretrained, str(device), precision, bool(channels_last), bool(fast))
 SECTIONS = ["Predictions", "Preprocessing", "Feature maps", "Layer similarity", "Latency"]
 sec = classroom.sections(P, SECTIONS)
@@ -126,12 +126,12 @@ if (box := sec["Predictions"]) is not None:
             for n in notes:
                 c1.caption(f":material/info: {n}")
             try:
-                preds = IC.predict(*args, key, np.asarray(img), topk)
+                preds = infer_cached.predict(*args, key, np.asarray(img), topk)
             except ValueError as e:
                 c2.error(str(e))
                 continue
             c2.plotly_chart(
-                VK.topk_figure(
+                kernel_figures.topk_figure(
                     [p["label"] for p in preds],
                     [p["prob"] for p in preds],
                     title=f"top-{topk}" + ("  (random init: meaningless)" if not pretrained else ""),
@@ -141,7 +141,7 @@ if (box := sec["Predictions"]) is not None:
             )
             c2.caption(f"top-1: **{preds[0]['label']}** ({preds[0]['prob']:.1%}), ImageNet class {preds[0]['index']}")
             if source == "sample" and pretrained:
-                right, why = I.expectation(label, preds[0]["label"])
+                right, why = images.expectation(label, preds[0]["label"])
                 (c2.info if right is None else c2.success if right else c2.warning)(why)
 
 first_label, first_key, first_img, _ = inputs[0]
@@ -154,7 +154,7 @@ if (box := sec["Preprocessing"]) is not None:
             f"(resize {tr.resize}, centre crop {tr.crop}, {tr.interpolation}, normalisation "
             f"'{tr.normalization}'):"
         )
-        for step in IC.preprocess_steps(name, first_key, first_px):
+        for step in infer_cached.preprocess_steps(name, first_key, first_px):
             c1, c2 = st.columns([1, 2])
             if step["image"] is not None:
                 c1.image(step["image"], caption=step["name"], width="stretch")
@@ -165,7 +165,7 @@ if (box := sec["Preprocessing"]) is not None:
 
 if (box := sec["Feature maps"]) is not None:
     with box:
-        layer_rows = IC.layers(name, pretrained, tr.crop)
+        layer_rows = infer_cached.layers(name, pretrained, tr.crop)
         names = [r["name"] for r in layer_rows]
         if st.session_state.get(f"{P}.layer") not in names:
             st.session_state[f"{P}.layer"] = names[min(3, len(names) - 1)]
@@ -178,9 +178,9 @@ if (box := sec["Feature maps"]) is not None:
             format_func=lambda n: f"{n}  ({by[n]['type']}, {'x'.join(map(str, by[n]['shape']))})",
         )
         channels = forms.control(lc2, S, "channels", "Channels shown")
-        grid = IC.feature_grid(name, pretrained, first_key, first_px, layer, int(channels))
+        grid = infer_cached.feature_grid(name, pretrained, first_key, first_px, layer, int(channels))
         classroom.plot(
-            VK.feature_grid_figure(grid, title=f"{layer} on {first_label}"),
+            kernel_figures.feature_grid_figure(grid, title=f"{layer} on {first_label}"),
             f"fmaps_{name}_{layer}",
             key=f"{P}.fmap_chart",
         )
@@ -191,14 +191,14 @@ if (box := sec["Feature maps"]) is not None:
 
 if (box := sec["Layer similarity"]) is not None:
     with box:
-        layer_rows = IC.layers(name, pretrained, tr.crop)
+        layer_rows = infer_cached.layers(name, pretrained, tr.crop)
         blocks = tuple(r["name"] for r in layer_rows if r["depth"] == 2)[:40]
         if len(blocks) < 2:
             st.info("This model has too few blocks to compare.")
         else:
-            sims = IC.similarity(name, pretrained, first_key, first_px, blocks)
+            sims = infer_cached.similarity(name, pretrained, first_key, first_px, blocks)
             classroom.plot(
-                VK.similarity_figure(
+                kernel_figures.similarity_figure(
                     [f"{s['a']}→{s['b'].split('.')[-1]}" for s in sims],
                     [s["cka"] for s in sims],
                     [s["pooled"] for s in sims],
@@ -206,7 +206,7 @@ if (box := sec["Layer similarity"]) is not None:
                 f"similarity_{name}",
                 key=f"{P}.sim_chart",
             )
-            st.markdown(F.SIMILARITY_EXPLANATION)
+            st.markdown(features.SIMILARITY_EXPLANATION)
 
 if (box := sec["Latency"]) is not None:
     with box:
@@ -221,7 +221,7 @@ if (box := sec["Latency"]) is not None:
             )
         elif again or record is None:  # the first measurement of these settings, or the viewer asked for one
             with st.spinner("Timing the model..."):
-                record = jobs.measure_now(tkey, lambda: IC.timing(*settings))
+                record = jobs.measure_now(tkey, lambda: infer_cached.timing(*settings))
         if record is not None:
             t = record.value
             (st.caption if jobs.mine(record) else st.info)(
@@ -234,7 +234,7 @@ if (box := sec["Latency"]) is not None:
                 )
             macs = None
             if name in MODELS:
-                macs = effnets.model_cost(name, resolution=tr.crop, **W.pretrained_fields(name)).macs
+                macs = effnets.model_cost(name, resolution=tr.crop, **weights.pretrained_fields(name)).macs
             m = st.columns(4)
             m[0].metric(
                 "Median latency",

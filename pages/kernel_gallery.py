@@ -3,10 +3,9 @@
 import pandas as pd
 import streamlit as st
 
-from effnets import kernels as K
-from effnets import viz_kernels as VK
-from effnets.ui import classroom, common, forms, runtime, schema, state
-from effnets.ui import kernels_cached as KC
+from effnets.analysis import kernels
+from effnets.figures import kernels as kernel_figures
+from effnets.ui import classroom, common, forms, kernels_cached, runtime, schema, state
 
 S = schema.KERNEL_GALLERY
 P = S.prefix
@@ -60,7 +59,7 @@ if weights == "pretrained" and not pretrained:
 st.markdown(f"**{name}** · weights: **{shown_as}**")
 
 try:
-    rows = KC.layer_rows(name, pretrained, threshold)
+    rows = kernels_cached.layer_rows(name, pretrained, threshold)
 except ValueError as e:
     common.show_error(str(e))
     st.stop()
@@ -119,35 +118,37 @@ if (box := sec["Kernels"]) is not None:
             f"{info.kernel_size}, stride {info.stride}, groups {info.groups}; {info.count:,} spatial kernels. "
             f"Weights: **{shown_as}**."
         )
-        view = KC.layer_view(name, pretrained, layer, per, threshold)
+        view = kernels_cached.layer_view(name, pretrained, layer, per, threshold)
         if view["kind"] == "stem":
             st.markdown(
                 "The first layer's filters as colour images (each centred at grey): trained stems show "
                 "colour blobs and oriented edges."
             )
-            classroom.plot(VK.rgb_grid(view["tiles"]), f"{fname}_stem", key=f"{P}.stem_chart")
+            classroom.plot(kernel_figures.rgb_grid(view["tiles"]), f"{fname}_stem", key=f"{P}.stem_chart")
         elif view["kind"] == "pointwise":
             st.markdown("A 1x1 conv has no spatial kernel: its weights are a matrix mixing channels.")
-            classroom.plot(VK.pointwise_matrix(view["weight"]), f"{fname}_matrix", key=f"{P}.pw_chart")
+            classroom.plot(kernel_figures.pointwise_matrix(view["weight"]), f"{fname}_matrix", key=f"{P}.pw_chart")
         else:
             fam = view["families"]
             st.markdown(
                 f"Showing {len(view['kernels'])} of {info.count:,} kernels (blue < 0 < red). Families in this layer: "
-                + ", ".join(f"**{K.FAMILY_LABELS[f]}** {fam.get(f, 0):.0%}" for f in K.FAMILIES)
+                + ", ".join(f"**{kernels.FAMILY_LABELS[f]}** {fam.get(f, 0):.0%}" for f in kernels.FAMILIES)
                 + "."
             )
-            classroom.plot(VK.kernel_grid(view["kernels"], columns=16), f"{fname}_kernels", key=f"{P}.k_chart")
+            classroom.plot(
+                kernel_figures.kernel_grid(view["kernels"], columns=16), f"{fname}_kernels", key=f"{P}.k_chart"
+            )
             if view["examples"]:
                 st.markdown("**Best example of each family in this layer**")
                 cols = st.columns(len(view["examples"]))
                 for col, ex in zip(cols, view["examples"], strict=True):
                     col.plotly_chart(
-                        VK.kernel_library_figure([(ex["title"], ex["kernel"])], columns=1),
+                        kernel_figures.kernel_library_figure([(ex["title"], ex["kernel"])], columns=1),
                         key=f"{P}.ex_{ex['family']}",
                         config=classroom.chart_config(ex["title"]),
                     )
         with st.expander("How kernels are sorted into families"):
-            st.write(K.SIMILARITY_EXPLANATION)
+            st.write(kernels.SIMILARITY_EXPLANATION)
 
 if (box := sec["Families per layer"]) is not None:
     with box:
@@ -155,20 +156,20 @@ if (box := sec["Families per layer"]) is not None:
             "Share of Gaussian/blur, edge-detector, identity and other kernels in every spatial layer "
             f"({shown_as}). Orange bands are stride-2 layers."
         )
-        classroom.plot(VK.shares_figure(rows, highlight=layer), f"{name}_families", key=f"{P}.shares_chart")
+        classroom.plot(kernel_figures.shares_figure(rows, highlight=layer), f"{name}_families", key=f"{P}.shares_chart")
         classroom.table(
             pd.DataFrame([r.row() for r in rows]),
             f"{name}_layer_families",
             key=f"{P}.csv_layers",
             column_config={
                 f"share_{f}": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)
-                for f in K.FAMILIES
+                for f in kernels.FAMILIES
             },
         )
 
 if (box := sec["Strided vs not"]) is not None:
     with box:
-        summaries = KC.strided(name, pretrained, threshold)
+        summaries = kernels_cached.strided(name, pretrained, threshold)
         if not summaries:
             st.info("This model has no depthwise convolutions to compare.")
         else:
@@ -177,7 +178,7 @@ if (box := sec["Strided vs not"]) is not None:
                 "low-pass filters that remove what subsampling would alias, as the sampling theorem asks. Compare "
                 "the stride-2 and stride-1 depthwise kernels of this model:"
             )
-            classroom.plot(VK.strided_figure(summaries), f"{name}_strided", key=f"{P}.strided_chart")
+            classroom.plot(kernel_figures.strided_figure(summaries), f"{name}_strided", key=f"{P}.strided_chart")
             classroom.table(pd.DataFrame([s.row() for s in summaries]), f"{name}_strided", key=f"{P}.csv_strided")
 
 if (box := sec["Frequency response"]) is not None:
@@ -187,24 +188,28 @@ if (box := sec["Frequency response"]) is not None:
             "patterns). A low-pass filter keeps the centre. The **low-pass score** is the share of a kernel's energy "
             "below a quarter of the sampling frequency."
         )
-        classroom.plot(VK.low_pass_by_layer(rows), f"{name}_lowpass", key=f"{P}.lp_chart")
-        fr = KC.frequency_examples(name, pretrained, layer)
+        classroom.plot(kernel_figures.low_pass_by_layer(rows), f"{name}_lowpass", key=f"{P}.lp_chart")
+        fr = kernels_cached.frequency_examples(name, pretrained, layer)
         if fr:
-            classroom.plot(VK.frequency_grid(fr["items"], freq=fr["freq"]), f"{fname}_fft", key=f"{P}.fft_chart")
+            classroom.plot(
+                kernel_figures.frequency_grid(fr["items"], freq=fr["freq"]), f"{fname}_fft", key=f"{P}.fft_chart"
+            )
             st.caption(f"The first {len(fr['items'])} kernels of {layer}, |FFT| zero-padded to 32x32.")
 
 if (box := sec["Fixed kernels"]) is not None:
     with box:
         sigma = forms.control(st, S, "sigma", "Gaussian sigma (pixels)")
-        lib = KC.library(sigma)
+        lib = kernels_cached.library(sigma)
         st.markdown(
             "The kernels VGNet fixes instead of learning: a Gaussian blur before every downsampling (VGNetG), and "
             "for VGNetF a bank of 8 (Sobel, diagonal Sobel, Laplacians, two Gaussians) repeated over the channels. "
             "They are buffers, not parameters: they cost MACs but no training."
         )
-        classroom.plot(VK.kernel_library_figure(lib["kernels"]), f"fixed_kernels_sigma{sigma}", key=f"{P}.lib_chart")
         classroom.plot(
-            VK.frequency_grid(lib["spectra"], columns=5, freq=lib["freq"]),
+            kernel_figures.kernel_library_figure(lib["kernels"]), f"fixed_kernels_sigma{sigma}", key=f"{P}.lib_chart"
+        )
+        classroom.plot(
+            kernel_figures.frequency_grid(lib["spectra"], columns=5, freq=lib["freq"]),
             f"fixed_kernels_fft_sigma{sigma}",
             key=f"{P}.libfft_chart",
         )
@@ -218,12 +223,12 @@ if (box := sec["Trained vs random"]) is not None:
             for col, pre, title in ((c1, True, "trained (ImageNet)"), (c2, False, "random init")):
                 with col:
                     st.markdown(f"**{title}**")
-                    r2 = KC.layer_rows(name, pre, threshold)
-                    classroom.plot(VK.shares_figure(r2), f"{name}_families_{title}", key=f"{P}.cmp_{pre}")
-                    v = KC.layer_view(name, pre, layer, per, threshold)
+                    r2 = kernels_cached.layer_rows(name, pre, threshold)
+                    classroom.plot(kernel_figures.shares_figure(r2), f"{name}_families_{title}", key=f"{P}.cmp_{pre}")
+                    v = kernels_cached.layer_view(name, pre, layer, per, threshold)
                     if v["kind"] not in ("stem", "pointwise"):
                         classroom.plot(
-                            VK.kernel_grid(v["kernels"][:48], columns=8),
+                            kernel_figures.kernel_grid(v["kernels"][:48], columns=8),
                             f"{name}_{layer}_{title}",
                             key=f"{P}.cmpk_{pre}",
                         )

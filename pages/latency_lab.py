@@ -3,15 +3,13 @@
 import pandas as pd
 import streamlit as st
 
-from effnets import bench, roofline, verdicts
-from effnets import guidelines as G
-from effnets import inference as INF
-from effnets import viz_zoo as VZ
+from effnets.analysis import guidelines, roofline, verdicts
+from effnets.analysis.compare import comparable_fields, matched_width
 from effnets.blocks import BLOCKS
-from effnets.compare import comparable_fields, matched_width
+from effnets.figures import zoo as zoo_figures
 from effnets.report import plural
-from effnets.ui import classroom, common, forms, jobs, schema, state
-from effnets.ui import zoo_cached as ZC
+from effnets.runtime import bench, inference
+from effnets.ui import classroom, common, forms, jobs, schema, state, zoo_cached
 
 S = schema.LATENCY_LAB
 P = S.prefix
@@ -100,7 +98,7 @@ st.markdown(
         if mode == "matched"
         else f"each mapping {c} -> {c} channels"
     )
-    + f". Timed on **{INF.device_name(device)}** ({reason}), {plural(int(threads), 'thread')}, {precision}, "
+    + f". Timed on **{inference.device_name(device)}** ({reason}), {plural(int(threads), 'thread')}, {precision}, "
     "interleaved."
 )
 
@@ -157,7 +155,8 @@ if result is not None:
     busy = [BLOCKS[r.label].label for r in result["run"].results if r.timing is not None and r.timing.busy]
     if busy:
         st.warning(
-            f"Busy machine: the spread of {', '.join(busy)} (p90 more than {INF.BUSY_SPREAD:g} x p10) says something "
+            f"Busy machine: the spread of {', '.join(busy)} (p90 more than {inference.BUSY_SPREAD:g} x p10) "
+            "says something "
             "else ran during the measurement. Press *Measure* again."
         )
 
@@ -233,7 +232,7 @@ if (box := sec["Roofline"]) is not None:
         else:
             cl = result["ceilings"]
             plot = roofline.roofline_plot(cl, points)
-            classroom.plot(VZ.roofline_figure(plot), "roofline", key=f"{P}.roof")
+            classroom.plot(zoo_figures.roofline_figure(plot), "roofline", key=f"{P}.roof")
             st.caption(cl.describe())
             with st.expander("How bytes moved are counted"):
                 st.write(roofline.BYTE_MODEL)
@@ -257,11 +256,11 @@ if (box := sec["Guidelines G1-G4"]) is not None:
         if what == "block":
             pick = st.selectbox("Block", list(configs), key=f"{P}.check", format_func=lambda n: BLOCKS[n].label)
             if pick:
-                findings = G.check_cost(configs[pick][2], BLOCKS[pick].label)
+                findings = guidelines.check_cost(configs[pick][2], BLOCKS[pick].label)
         else:
             mpick = forms.control(st, S, "check_model", "Model")
             try:
-                findings = ZC.model_findings(mpick)
+                findings = zoo_cached.model_findings(mpick)
             except ValueError as e:
                 common.show_error(str(e))
         icon = {"ok": ":green[:material/check_circle:]", "warn": ":orange[:material/warning:]", "n/a": "·"}
@@ -282,7 +281,7 @@ if (box := sec["Guidelines G1-G4"]) is not None:
 
             def gwork(progress, stop):
                 with bench.num_threads(int(threads)):
-                    return G.measured_effects(device=device, precision=precision, progress=progress, stop=stop)
+                    return guidelines.measured_effects(device=device, precision=precision, progress=progress, stop=stop)
 
             jobs.start(f"{P}.gjob", ekey, "timing the G1-G4 pairs", gwork)
             st.rerun()

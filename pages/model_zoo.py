@@ -3,13 +3,11 @@
 import pandas as pd
 import streamlit as st
 
-from effnets import bench, verdicts
-from effnets import inference as INF
-from effnets import viz_zoo as VZ
-from effnets import zoo as Z
+from effnets.analysis import verdicts, zoo
+from effnets.figures import zoo as zoo_figures
 from effnets.report import plural
-from effnets.ui import classroom, common, forms, jobs, schema, state
-from effnets.ui import zoo_cached as ZC
+from effnets.runtime import bench, inference
+from effnets.ui import classroom, common, forms, jobs, schema, state, zoo_cached
 
 S = schema.MODEL_ZOO
 P = S.prefix
@@ -58,7 +56,7 @@ if not names:
     st.stop()
 
 try:
-    rows = [Z.ZooRow(**r) for r in ZC.rows(tuple(names))]
+    rows = [zoo.ZooRow(**r) for r in zoo_cached.rows(tuple(names))]
 except ValueError as e:
     common.show_error(str(e))
     st.stop()
@@ -77,7 +75,7 @@ key = bench.config_key(
 )
 st.markdown(
     f"Counts are exact (effnets' analytic model; torchvision's reference models traced on the meta device). Latency "
-    f"is measured **on this server**: {INF.device_name(device)} ({reason}), torch {env['torch']}, "
+    f"is measured **on this server**: {inference.device_name(device)} ({reason}), torch {env['torch']}, "
     f"{plural(int(threads), 'CPU thread')}, {precision}, batch {batch}, "
     f"{'channels_last' if channels_last else 'NCHW'}, {'eager' if eager else 'fast path'}; each model at its own "
     "resolution."
@@ -118,10 +116,11 @@ if run is not None:
     busy = [r.label for r in run.results if r.timing is not None and r.timing.busy]
     if busy:
         st.warning(
-            f"Busy machine: the spread of {', '.join(busy)} (p90 more than {INF.BUSY_SPREAD:g} x p10) says something "
+            f"Busy machine: the spread of {', '.join(busy)} (p90 more than {inference.BUSY_SPREAD:g} x p10) "
+            "says something "
             "else ran during the measurement. Press *Measure latency* again."
         )
-    rows = Z.attach_latency(rows, run)
+    rows = zoo.attach_latency(rows, run)
     failed = [r for r in run.results if r.error]
     for r in failed:
         st.caption(f"{r.label}: not timed ({r.error})")
@@ -131,13 +130,13 @@ else:
         "after warm-up, with device synchronisation)."
     )
 
-outliers = dict(Z.latency_outliers(rows))
+outliers = dict(zoo.latency_outliers(rows))
 SECTIONS = ["Table", "Accuracy vs MACs", "Accuracy vs latency", "Latency vs MACs"]
 sec = classroom.sections(P, SECTIONS)
 
 if (box := sec["Table"]) is not None:
     with box:
-        df = pd.DataFrame(Z.table_rows(rows))
+        df = pd.DataFrame(zoo.table_rows(rows))
         cols = [  # the measured columns next to the name, so they are on screen without scrolling
             "name",
             "median_ms",
@@ -180,7 +179,7 @@ if (box := sec["Table"]) is not None:
 if (box := sec["Accuracy vs MACs"]) is not None:
     with box:
         classroom.plot(
-            VZ.accuracy_figure(rows, "macs", 1e-6, "MACs per image (millions, conv + linear, log scale)"),
+            zoo_figures.accuracy_figure(rows, "macs", 1e-6, "MACs per image (millions, conv + linear, log scale)"),
             "top1_vs_macs",
             key=f"{P}.acc_macs",
         )
@@ -195,15 +194,15 @@ if (box := sec["Accuracy vs latency"]) is not None:
             st.info("Measure latency first.")
         else:
             classroom.plot(
-                VZ.accuracy_figure(rows, "median_ms", 1.0, "measured latency (ms, median, log scale)"),
+                zoo_figures.accuracy_figure(rows, "median_ms", 1.0, "measured latency (ms, median, log scale)"),
                 "top1_vs_latency",
                 key=f"{P}.acc_lat",
             )
             with_top1 = [r for r in rows if r.top1 is not None and r.median_ms is not None]
             st.caption(
                 verdicts.fronts(
-                    Z.pareto_front([(r.name, r.macs, r.top1) for r in with_top1]),
-                    Z.pareto_front([(r.name, r.median_ms, r.top1) for r in with_top1]),
+                    zoo.pareto_front([(r.name, r.macs, r.top1) for r in with_top1]),
+                    zoo.pareto_front([(r.name, r.median_ms, r.top1) for r in with_top1]),
                 )
             )
 
@@ -213,7 +212,9 @@ if (box := sec["Latency vs MACs"]) is not None:
             st.info("Measure latency first.")
         else:
             classroom.plot(
-                VZ.latency_vs_macs_figure(rows, outliers, rounds=run.repeats), "latency_vs_macs", key=f"{P}.lat_macs"
+                zoo_figures.latency_vs_macs_figure(rows, outliers, rounds=run.repeats),
+                "latency_vs_macs",
+                key=f"{P}.lat_macs",
             )
             st.markdown("If latency followed MACs, every point would sit on the dotted line. The outliers:")
             for name, why in outliers.items():

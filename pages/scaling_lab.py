@@ -5,7 +5,7 @@ are not alpha^phi, beta^phi, gamma^phi."""
 import pandas as pd
 import streamlit as st
 
-from effnets import scaling_views as sv
+from effnets.analysis import scaling
 from effnets.models import FAMILIES, MODELS
 from effnets.report import human, human_bytes
 from effnets.ui import classroom, common, forms, models_cached, schema, state
@@ -21,7 +21,7 @@ PRESET_FOR = f"{P}._preset_fields_for"
 def seed_preset(name: str, overrides: dict | None = None) -> None:
     """Put the preset's own field values (and overrides from a link) into the settings widgets."""
     info = MODELS[name]
-    skip = {sv.AXIS_FIELD[a] for a in sv.scalable_axes(info.spec)}
+    skip = {scaling.AXIS_FIELD[a] for a in scaling.scalable_axes(info.spec)}
     values = {**info.make_spec().to_dict(), **(overrides or {})}
     state.seed_session(P, {k: v for k, v in values.items() if k not in skip})
     st.session_state[PRESET_FOR] = name
@@ -36,7 +36,7 @@ if state.first_run(P):
             st.session_state[S.key(c)] = round(st.session_state[S.key(c)], 2)
     info_ = MODELS[name]
     cfg = state.read_spec_fields(info_.spec, P)
-    scaled_fields = {sv.AXIS_FIELD[a] for a in sv.scalable_axes(info_.spec)}
+    scaled_fields = {scaling.AXIS_FIELD[a] for a in scaling.scalable_axes(info_.spec)}
     dropped = sorted(k for k in cfg if k in scaled_fields)
     if dropped:
         state.add_warnings(P, [f"ignored {k} in cfg from the link: the multiplier sliders set it" for k in dropped])
@@ -47,15 +47,17 @@ state.defaults(S)
 # ----- controls --------------------------------------------------------------------------------------------------
 with st.sidebar:
     st.markdown("**Network**")
-    family = st.selectbox("Family", FAMILY_NAMES, format_func=lambda f: sv.FAMILY_LABELS.get(f, f), key=f"{P}.family")
-    options = sv.family_presets(family)
+    family = st.selectbox(
+        "Family", FAMILY_NAMES, format_func=lambda f: scaling.FAMILY_LABELS.get(f, f), key=f"{P}.family"
+    )
+    options = scaling.family_presets(family)
     if st.session_state.get(f"{P}.preset") not in options:
         st.session_state[f"{P}.preset"] = options[0]
     name = st.selectbox("Preset", options, format_func=lambda n: MODELS[n].label, key=S.key("preset"))
     if st.session_state.get(PRESET_FOR) != name:
         seed_preset(name)
     info = MODELS[name]
-    axes = sv.scalable_axes(info.spec)
+    axes = scaling.scalable_axes(info.spec)
 
     st.markdown("**Scaling** (relative to the preset)")
     mode = forms.control(st, S, "mode", "Scale by", format_func=MODES.get, horizontal=True)
@@ -71,7 +73,7 @@ with st.sidebar:
     alpha = forms.control(c1, S, "alpha", "α (depth)", format="%.2f")
     beta = forms.control(c2, S, "beta", "β (width)", format="%.2f")
     gamma = forms.control(c3, S, "gamma", "γ (res.)", format="%.2f")
-    phi_m = sv.phi_multipliers(phi, alpha, beta, gamma, axes)
+    phi_m = scaling.phi_multipliers(phi, alpha, beta, gamma, axes)
     if mode == "phi":  # the multiplier sliders show (rounded, clamped) what phi sets; they are read-only
         for axis in axes:
             ctl = S[AXIS_CONTROL[axis]]
@@ -89,16 +91,16 @@ with st.sidebar:
         chosen[axis] = forms.control(
             st, S, AXIS_CONTROL[axis], label[axis], disabled=mode == "phi", help=slider_help[axis]
         )
-    m = phi_m if mode == "phi" else sv.Multipliers(**{a: float(chosen[a]) for a in axes})
-    missing = [a for a in sv.AXES if a not in axes]
+    m = phi_m if mode == "phi" else scaling.Multipliers(**{a: float(chosen[a]) for a in axes})
+    missing = [a for a in scaling.AXES if a not in axes]
     if missing:
         st.caption(
-            f"{sv.FAMILY_LABELS.get(family, family)} has no {' or '.join(missing)} multiplier; "
+            f"{scaling.FAMILY_LABELS.get(family, family)} has no {' or '.join(missing)} multiplier; "
             + ("those factors of φ are not applied." if mode == "phi" else "its other settings are below.")
         )
 
     st.markdown("**Network settings**")
-    skip = tuple(sv.AXIS_FIELD[a] for a in axes)
+    skip = tuple(scaling.AXIS_FIELD[a] for a in axes)
     values = forms.spec_widgets(info.spec, P, skip=skip)
 
     st.markdown("**Activation memory**")
@@ -108,12 +110,12 @@ with st.sidebar:
     unit, extras = common.counting_controls(P, st.sidebar)
 classroom.sidebar_controls()
 
-unit_name = sv.UNIT_NAMES[unit]
+unit_name = scaling.UNIT_NAMES[unit]
 url = state.link(
     S,
     always=("preset",),
     phi=f"{phi:g}" if mode == "phi" and phi != 0 else None,
-    **{S[AXIS_CONTROL[a]].url: None for a in sv.AXES if mode == "phi" or a not in axes},
+    **{S[AXIS_CONTROL[a]].url: None for a in scaling.AXES if mode == "phi" or a not in axes},
 )
 
 classroom.page_header(f"Scaling Lab: {info.label}", P)
@@ -121,11 +123,11 @@ st.markdown(f"[{info.paper}]({info.url}) · {info.explanation}")
 
 try:
     base = info.make_spec(**values)
-    spec = sv.scale_spec(info, base, m)
+    spec = scaling.scale_spec(info, base, m)
     cost = info.cost(spec, record_steps=False)
     base_cost = info.cost(base, record_steps=False)
 except ValueError as e:
-    state.write(url, sv.preset_changes(info, values, skip) or None)
+    state.write(url, scaling.preset_changes(info, values, skip) or None)
     common.show_error(
         f"{info.label} cannot be built with these settings: {e}",
         "Move the multipliers or φ back towards 1 and 0, or change the setting the message names; the numbers come "
@@ -133,14 +135,14 @@ except ValueError as e:
     )
     st.stop()
 
-state.write(url, sv.preset_changes(info, base, skip) or None)
+state.write(url, scaling.preset_changes(info, base, skip) or None)
 
 # ----- headline numbers ------------------------------------------------------------------------------------------
-count = sv.total_count(cost, unit, extras)
-base_count = sv.total_count(base_cost, unit, extras)
+count = scaling.total_count(cost, unit, extras)
+base_count = scaling.total_count(base_cost, unit, extras)
 what = "conv + linear" + (" + " + ", ".join(extras) if extras else "")
 res = getattr(spec, "resolution", None)
-values_bytes = sv.DTYPE_BYTES[dtype]
+values_bytes = scaling.DTYPE_BYTES[dtype]
 act_bytes = (cost.acts + 3 * res * res) * batch * values_bytes
 k = st.columns(4)
 k[0].metric(
@@ -183,7 +185,7 @@ for col, (axis, (sym, base_sym, base_val)) in zip(g[:3], bases.items(), strict=T
         delta_color="off",
         delta_arrow="off",
         help=(f"{base_sym}^φ = {base_val:g}^{phi:g}" if is_phi else f"the {axis} multiplier you set")
-        + ("" if applied else f" (not applied: {sv.FAMILY_LABELS.get(family, family)} has no {axis} multiplier)"),
+        + ("" if applied else f" (not applied: {scaling.FAMILY_LABELS.get(family, family)} has no {axis} multiplier)"),
     )
 g[3].metric(
     "α·β²·γ²",
@@ -194,7 +196,7 @@ g[4].metric(
     "predicted cost ×",
     f"{predicted:.3f}",
     help="d·w²·r² of the multipliers applied"
-    + (f"; with all three it is (α·β²·γ²)^φ = {sv.compound_law(phi, alpha, beta, gamma):.3f}" if is_phi else "")
+    + (f"; with all three it is (α·β²·γ²)^φ = {scaling.compound_law(phi, alpha, beta, gamma):.3f}" if is_phi else "")
     + ". The rule ignores rounding.",
 )
 g[5].metric(
@@ -206,7 +208,9 @@ g[5].metric(
     help=f"{unit_name} ({what}) of the rounded network ÷ the preset's: widths rounded to multiples of 8, depths "
     "rounded up, resolution to whole pixels. Below: how far that is from the predicted ratio.",
 )
-applied_text = ", ".join(f"{sv.AXIS_FIELD[a]} = {getattr(spec, sv.AXIS_FIELD[a])}" for a in axes if a != "resolution")
+applied_text = ", ".join(
+    f"{scaling.AXIS_FIELD[a]} = {getattr(spec, scaling.AXIS_FIELD[a])}" for a in axes if a != "resolution"
+)
 st.caption(
     f"Counted in **{unit_name}** ({what}), per image. Scaled network: {applied_text + ', ' if applied_text else ''}"
     f"{res}×{res} input"
@@ -214,7 +218,7 @@ st.caption(
     + "."
 )
 
-why_off = sv.rounding_effects(base_cost, cost, m, unit)
+why_off = scaling.rounding_effects(base_cost, cost, m, unit)
 if why_off:
     st.info(
         why_off[0]
@@ -236,30 +240,30 @@ SECTIONS = [
 ]
 sec = classroom.sections(P, SECTIONS)
 fname = f"{name}_w{m.width:.2f}_d{m.depth:.2f}_r{res}"
-key = sv.spec_key(base)
+key = scaling.spec_key(base)
 localized = st.column_config.NumberColumn(format="localized")
 
 if (box := sec["Stage table"]) is not None:
     with box:
-        rows = sv.stage_rows(cost, unit, extras)
+        rows = scaling.stage_rows(cost, unit, extras)
         classroom.table(
             pd.DataFrame(rows),
             f"{fname}_stages",
             key=f"{P}.csv_stages",
-            column_config={c: localized for c in ("params", sv.count_label(unit, extras))},
+            column_config={c: localized for c in ("params", scaling.count_label(unit, extras))},
         )
         st.caption(
             "As the EfficientNet paper's Table 1: resolution is each row's input, channels its output, stride that "
             "of its first layer. Params are learnable parameters; the count column says what it counts."
         )
-        rest = sv.extras_note(cost, extras, unit)
+        rest = scaling.extras_note(cost, extras, unit)
         if rest:
             st.caption(f"Not in the count (tick them under *Also count*): {rest}.")
 
 if (box := sec["Multipliers"]) is not None:
     with box:
         sweeps = {a: models_cached.axis_sweep(name, key, a) for a in axes}
-        classroom.plot(sv.multiplier_figure(sweeps, m, unit), f"{fname}_multipliers", key=f"{P}.chart_multipliers")
+        classroom.plot(scaling.multiplier_figure(sweeps, m, unit), f"{fname}_multipliers", key=f"{P}.chart_multipliers")
         st.caption(
             "Each panel moves one multiplier alone from the preset, as in the EfficientNet paper's Figure 3 (your "
             "combined setting is in the headline and in *Law vs exact*). Dashed: the power law (cost ∝ d, w², r²). "
@@ -273,9 +277,9 @@ if (box := sec["Law vs exact"]) is not None:
         sweep = models_cached.phi_sweep(name, key, alpha, beta, gamma)
         released = None
         if family == "efficientnet":
-            released = sv.released_points(models_cached.released_table(alpha, beta, gamma))
+            released = scaling.released_points(models_cached.released_table(alpha, beta, gamma))
         classroom.plot(
-            sv.law_figure(sweep, {"law": predicted, "exact": exact}, released),
+            scaling.law_figure(sweep, {"law": predicted, "exact": exact}, released),
             f"{fname}_law_vs_exact",
             key=f"{P}.chart_law",
         )
@@ -289,13 +293,13 @@ if (box := sec["Law vs exact"]) is not None:
 if (box := sec["B0-B7 map"]) is not None:
     with box:
         groups = {
-            "EfficientNet B0-B7": models_cached.preset_points(tuple(sv.b_series_names())),
-            "EfficientNet-Lite0-4": models_cached.preset_points(tuple(sv.family_presets("efficientnet_lite"))),
+            "EfficientNet B0-B7": models_cached.preset_points(tuple(scaling.b_series_names())),
+            "EfficientNet-Lite0-4": models_cached.preset_points(tuple(scaling.family_presets("efficientnet_lite"))),
         }
         if family not in ("efficientnet", "efficientnet_lite"):
-            groups[sv.FAMILY_LABELS.get(family, family)] = models_cached.preset_points(tuple(options))
+            groups[scaling.FAMILY_LABELS.get(family, family)] = models_cached.preset_points(tuple(options))
         classroom.plot(
-            sv.params_macs_figure(groups, {"params": cost.params, "macs": cost.macs}, unit),
+            scaling.params_macs_figure(groups, {"params": cost.params, "macs": cost.macs}, unit),
             f"{fname}_params_vs_macs",
             key=f"{P}.chart_map",
         )
@@ -308,7 +312,7 @@ if (box := sec["Published accuracy"]) is not None:
     with box:
         points = models_cached.published_points()
         classroom.plot(
-            sv.published_figure(points, cost.macs, unit), f"{fname}_published_top1", key=f"{P}.chart_published"
+            scaling.published_figure(points, cost.macs, unit), f"{fname}_published_top1", key=f"{P}.chart_published"
         )
         st.caption(
             "Every published ImageNet top-1 in the registry, at the exact cost of the network it describes (our "
@@ -337,8 +341,8 @@ if (box := sec["Published accuracy"]) is not None:
 
 if (box := sec["Activation memory"]) is not None:
     with box:
-        act_rows = sv.activation_rows(cost, batch, values_bytes)
-        classroom.plot(sv.activation_figure(act_rows, batch, dtype), f"{fname}_activations", key=f"{P}.chart_acts")
+        act_rows = scaling.activation_rows(cost, batch, values_bytes)
+        classroom.plot(scaling.activation_figure(act_rows, batch, dtype), f"{fname}_activations", key=f"{P}.chart_acts")
         st.caption(
             f"Values written by the conv and linear layers of each stage row (plus the input image) × batch {batch} × "
             f"{values_bytes} bytes: {human_bytes(act_bytes)} in all. A training forward pass keeps about this much "
@@ -362,12 +366,12 @@ if (box := sec["Why B1-B7 differ"]) is not None:
             "networks:"
         )
         classroom.table(
-            pd.DataFrame(sv.released_display_rows(rel_rows, unit)),
+            pd.DataFrame(scaling.released_display_rows(rel_rows, unit)),
             "released_vs_compound",
             key=f"{P}.csv_rel",
             wrap=True,
         )
-        known, inferred = sv.released_explanation(rel_rows)
+        known, inferred = scaling.released_explanation(rel_rows)
         c1, c2 = st.columns(2)
         with c1:
             st.markdown("**What is documented**")
@@ -379,8 +383,8 @@ if (box := sec["Why B1-B7 differ"]) is not None:
 if (box := sec["Predict"]) is not None:
     with box:
         try:
-            q_m = sv.phi_multipliers(1.0, alpha, beta, gamma, axes)
-            q_spec = sv.scale_spec(info, base, q_m)
+            q_m = scaling.phi_multipliers(1.0, alpha, beta, gamma, axes)
+            q_spec = scaling.scale_spec(info, base, q_m)
             q_cost = info.cost(q_spec, record_steps=False)
         except ValueError as e:
             common.show_error(f"The question needs {info.label} at φ = 1, which is not possible here: {e}")

@@ -10,7 +10,7 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from effnets import counting as K
+from effnets import counting
 from effnets.blocks import BLOCKS
 from effnets.cost import EXTRA_KINDS
 from effnets.spec import SpecError
@@ -29,10 +29,10 @@ def _valid(info, fields, shape):
 
 
 def _check_against_tracers(info, spec, cost, shape):
-    meta = K.build_on_meta(lambda: info.build(spec))
-    assert cost.params == K.param_count(meta), "analytic params != sum(p.numel())"
-    assert cost.macs == K.flop_counter_macs(meta, shape), "analytic MACs != FlopCounterMode / 2"
-    traced = K.dispatch_counts(meta, shape)
+    meta = counting.build_on_meta(lambda: info.build(spec))
+    assert cost.params == counting.param_count(meta), "analytic params != sum(p.numel())"
+    assert cost.macs == counting.flop_counter_macs(meta, shape), "analytic MACs != FlopCounterMode / 2"
+    traced = counting.dispatch_counts(meta, shape)
     assert cost.macs == traced.macs
     assert cost.acts == traced.acts, "analytic activation elements != conv/linear outputs"
     assert cost.extras_dict == traced.extras, "an extras line differs from the dispatch counter"
@@ -48,7 +48,7 @@ def test_default_spec_matches_all_tracers(name):
     shape = (spec.in_channels, 14, 12)
     cost = info.cost(spec, shape)
     _check_against_tracers(info, spec, cost, shape)
-    fv = K.fvcore_counts(info.build(spec), shape)
+    fv = counting.fvcore_counts(info.build(spec), shape)
     assert fv.conv_linear == cost.macs, "fvcore's conv+linear != analytic MACs"
     assert fv.acts == cost.acts, "fvcore's ActivationCountAnalysis != analytic acts"
     # fvcore's extra BN count is its 2-per-element rule applied to our BN line.
@@ -183,19 +183,19 @@ def test_switching_block_always_gives_a_valid_block(name, carried):
 
 
 def test_sampling_figure_legend_names_only_what_is_drawn():
-    from effnets import viz
-    from effnets.sampling import deformable_taps, picture
+    from effnets.analysis.sampling import deformable_taps, picture
+    from effnets.figures import blocks as block_figures
 
     spec = BLOCKS["standard"].make_spec()
-    corner = viz.sampling_figure(picture(spec, (6, 6), (0, 0), (3, 3)))
+    corner = block_figures.sampling_figure(picture(spec, (6, 6), (0, 0), (3, 3)))
     names = [t.name for t in corner.data if t.name]
     assert "zero padding (outside the input)" in names and any("receptive field 3x3" in n for n in names)
     assert any(s.line.dash == "dash" for s in corner.layout.shapes)
-    centre = viz.sampling_figure(picture(spec, (56, 56), (28, 28), (3, 3)))
+    centre = block_figures.sampling_figure(picture(spec, (56, 56), (28, 28), (3, 3)))
     assert not any("zero padding" in (t.name or "") for t in centre.data)
     d = BLOCKS["deformable"].make_spec(kernel_size=5, dilation=2)  # fractional sampling points (once a crash)
     pic = deformable_taps(d, (56, 56), None)
-    fig = viz.sampling_figure(pic)
+    fig = block_figures.sampling_figure(pic)
     assert any(t.name == "deformable sampling points" for t in fig.data)
     assert not fig.layout.shapes and not any("receptive field" in (t.name or "") for t in fig.data)
 
@@ -209,7 +209,7 @@ def test_torchinfo_difference_is_explained_exactly(name):
     spec = info.make_spec()
     shape = (spec.in_channels, 28, 28)
     c = info.cost(spec, shape)
-    _rows, totals = layer_table(K.build_on_meta(lambda: info.build(spec)), shape)
+    _rows, totals = layer_table(counting.build_on_meta(lambda: info.build(spec)), shape)
     reasons = torchinfo_reasons(totals, c.macs)
     assert sum(n for _, n in reasons) == totals["mult-adds (torchinfo)"] - c.macs
     assert all(n > 0 for why, n in reasons if "biases" in why or "normalisation" in why)  # extra counting adds
@@ -221,11 +221,11 @@ def test_torchinfo_misses_vgnets_fixed_blur_and_counts_bn_once_per_image():
     info = BLOCKS["vgnet_downsampling"]
     spec = info.make_spec()
     c = info.cost(spec, (spec.in_channels, 28, 28))
-    _rows, totals = layer_table(K.build_on_meta(lambda: info.build(spec)), (spec.in_channels, 28, 28))
+    _rows, totals = layer_table(counting.build_on_meta(lambda: info.build(spec)), (spec.in_channels, 28, 28))
     reasons = dict((why.split(" (")[0].split(":")[0], n) for why, n in torchinfo_reasons(totals, c.macs))
     assert reasons == {"normalisation layers' γ and β": 112, "convs torchinfo does not see": -98_784}
     conv_bn = torch.nn.Sequential(torch.nn.Conv2d(8, 16, 3, padding=1, bias=False), torch.nn.BatchNorm2d(16))
-    _rows, t = layer_table(K.build_on_meta(lambda: conv_bn), (8, 8, 8), batch=2)
+    _rows, t = layer_table(counting.build_on_meta(lambda: conv_bn), (8, 8, 8), batch=2)
     assert t["parts"] == {"weights": 73_728, "bias": 0, "norm": 32, "other": 0}  # BN: params per image
 
 
@@ -239,7 +239,7 @@ def test_fvcore_difference_is_explained_exactly(name):
     spec = info.make_spec()
     shape = (spec.in_channels, 20, 20)
     c = info.cost(spec, shape)
-    cc = K.cross_check(lambda: info.build(spec), c, shape)
+    cc = counting.cross_check(lambda: info.build(spec), c, shape)
     added = sum(int(m.group(1).replace(",", "")) for n in cc.notes if (m := re.match(r"fvcore adds ([\d,]+) for", n)))
     assert added + (cc.fvcore.conv_linear - c.macs) == cc.fvcore.total - c.macs
     line_of = {"act": "act", "elementwise": "elementwise", "pool": "pool"}

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from effnets import imagenet, images
 from effnets.cli import main
+from effnets.runtime import imagenet, images
 from tests.fixtures import images as fx
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -69,15 +69,15 @@ def test_bad_model_arguments_exit_2_with_one_line(args, needle):
 
 
 def test_scaling_released_json_gives_the_rows_and_the_computed_sentences():
-    from effnets import scaling_views as sv
+    from effnets.analysis import scaling
 
     r = run("scaling", "released", "--alpha", "1.3", "--beta", "1.2", "--gamma", "1.2", "--json")
     assert r.returncode == 0, r.stderr
     data = json.loads(r.stdout)
-    rows = sv.released_table(1.3, 1.2, 1.2)
+    rows = scaling.released_table(1.3, 1.2, 1.2)
     assert [x["model"] for x in data["rows"]] == [x["model"] for x in rows]
     assert data["rows"][7]["cost_implied_phi"] == pytest.approx(rows[7]["cost_implied_phi"])
-    assert sv.cost_ladder(rows) in " ".join(data["explanation"])
+    assert scaling.cost_ladder(rows) in " ".join(data["explanation"])
     assert not any("*" in s for s in data["explanation"])
     bad = run("scaling", "released", "--alpha", "0")
     assert bad.returncode == 2 and bad.stderr.strip().count("\n") == 0 and "--alpha 0 is outside" in bad.stderr

@@ -7,10 +7,8 @@ import pytest
 import torch
 from torch import nn
 
-from effnets import fastpath as F
-from effnets import inference as I
-from effnets import weights as W
 from effnets.blocks._layers import TFSamePad
+from effnets.runtime import fastpath, inference, weights
 
 HAS_CUDA = torch.cuda.is_available()
 gpu = pytest.mark.gpu
@@ -35,9 +33,9 @@ def snapshot(model: nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.clone() for k, v in model.state_dict().items()}
 
 
-def assert_same_function(ref: nn.Module, x: torch.Tensor, **kw) -> tuple[F.FastModel, F.FastPathInfo]:
+def assert_same_function(ref: nn.Module, x: torch.Tensor, **kw) -> tuple[fastpath.FastModel, fastpath.FastPathInfo]:
     before = snapshot(ref)
-    fast, info = F.fast_model(ref, x, **kw)
+    fast, info = fastpath.fast_model(ref, x, **kw)
     with torch.no_grad():
         want = ref(x)
     got = fast(x)
@@ -54,7 +52,7 @@ def assert_same_function(ref: nn.Module, x: torch.Tensor, **kw) -> tuple[F.FastM
 
 @pytest.fixture(scope="module")
 def lite0() -> nn.Module:
-    model, status = W.load_model("efficientnet_lite0")
+    model, status = weights.load_model("efficientnet_lite0")
     assert status.status == "packaged"
     return model
 
@@ -74,7 +72,7 @@ def test_lite0_packaged_weights(lite0, size, channels_last, grown, static):
 
 
 def test_lite0_fast_model_refuses_another_size(lite0):
-    fast, info = F.fast_model(lite0, torch.zeros(1, 3, 64, 64))
+    fast, info = fastpath.fast_model(lite0, torch.zeros(1, 3, 64, 64))
     assert info.fixed_size and fast.fixed_hw == (64, 64)
     with pytest.raises(ValueError, match="specialised for 64x64 inputs .* got 66x66"):
         fast(torch.zeros(1, 3, 66, 66))
@@ -86,7 +84,7 @@ def test_lite0_fast_model_refuses_another_size(lite0):
     [("mobilenet_v2", 97, 52), ("regnetx_200mf", 64, 44), ("shufflenet_v2_x0_5", 75, 56)],
 )
 def test_random_init_registry_models(name, size, folded):
-    model, _ = W.load_model(name, pretrained=False)
+    model, _ = weights.load_model(name, pretrained=False)
     randomise_bn(model, seed=size)
     x = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(1))
     fast, info = assert_same_function(model, x)
@@ -98,7 +96,7 @@ def test_random_init_registry_models(name, size, folded):
 
 
 def test_bn_after_an_activation_stays_and_is_reported():
-    model, _ = W.load_model("vgnetg_1_0mp", pretrained=False)
+    model, _ = weights.load_model("vgnetg_1_0mp", pretrained=False)
     randomise_bn(model)
     _, info = assert_same_function(model, torch.randn(1, 3, 64, 64))
     assert info.unfolded_bn > 0 and any("do not directly follow a conv" in n for n in info.notes)
@@ -128,14 +126,14 @@ def test_fold_bn_into_conv_exact(conv):
     x = torch.randn(2, 8, 9, 9)
     with torch.no_grad():
         want = ref(x)
-        F.fold_bn_into_conv(conv, bn)
+        fastpath.fold_bn_into_conv(conv, bn)
         got = conv(x)
     assert conv.bias is not None and (got - want).abs().max().item() < 1e-5
 
 
 def test_pointwise_matmul_equals_the_conv_in_both_layouts():
     conv = nn.Conv2d(12, 20, 1, bias=True)
-    pw = F.Pointwise(conv)
+    pw = fastpath.Pointwise(conv)
     x = torch.randn(2, 12, 7, 5)
     with torch.no_grad():
         want = conv(x)
@@ -144,32 +142,35 @@ def test_pointwise_matmul_equals_the_conv_in_both_layouts():
     assert nhwc.is_contiguous(memory_format=torch.channels_last)
     assert torch.allclose(nhwc, want, atol=1e-5) and torch.allclose(nchw, want, atol=1e-5)
     with pytest.raises(ValueError, match="only 1x1 convs with stride 1"):
-        F.Pointwise(nn.Conv2d(4, 4, 1, stride=2))
+        fastpath.Pointwise(nn.Conv2d(4, 4, 1, stride=2))
 
 
 def test_fast_model_runs_in_inference_mode_and_converts_the_input(lite0):
-    fast, info = F.fast_model(lite0, torch.zeros(3, 32, 32), channels_last=True)  # C x H x W example
+    fast, info = fastpath.fast_model(lite0, torch.zeros(3, 32, 32), channels_last=True)  # C x H x W example
     assert info.input_shape == (1, 3, 32, 32)
     y = fast(torch.zeros(1, 3, 32, 32, dtype=torch.float64))
     assert y.is_inference() and y.dtype == torch.float32
-    assert fast.inference_config == I.InferenceConfig("cpu", "fp32", True)
-    assert I.predict_logits(fast, torch.zeros(1, 3, 32, 32)).shape == (1, 1000)  # works with the inference helpers
+    assert fast.inference_config == inference.InferenceConfig("cpu", "fp32", True)
+    assert inference.predict_logits(fast, torch.zeros(1, 3, 32, 32)).shape == (
+        1,
+        1000,
+    )  # works with the inference helpers
     assert info.to_dict()["folded_bn"] == 49
 
 
 def test_fast_model_refuses_bad_arguments(lite0):
     with pytest.raises(ValueError, match="precision 'fp16' is not available on cpu"):
-        F.fast_model(lite0, torch.zeros(1, 3, 32, 32), precision="fp16")
+        fastpath.fast_model(lite0, torch.zeros(1, 3, 32, 32), precision="fp16")
     with pytest.raises(ValueError, match="precision 'fp8' is not one of"):
-        F.fast_model(lite0, torch.zeros(1, 3, 32, 32), precision="fp8")
+        fastpath.fast_model(lite0, torch.zeros(1, 3, 32, 32), precision="fp8")
     with pytest.raises(ValueError, match="example_input must be N x C x H x W"):
-        F.fast_model(lite0, torch.zeros(32, 32))
+        fastpath.fast_model(lite0, torch.zeros(32, 32))
 
 
 @pytest.mark.slow
 def test_compiled_fast_path_same_function_and_compile_time_reported(lite0):
     x = torch.randn(1, 3, 96, 96)
-    fast, info = F.fast_model(lite0, x, compile=True)
+    fast, info = fastpath.fast_model(lite0, x, compile=True)
     assert info.compiled and info.compile_s is not None and info.compile_s > 0
     with torch.no_grad():
         want = lite0(x)
@@ -190,7 +191,7 @@ def test_cuda_fast_path_matches_cpu_logits(lite0):
     prev = (torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32)
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
     try:
-        fast, info = F.fast_model(lite0, x, device="cuda", channels_last=True)
+        fast, info = fastpath.fast_model(lite0, x, device="cuda", channels_last=True)
         got = fast(x).float().cpu()
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = prev
@@ -202,14 +203,14 @@ def test_cuda_fast_path_matches_cpu_logits(lite0):
 @gpu
 @needs_cuda
 def test_cuda_fp16_fast_path_keeps_top1(lite0):
-    from effnets import images
+    from effnets.runtime import images
 
-    t = W.eval_transform("efficientnet_lite0")
+    t = weights.eval_transform("efficientnet_lite0")
     batch = images.preprocess_batch(list(images.sample_images().values()), t.resize, t.crop, t.normalization,
                                     t.interpolation)  # fmt: skip
     with torch.no_grad():
         fp32 = lite0(batch)
-    fast, _ = F.fast_model(lite0, batch, device="cuda", precision="fp16", channels_last=True)
+    fast, _ = fastpath.fast_model(lite0, batch, device="cuda", precision="fp16", channels_last=True)
     half = fast(batch).float().cpu()
     assert (half - fp32).abs().max().item() < 0.1  # measured fp16 error on an H100 is ~0.05 (test_inference)
     decided = (fp32.topk(2).values[:, 0] - fp32.topk(2).values[:, 1]) > 0.2

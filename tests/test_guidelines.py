@@ -10,32 +10,32 @@ import torch
 from torch import nn
 
 import effnets
-from effnets import guidelines as G
+from effnets.analysis import guidelines
 
 
-def by_g(findings) -> dict[str, G.Finding]:
+def by_g(findings) -> dict[str, guidelines.Finding]:
     out = {f.guideline: f for f in findings}
     assert list(out) == ["G1", "G2", "G3", "G4"]
     return out
 
 
 def test_g1_memory_access_formula():
-    mem, low = G.memory_access_1x1(hw=3136, c1=32, c2=192)
+    mem, low = guidelines.memory_access_1x1(hw=3136, c1=32, c2=192)
     assert mem == 3136 * (32 + 192) + 32 * 192
     b = 3136 * 32 * 192
     assert low == pytest.approx(2 * math.sqrt(3136 * b) + b / 3136)
-    eq, eq_low = G.memory_access_1x1(3136, 64, 64)  # equal widths reach the bound
+    eq, eq_low = guidelines.memory_access_1x1(3136, 64, 64)  # equal widths reach the bound
     assert eq == pytest.approx(eq_low)
 
 
 def test_mbconv_checks():
-    f = by_g(G.check_block("mbconv", {"out_channels": 32, "se_ratio": 0.25}, (32, 56, 56)))
+    f = by_g(guidelines.check_block("mbconv", {"out_channels": 32, "se_ratio": 0.25}, (32, 56, 56)))
     g1 = f["G1"]
     assert g1.status == "warn" and "1:6.0" in g1.summary
     expand = next(r for r in g1.rows if r["label"] == "1x1 expand")
     assert (expand["c_in"], expand["c_out"], expand["ratio"]) == (32, 192, 6.0)
-    mem, low = G.memory_access_1x1(3136, 32, 192)
-    assert expand["excess"] == pytest.approx(mem / low - 1) and expand["excess"] > G.G1_EXCESS
+    mem, low = guidelines.memory_access_1x1(3136, 32, 192)
+    assert expand["excess"] == pytest.approx(mem / low - 1) and expand["excess"] > guidelines.G1_EXCESS
     se = next(r for r in g1.rows if r["label"] == "SE reduce 1x1")  # on a 1x1 map the weights dominate: balanced
     assert (se["c_in"], se["c_out"]) == (192, 8) and se["excess"] < 0.1
     g2 = f["G2"]
@@ -49,61 +49,63 @@ def test_mbconv_checks():
 
 
 def test_inception_is_fragmented_and_shufflenet_v2_unit_is_not():
-    inc = by_g(G.check_block("inception", None, (192, 28, 28)))
+    inc = by_g(guidelines.check_block("inception", None, (192, 28, 28)))
     assert inc["G3"].status == "warn" and inc["G3"].rows[0]["paths"] == 4 and inc["G3"].rows[0]["fragments"] == 7
     assert inc["G2"].status == "n/a"
-    sv2 = by_g(G.check_block("shuffle_v2", {"out_channels": 116}, (116, 28, 28)))
+    sv2 = by_g(guidelines.check_block("shuffle_v2", {"out_channels": 116}, (116, 28, 28)))
     assert sv2["G3"].status == "ok" and sv2["G3"].rows[0]["paths"] == 1
     assert sv2["G1"].status == "ok" and all(r["ratio"] == 1.0 for r in sv2["G1"].rows)  # ShuffleNetV2 follows G1
 
 
 def test_group_counts_in_models():
-    rx = by_g(G.check_model("regnetx_400mf"))
+    rx = by_g(guidelines.check_model("regnetx_400mf"))
     g2 = rx["G2"]
     assert g2.status == "warn"
     assert all(not r["depthwise"] and r["groups"] == r["c_in"] // 16 for r in g2.rows)  # group width 16
     assert all(r["where"].startswith("stage") for r in g2.rows)
-    v1 = by_g(G.check_model("shufflenet_v1"))
+    v1 = by_g(guidelines.check_model("shufflenet_v1"))
     assert {r["groups"] for r in v1["G2"].rows if not r["depthwise"]} == {3}
     assert v1["G2"].status == "ok"
-    assert by_g(G.check_block("grouped", {"groups": 8, "out_channels": 64}, (64, 14, 14)))["G2"].status == "warn"
-    assert by_g(G.check_block("grouped", {"groups": 2, "out_channels": 64}, (64, 14, 14)))["G2"].status == "ok"
+    assert (
+        by_g(guidelines.check_block("grouped", {"groups": 8, "out_channels": 64}, (64, 14, 14)))["G2"].status == "warn"
+    )
+    assert by_g(guidelines.check_block("grouped", {"groups": 2, "out_channels": 64}, (64, 14, 14)))["G2"].status == "ok"
 
 
 def test_model_check_has_one_g3_row_per_block():
-    f = by_g(G.check_model("efficientnet_lite0", resolution=224))
+    f = by_g(guidelines.check_model("efficientnet_lite0", resolution=224))
     rows = f["G3"].rows
     assert [r["where"] for r in rows][:3] == ["stem.0", "stage2.0", "stage3.0"]
     assert len([r for r in rows if r["where"].startswith("stage")]) == 16  # MBConv blocks of Lite0
     assert f["G3"].status == "ok" and max(r["paths"] for r in rows) == 1
-    assert f["G4"].to_dict()["rule"] == G.THRESHOLDS["G4"]
+    assert f["G4"].to_dict()["rule"] == guidelines.THRESHOLDS["G4"]
 
 
 def test_effect_pairs_match_macs_and_differ_only_in_the_aspect():
     for g in ("G1", "G2", "G3", "G4"):
-        pair = G.effect_pair(g)
+        pair = guidelines.effect_pair(g)
         a, b = pair.follows, pair.breaks
         assert abs(a.macs - b.macs) / a.macs < 0.02, g
         for v in (a, b):
             y = v.module(torch.zeros(1, *v.input_shape))
             assert y.shape[1:] == v.input_shape  # stackable: shape-preserving
-    g1 = G.effect_pair("G1")
+    g1 = guidelines.effect_pair("G1")
     convs = [m for m in g1.breaks.module.modules() if isinstance(m, nn.Conv2d)]
     assert {(m.in_channels, m.out_channels) for m in convs} == {(52, 315), (315, 52)}
-    g2 = G.effect_pair("G2")
+    g2 = guidelines.effect_pair("G2")
     assert {m.groups for m in g2.breaks.module.modules() if isinstance(m, nn.Conv2d)} == {8}
     assert {m.groups for m in g2.follows.module.modules() if isinstance(m, nn.Conv2d)} == {1}
-    g4 = G.effect_pair("G4")
+    g4 = guidelines.effect_pair("G4")
     n_params = [sum(p.numel() for p in v.module.parameters()) for v in (g4.follows, g4.breaks)]
     assert n_params[0] == n_params[1]
     with pytest.raises(ValueError, match="guideline 'G5' is not one of G1, G2, G3, G4"):
-        G.effect_pair("G5")
+        guidelines.effect_pair("G5")
     with pytest.raises(ValueError, match="size 'huge' is not one of small, large"):
-        G.effect_pair("G1", "huge")
+        guidelines.effect_pair("G1", "huge")
 
 
 def test_measured_effect_times_both_interleaved():
-    e = G.measured_effect("G3", warmup=1, repeats=3)
+    e = guidelines.measured_effect("G3", warmup=1, repeats=3)
     assert e.follows.timing is not None and e.breaks.timing is not None and not e.partial
     assert e.ratio == pytest.approx(e.breaks.median_ms / e.follows.median_ms)
     assert e.follows_macs == e.breaks_macs == e.follows.macs
@@ -114,5 +116,5 @@ def test_measured_effect_times_both_interleaved():
 def test_measured_effects_stop():
     ev = threading.Event()
     ev.set()
-    out = G.measured_effects(stop=ev)
+    out = guidelines.measured_effects(stop=ev)
     assert len(out) == 1 and out[0].partial and out[0].ratio is None

@@ -11,9 +11,8 @@ import pytest
 import torch
 from PIL import Image
 
-from effnets import images, inference
-from effnets import weights as W
-from effnets.images import BACKGROUND, ImageError, load_image, preprocess
+from effnets.runtime import images, inference, weights
+from effnets.runtime.images import BACKGROUND, ImageError, load_image, preprocess
 from tests.fixtures import images as fx
 
 
@@ -333,13 +332,13 @@ def test_preprocess_imagenet_preset_and_errors():
 
 @pytest.fixture(scope="module")
 def lite0_model():
-    return W.load_model("efficientnet_lite0")[0].eval()
+    return weights.load_model("efficientnet_lite0")[0].eval()
 
 
 @pytest.mark.parametrize("name", [n for n, s in images.SAMPLES.items() if s.expected])
 def test_sample_photos_with_an_imagenet_class_are_classified_as_expected(name, lite0_model):
     """What the Inference Lab says to expect of a sample photo holds for the default model."""
-    tf = W.eval_transform("efficientnet_lite0")
+    tf = weights.eval_transform("efficientnet_lite0")
     img = images.sample_image(name)
     x = images.preprocess(img, tf.resize, tf.crop, tf.normalization, interpolation=tf.interpolation).tensor
     top = inference.classify(lite0_model, x, 3)[0]

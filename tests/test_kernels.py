@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from effnets import kernels as K
+from effnets.analysis import kernels
 
 
 def _random_depthwise(n: int, k: int, seed: int = 0) -> torch.Tensor:
@@ -23,7 +23,7 @@ def _random_depthwise(n: int, k: int, seed: int = 0) -> torch.Tensor:
 
 
 def test_library_values_match_vgnet():
-    lib = K.library()
+    lib = kernels.library()
     g = lib["gaussian"]
     assert g.sum().item() == pytest.approx(1.0)
     assert g[1, 1].item() == pytest.approx(0.1853, abs=5e-4) and g[0, 1].item() == pytest.approx(0.1226, abs=5e-4)
@@ -33,14 +33,14 @@ def test_library_values_match_vgnet():
 
 
 def test_fixed_depthwise_is_a_buffer_and_blurs():
-    m = K.FixedDepthwise(8, "gaussian", stride=2)
+    m = kernels.FixedDepthwise(8, "gaussian", stride=2)
     assert list(m.parameters()) == [] and "weight" in dict(m.named_buffers())
     x = torch.ones(1, 8, 8, 8)
     y = m(x)
     assert y.shape == (1, 8, 4, 4)
     assert torch.allclose(y[..., 1:, 1:], torch.ones_like(y[..., 1:, 1:]))  # a blur keeps flat regions flat
     with pytest.raises(ValueError, match="'box' is not 'gaussian' or 'edge'"):
-        K.bank("box", 4)
+        kernels.bank("box", 4)
 
 
 # ----- classification --------------------------------------------------------------------------------------------
@@ -61,7 +61,7 @@ def test_fixed_depthwise_is_a_buffer_and_blurs():
     ],
 )
 def test_library_kernels_are_classified_as_themselves(name, family):
-    (m,) = K.classify_kernels(K.library()[name])
+    (m,) = kernels.classify_kernels(kernels.library()[name])
     assert m.family == family
     assert m.score == pytest.approx(1.0, abs=1e-6)
     # sobel_y and the anti-diagonal are found as rotations of sobel_x / sobel_diag: the same template up to sign
@@ -70,7 +70,7 @@ def test_library_kernels_are_classified_as_themselves(name, family):
 
 
 def test_whole_edge_bank_is_edges_and_blurs():
-    matches = K.classify_kernels(K.bank("edge", 16))
+    matches = kernels.classify_kernels(kernels.bank("edge", 16))
     fams = [m.family for m in matches]
     assert fams == (["edge"] * 6 + ["gaussian"] * 2) * 2
 
@@ -78,42 +78,42 @@ def test_whole_edge_bank_is_edges_and_blurs():
 @pytest.mark.parametrize("k", [3, 5, 7])
 def test_gaussians_of_any_size_are_gaussian(k):
     for sigma in (0.7, 1.0, 1.3, 1.8):
-        (m,) = K.classify_kernels(K.gaussian(sigma, k))
+        (m,) = kernels.classify_kernels(kernels.gaussian(sigma, k))
         assert m.family == "gaussian", (k, sigma, m.rule)
         assert m.score > 0.97
 
 
 def test_rotated_flipped_scaled_and_negated_sobel_is_edge():
-    s = K.library()["sobel_x"]
+    s = kernels.library()["sobel_x"]
     for variant in (torch.rot90(s, 1), torch.rot90(s, 3), torch.flip(s, (0,)), -3.7 * s, 0.01 * s.T):
-        (m,) = K.classify_kernels(variant)
+        (m,) = kernels.classify_kernels(variant)
         assert m.family == "edge" and m.score == pytest.approx(1.0, abs=1e-6)
 
 
 def test_noisy_templates_still_match_but_noise_alone_is_other():
     torch.manual_seed(1)
     noise = torch.randn(200, 3, 3)
-    lib = K.library()
+    lib = kernels.library()
     noisy_sobel = lib["sobel_x"] / lib["sobel_x"].norm() + 0.08 * noise
     noisy_gauss = lib["gaussian"] / lib["gaussian"].norm() + 0.08 * noise
-    assert all(m.family == "edge" for m in K.classify_kernels(noisy_sobel))
-    assert all(m.family == "gaussian" for m in K.classify_kernels(noisy_gauss))
-    others = K.family_shares(K.classify_kernels(noise))["other"]
+    assert all(m.family == "edge" for m in kernels.classify_kernels(noisy_sobel))
+    assert all(m.family == "gaussian" for m in kernels.classify_kernels(noisy_gauss))
+    others = kernels.family_shares(kernels.classify_kernels(noise))["other"]
     assert others > 0.85
 
 
 def test_off_centre_gaussian_5x5_matches_a_shifted_template():
     g = torch.zeros(5, 5)
-    g[0:4, 0:4] = K.gaussian(1.0, 5)[1:5, 1:5]  # moved one pixel up-left, as strided TF-SAME layers learn
-    (m,) = K.classify_kernels(g)
+    g[0:4, 0:4] = kernels.gaussian(1.0, 5)[1:5, 1:5]  # moved one pixel up-left, as strided TF-SAME layers learn
+    (m,) = kernels.classify_kernels(g)
     assert m.family == "gaussian" and "shifted 1 up 1 left" in m.template
     assert m.score > 0.99
 
 
 def test_threshold_and_rule_text():
-    k = K.library()["gaussian"] + 0.3 * torch.tensor([[1.0, 0, -1], [0, 0, 0], [-1, 0, 1]])
-    (m,) = K.classify_kernels(k)
-    strict = K.classify_kernels(k, threshold=0.999)[0]
+    k = kernels.library()["gaussian"] + 0.3 * torch.tensor([[1.0, 0, -1], [0, 0, 0], [-1, 0, 1]])
+    (m,) = kernels.classify_kernels(k)
+    strict = kernels.classify_kernels(k, threshold=0.999)[0]
     assert strict.family == "other" and strict.rule.startswith(f"best |cos| = {m.score:.2f}")
     assert "< 0.999" in strict.rule
     assert set(m.family_scores) == {"gaussian", "edge", "identity"}
@@ -121,7 +121,7 @@ def test_threshold_and_rule_text():
 
 
 def test_zero_kernel_is_other_not_nan():
-    (m,) = K.classify_kernels(torch.zeros(3, 3))
+    (m,) = kernels.classify_kernels(torch.zeros(3, 3))
     assert m.family == "other" and m.template == "zero" and m.score == 0.0
 
 
@@ -136,23 +136,23 @@ def test_zero_kernel_is_other_not_nan():
 )
 def test_bad_kernel_shapes(weight, match):
     with pytest.raises(ValueError, match=match):
-        K.classify_kernels(weight)
+        kernels.classify_kernels(weight)
 
 
 def test_threshold_range():
     with pytest.raises(ValueError, match="threshold=1.5"):
-        K.classify_kernels(torch.eye(3), threshold=1.5)
+        kernels.classify_kernels(torch.eye(3), threshold=1.5)
 
 
 @pytest.mark.parametrize(("k", "most"), [(3, 0.9), (5, 0.99)])
 def test_random_init_kernels_are_mostly_other(k, most):
-    shares = K.family_shares(K.classify_kernels(_random_depthwise(512, k)))
+    shares = kernels.family_shares(kernels.classify_kernels(_random_depthwise(512, k)))
     assert shares["other"] >= most
     assert math.isclose(sum(shares.values()), 1.0)
 
 
 def test_explanation_mentions_the_measure():
-    text = K.SIMILARITY_EXPLANATION
+    text = kernels.SIMILARITY_EXPLANATION
     assert "absolute cosine similarity" in text and "0.8" in text and "mean is NOT removed" in text
 
 
@@ -160,26 +160,28 @@ def test_explanation_mentions_the_measure():
 
 
 def test_frequency_response_centre_is_dc_gain():
-    g = K.library()["gaussian"]
-    r = K.frequency_response(g, size=32)
-    f = K.frequencies(32)
+    g = kernels.library()["gaussian"]
+    r = kernels.frequency_response(g, size=32)
+    f = kernels.frequencies(32)
     assert r.shape == (32, 32) and f[16] == 0.0 and f[0] == -0.5
     assert r[16, 16] == pytest.approx(1.0, abs=1e-6)  # a normalised blur passes flat regions unchanged
     assert r[0, 0] < 0.1  # and kills the one-pixel checkerboard
-    sob = K.frequency_response(K.library()["sobel_x"], size=32)
+    sob = kernels.frequency_response(kernels.library()["sobel_x"], size=32)
     assert sob[16, 16] == pytest.approx(0.0, abs=1e-6)  # edge detectors ignore flat regions
-    assert np.allclose(K.frequency_response(K.library()["identity"]), 1.0)
+    assert np.allclose(kernels.frequency_response(kernels.library()["identity"]), 1.0)
 
 
 def test_low_pass_scores_order_and_baseline():
-    lib = K.library()
-    scores = {n: K.low_pass_score(lib[n]) for n in ("gaussian", "gaussian_sharp", "identity", "sobel_x", "laplacian_4")}
+    lib = kernels.library()
+    scores = {
+        n: kernels.low_pass_score(lib[n]) for n in ("gaussian", "gaussian_sharp", "identity", "sobel_x", "laplacian_4")
+    }
     assert scores["gaussian"] > 0.8 > scores["gaussian_sharp"] > scores["identity"] > scores["laplacian_4"]
     assert scores["identity"] == pytest.approx(math.pi * 0.25**2, abs=0.02)  # flat spectrum: the disc's area
-    random_mean = K.low_pass_scores(_random_depthwise(256, 3)).mean()
+    random_mean = kernels.low_pass_scores(_random_depthwise(256, 3)).mean()
     assert random_mean == pytest.approx(math.pi * 0.25**2, abs=0.03)
     with pytest.raises(ValueError, match="one kernel"):
-        K.low_pass_score(torch.zeros(2, 3, 3))
+        kernels.low_pass_score(torch.zeros(2, 3, 3))
 
 
 # ----- per layer ------------------------------------------------------------------------------------------------
@@ -193,10 +195,10 @@ class _TinyNet(nn.Module):
         self.stem = nn.Conv2d(3, 8, 3, 2, 1, bias=False)
         self.dw_s2 = nn.Conv2d(8, 8, 3, 2, 1, groups=8, bias=False)
         self.pw = nn.Conv2d(8, 16, 1, bias=False)
-        self.fixed = K.FixedDepthwise(16, "edge")
+        self.fixed = kernels.FixedDepthwise(16, "edge")
         self.dw_s1 = nn.Conv2d(16, 16, 5, 1, 2, groups=16, bias=False)
         with torch.no_grad():
-            self.dw_s2.weight.copy_(K.bank("gaussian", 8))
+            self.dw_s2.weight.copy_(kernels.bank("gaussian", 8))
 
     def forward(self, x):
         return self.dw_s1(self.fixed(self.pw(self.dw_s2(self.stem(x)))))
@@ -205,7 +207,7 @@ class _TinyNet(nn.Module):
 def test_layer_shares_rows():
     net = _TinyNet()
     before = {k: v.clone() for k, v in net.state_dict().items()}
-    rows = {r.name: r for r in K.layer_shares(net)}
+    rows = {r.name: r for r in kernels.layer_shares(net)}
     assert [(n, r.kind) for n, r in rows.items()] == [
         ("stem", "stem"),
         ("dw_s2", "depthwise"),
@@ -223,7 +225,7 @@ def test_layer_shares_rows():
 
 
 def test_compare_strided():
-    summary = {s.stride: s for s in K.compare_strided(_TinyNet())}
+    summary = {s.stride: s for s in kernels.compare_strided(_TinyNet())}
     assert set(summary) == {1, 2}
     assert summary[2].shares["gaussian"] == 1.0 and summary[2].kernels == 8 and summary[2].layers == 1
     assert summary[1].shares["other"] == 1.0 and summary[1].kernels == 16  # the fixed layer is left out
@@ -234,7 +236,7 @@ def test_compare_strided():
 def test_random_init_torchvision_model_is_mostly_other():
     from torchvision.models import mobilenet_v2
 
-    rows = [r for r in K.layer_shares(mobilenet_v2(weights=None)) if r.kind == "depthwise"]
+    rows = [r for r in kernels.layer_shares(mobilenet_v2(weights=None)) if r.kind == "depthwise"]
     assert len(rows) == 17
     other = sum(r.shares["other"] * r.count for r in rows) / sum(r.count for r in rows)
     assert other > 0.9
@@ -242,18 +244,18 @@ def test_random_init_torchvision_model_is_mostly_other():
 
 def test_display_helpers():
     net = _TinyNet()
-    w = K.layer_weight(net, "stem")
+    w = kernels.layer_weight(net, "stem")
     assert w.shape == (8, 3, 3, 3) and w.data_ptr() != net.stem.weight.data_ptr()
-    tiles = K.rgb_tiles(w)
+    tiles = kernels.rgb_tiles(w)
     assert tiles.shape == (8, 3, 3, 3) and tiles.min() >= 0 and tiles.max() <= 1
     assert np.isclose(np.abs(tiles - 0.5).reshape(8, -1).max(1), 0.5).all()
-    per_kernel = K.normalise_for_display(K.layer_weight(net, "dw_s1"), per="kernel")
-    per_layer = K.normalise_for_display(K.layer_weight(net, "dw_s1"), per="layer")
+    per_kernel = kernels.normalise_for_display(kernels.layer_weight(net, "dw_s1"), per="kernel")
+    per_layer = kernels.normalise_for_display(kernels.layer_weight(net, "dw_s1"), per="layer")
     assert per_kernel.shape == (16, 5, 5)
     assert np.isclose(np.abs(per_kernel).reshape(16, -1).max(1), 1).all()
     assert np.isclose(np.abs(per_layer).max(), 1) and np.abs(per_layer).reshape(16, -1).max(1).min() < 1
     with pytest.raises(ValueError, match="'nope' is not a convolution layer"):
-        K.layer_weight(net, "nope")
+        kernels.layer_weight(net, "nope")
 
 
 # ----- real trained kernels (VGNet's observation on EfficientNet-Lite0's ImageNet weights) -------------------------
@@ -261,7 +263,7 @@ def test_display_helpers():
 
 @pytest.fixture(scope="module")
 def lite0_pretrained():
-    from effnets import weights
+    from effnets.runtime import weights
 
     model, status = weights.load_model("efficientnet_lite0")
     assert status.status == "packaged"
@@ -269,7 +271,7 @@ def lite0_pretrained():
 
 
 def test_lite0_layers_are_listed_with_kinds(lite0_pretrained):
-    rows = K.layer_shares(lite0_pretrained)
+    rows = kernels.layer_shares(lite0_pretrained)
     assert rows[0].kind == "stem" and rows[0].stride == 2 and rows[0].count == 32 * 3
     dw = [r for r in rows if r.kind == "depthwise"]
     assert len(dw) == 16 and [r.stride for r in dw].count(2) == 4
@@ -279,7 +281,7 @@ def test_lite0_layers_are_listed_with_kinds(lite0_pretrained):
 
 def test_lite0_strided_depthwise_kernels_are_gaussian_low_pass(lite0_pretrained):
     """Trained strided depthwise kernels blur before downsampling; the same network untrained shows nothing."""
-    s1, s2 = K.compare_strided(lite0_pretrained)
+    s1, s2 = kernels.compare_strided(lite0_pretrained)
     assert (s1.stride, s2.stride) == (1, 2) and (s1.layers, s2.layers) == (12, 4)
     assert s2.shares["gaussian"] > 0.6 and s2.shares["gaussian"] > 2 * s1.shares["gaussian"]
     assert s2.mean_low_pass > s1.mean_low_pass + 0.2
@@ -287,6 +289,6 @@ def test_lite0_strided_depthwise_kernels_are_gaussian_low_pass(lite0_pretrained)
 
     import effnets
 
-    for s in K.compare_strided(effnets.build_model("efficientnet_lite0")):  # random init
+    for s in kernels.compare_strided(effnets.build_model("efficientnet_lite0")):  # random init
         assert s.shares["other"] > 0.95
         assert s.mean_low_pass == pytest.approx(math.pi * 0.25**2, abs=0.03)

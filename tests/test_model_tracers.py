@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from effnets import counting as K
+from effnets import counting
 from effnets.layer_table import layer_table, torchinfo_reasons
 from effnets.models import MODELS
 
@@ -25,7 +25,7 @@ def _net(name):
 @pytest.mark.parametrize("name", ALL)
 def test_torchinfo_difference_is_explained_exactly_for_models(name):
     info, spec, cost, shape = _net(name)
-    _rows, totals = layer_table(K.build_on_meta(lambda: info.build(spec)), shape)
+    _rows, totals = layer_table(counting.build_on_meta(lambda: info.build(spec)), shape)
     reasons = torchinfo_reasons(totals, cost.macs)
     assert sum(n for _, n in reasons) == totals["mult-adds (torchinfo)"] - cost.macs
     assert all(n > 0 for why, n in reasons if "biases" in why or "normalisation" in why)
@@ -34,7 +34,7 @@ def test_torchinfo_difference_is_explained_exactly_for_models(name):
 @pytest.mark.parametrize("name", ALL)
 def test_fvcore_difference_is_explained_exactly_for_models(name):
     info, spec, cost, shape = _net(name)
-    cc = K.cross_check(lambda: info.build(spec), cost, shape)
+    cc = counting.cross_check(lambda: info.build(spec), cost, shape)
     added = sum(int(m.group(1).replace(",", "")) for n in cc.notes if (m := re.match(r"fvcore adds ([\d,]+) for", n)))
     assert added + (cc.fvcore.conv_linear - cost.macs) == cc.fvcore.total - cost.macs
     assert cc.fvcore.conv_linear == cost.macs or any("bug" in n for n in cc.notes)  # a difference is never silent

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import effnets
-from effnets import counting as K
+from effnets import counting
 from effnets.models import FAMILIES, MODELS, get_model, parse_figure, plan_cost
 from effnets.models.network import Classifier
 from effnets.models.regnet import sample_regnet_space
@@ -109,9 +109,9 @@ def test_analytic_matches_tracers_and_module(name):
     cost = info.cost(spec)
     meta = _meta(lambda: info.build(spec))
     shape = cost.input_shape
-    assert cost.params == K.param_count(meta) == sum(p.numel() for p in meta.parameters())
-    assert cost.macs == K.flop_counter_macs(meta, shape), "analytic MACs != FlopCounterMode / 2"
-    traced = K.dispatch_counts(meta, shape)
+    assert cost.params == counting.param_count(meta) == sum(p.numel() for p in meta.parameters())
+    assert cost.macs == counting.flop_counter_macs(meta, shape), "analytic MACs != FlopCounterMode / 2"
+    traced = counting.dispatch_counts(meta, shape)
     assert (cost.macs, cost.acts) == (traced.macs, traced.acts)
     assert cost.total.extras_dict == traced.extras, "an extras line differs from the dispatch counter"
     # Stage by stage: each row's output shape is what the module's stage produces.
@@ -151,8 +151,8 @@ def test_random_specs_match_tracers(name, data):
     except ValueError:
         assume(False)
     meta = _meta(lambda: info.build(spec))
-    assert cost.params == K.param_count(meta)
-    traced = K.dispatch_counts(meta, cost.input_shape)
+    assert cost.params == counting.param_count(meta)
+    traced = counting.dispatch_counts(meta, cost.input_shape)
     assert (cost.macs, cost.acts, cost.total.extras_dict) == (traced.macs, traced.acts, traced.extras)
 
 
@@ -214,7 +214,7 @@ def test_same_network_as_torchvision(name, torchvision_regnet_on_meta):
     assert _shapes(ours) == _shapes(theirs), "parameter shapes differ layer by layer"
     assert [tuple(b.shape) for b in ours.buffers()] == [tuple(b.shape) for b in theirs.buffers()]
     shape = (3, spec.resolution, spec.resolution)
-    assert info.cost(spec).macs == K.flop_counter_macs(theirs, shape)
+    assert info.cost(spec).macs == counting.flop_counter_macs(theirs, shape)
 
 
 @pytest.mark.parametrize("key", ["200mf", "600mf", "4_0gf", "6_4gf"])
@@ -233,7 +233,7 @@ def test_regnets_torchvision_has_no_builder_for_match_its_generic_regnet(kind, k
     ours = _meta(lambda: info.build(spec))
     theirs = _meta(lambda: RegNet(params, norm_layer=partial(nn.BatchNorm2d, eps=1e-05, momentum=0.1)))
     assert _shapes(ours) == _shapes(theirs)
-    assert info.cost(spec).macs == K.flop_counter_macs(theirs, (3, 224, 224))
+    assert info.cost(spec).macs == counting.flop_counter_macs(theirs, (3, 224, 224))
 
 
 # ----- published figures ----------------------------------------------------------------------------------------
@@ -536,7 +536,7 @@ def test_fvcore_agrees(name):
     info = MODELS[name]
     spec = info.make_spec()
     cost = info.cost(spec)
-    fv = K.fvcore_counts(info.build(spec).eval(), cost.input_shape)
+    fv = counting.fvcore_counts(info.build(spec).eval(), cost.input_shape)
     assert fv.conv_linear == cost.macs, "fvcore's conv + linear != analytic MACs"
     assert fv.acts == cost.acts, "fvcore's ActivationCountAnalysis != analytic acts"
     assert fv.by_operator.get("batch_norm", 0) == 2 * cost.total.extra("bn")

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from effnets.quiz import grade_count, parse_guess
+from effnets.analysis.quiz import grade_count, parse_guess
 
 
 @pytest.mark.parametrize(
@@ -28,7 +28,7 @@ def test_grade_count():
 
 
 def test_a_race_inside_the_spread_is_a_tie_not_a_winner():
-    from effnets.quiz import Race
+    from effnets.analysis.quiz import Race
 
     tie = Race(("a", "b"), (100, 200), (1.00, 1.01), {}, (0.95, 0.96), (1.08, 1.09))
     assert not tie.decided and tie.message().startswith("A tie on this server")

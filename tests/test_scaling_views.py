@@ -1,4 +1,4 @@
-"""The Scaling Lab's and Design Space's data and figures (effnets.scaling_views), without streamlit."""
+"""The Scaling Lab's and Design Space's data and figures (effnets.analysis.scaling), without streamlit."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import effnets
-from effnets import scaling_views as sv
+from effnets.analysis import scaling
 from effnets.models import MODELS, mobilenet_grid, sample_regnet_space, shufflenet_v1_groups_sweep
 from effnets.models.regnet import stage_widths
 from effnets.models.scaling import regnet_widths
@@ -40,55 +40,55 @@ def b0_phi1_macs() -> int:
     ],
 )
 def test_scalable_axes_follow_the_spec_fields(family, axes):
-    info = MODELS[sv.family_presets(family)[0]]
-    assert sv.scalable_axes(info.spec) == axes
+    info = MODELS[scaling.family_presets(family)[0]]
+    assert scaling.scalable_axes(info.spec) == axes
 
 
 def test_every_family_has_a_label_and_presets():
     families = {i.family for i in MODELS.values()}
-    assert families <= set(sv.FAMILY_LABELS)
+    assert families <= set(scaling.FAMILY_LABELS)
     for f in families:
-        assert sv.family_presets(f)
+        assert scaling.family_presets(f)
     with pytest.raises(ValueError, match="unknown family 'nope'"):
-        sv.family_presets("nope")
+        scaling.family_presets("nope")
 
 
 def test_phi_multipliers_are_the_papers_powers_on_the_axes_a_family_has():
-    m = sv.phi_multipliers(1, 1.2, 1.1, 1.15)
+    m = scaling.phi_multipliers(1, 1.2, 1.1, 1.15)
     assert (m.depth, m.width, m.resolution) == pytest.approx((1.2, 1.1, 1.15))
-    assert m.law() == pytest.approx(sv.compound_law(1, 1.2, 1.1, 1.15)) == pytest.approx(1.2 * 1.1**2 * 1.15**2)
-    neg = sv.phi_multipliers(-2, 1.2, 1.1, 1.15)
+    assert m.law() == pytest.approx(scaling.compound_law(1, 1.2, 1.1, 1.15)) == pytest.approx(1.2 * 1.1**2 * 1.15**2)
+    neg = scaling.phi_multipliers(-2, 1.2, 1.1, 1.15)
     assert neg.depth == pytest.approx(1.2**-2) and neg.law() == pytest.approx(1.92027**-2, rel=1e-5)
-    mb = sv.phi_multipliers(2, 1.2, 1.1, 1.15, ("width", "resolution"))
+    mb = scaling.phi_multipliers(2, 1.2, 1.1, 1.15, ("width", "resolution"))
     assert mb.depth == 1.0 and mb.width == pytest.approx(1.21)
     with pytest.raises(ValueError, match="alpha=0"):
-        sv.phi_multipliers(1, 0, 1.1, 1.15)
+        scaling.phi_multipliers(1, 0, 1.1, 1.15)
 
 
 def test_scale_spec_multiplies_the_preset_and_rounds_the_resolution():
     b3 = MODELS["efficientnet_b3"]
-    spec = sv.scale_spec(b3, b3.make_spec(), sv.Multipliers(width=1.5, depth=2.0, resolution=0.5))
+    spec = scaling.scale_spec(b3, b3.make_spec(), scaling.Multipliers(width=1.5, depth=2.0, resolution=0.5))
     assert (spec.width_mult, spec.depth_mult, spec.resolution) == (1.8, 2.8, 150)
-    assert sv.scale_spec(B0, B0.make_spec(), sv.phi_multipliers(1, 1.2, 1.1, 1.15)).resolution == 258
+    assert scaling.scale_spec(B0, B0.make_spec(), scaling.phi_multipliers(1, 1.2, 1.1, 1.15)).resolution == 258
     regnet = MODELS["regnetx_200mf"]
-    assert sv.scale_spec(regnet, regnet.make_spec(), sv.Multipliers(width=3, resolution=2)).resolution == 448
+    assert scaling.scale_spec(regnet, regnet.make_spec(), scaling.Multipliers(width=3, resolution=2)).resolution == 448
 
 
 def test_scale_spec_rejects_what_the_spec_rejects_with_the_field_named():
     b7 = MODELS["efficientnet_b7"]
     with pytest.raises(ValueError, match=r"width multiplier w \(width_mult\)=6.0 is above the maximum 4.0"):
-        sv.scale_spec(b7, b7.make_spec(), sv.Multipliers(width=3.0))
+        scaling.scale_spec(b7, b7.make_spec(), scaling.Multipliers(width=3.0))
     with pytest.raises(ValueError, match="resolution=22 is below the minimum 32"):
-        sv.scale_spec(B0, B0.make_spec(), sv.Multipliers(resolution=0.1))
+        scaling.scale_spec(B0, B0.make_spec(), scaling.Multipliers(resolution=0.1))
 
 
 def test_preset_changes_and_spec_keys():
     info = MODELS["regnety_800mf"]
     spec = info.make_spec(depth=20, rounding="torchvision")
-    assert sv.preset_changes(info, spec) == {"depth": 20, "rounding": "torchvision"}
-    assert sv.preset_changes(info, spec.to_dict(), skip=("depth",)) == {"rounding": "torchvision"}
-    assert sv.spec_from_key("regnety_800mf", sv.spec_key(spec)) == spec
-    hash(sv.spec_key(spec))
+    assert scaling.preset_changes(info, spec) == {"depth": 20, "rounding": "torchvision"}
+    assert scaling.preset_changes(info, spec.to_dict(), skip=("depth",)) == {"rounding": "torchvision"}
+    assert scaling.spec_from_key("regnety_800mf", scaling.spec_key(spec)) == spec
+    hash(scaling.spec_key(spec))
 
 
 # ----- counting ---------------------------------------------------------------------------------------------------
@@ -96,21 +96,21 @@ def test_preset_changes_and_spec_keys():
 
 def test_stage_rows_are_table_1_and_sum_to_the_totals():
     c = effnets.model_cost("efficientnet_b0")
-    rows = sv.stage_rows(c, "macs")
+    rows = scaling.stage_rows(c, "macs")
     assert [r["operator"] for r in rows][:3] == ["Conv3x3", "MBConv1, k3x3", "MBConv6, k3x3"]
     assert rows[0]["resolution"] == "224×224" and rows[3]["kernel"] == "5×5" and rows[2]["expand ratio"] == "6"
     assert sum(r["params"] for r in rows) == c.params
     assert sum(r["MACs (conv + linear)"] for r in rows) == c.macs
-    flops = sv.stage_rows(c, "flops", ["bn", "act"])
+    flops = scaling.stage_rows(c, "flops", ["bn", "act"])
     label = "FLOPs (conv + linear + bn + act)"
-    assert sv.count_label("flops", ["bn", "act"]) == label
+    assert scaling.count_label("flops", ["bn", "act"]) == label
     assert sum(r[label] for r in flops) == 2 * (c.macs + c.total.extra("bn") + c.total.extra("act"))
-    assert sv.total_count(c, "flops", ["bn", "act"]) == sum(r[label] for r in flops)
+    assert scaling.total_count(c, "flops", ["bn", "act"]) == sum(r[label] for r in flops)
 
 
 def test_extras_note_lists_only_what_is_not_counted():
     c = effnets.model_cost("efficientnet_b0")
-    note = sv.extras_note(c, ["bn"], "macs")
+    note = scaling.extras_note(c, ["bn"], "macs")
     assert "bn" not in note.split(",")[0] and "act" in note and "elementwise" in note
 
 
@@ -120,7 +120,7 @@ def test_sweep_cost_equals_the_registry_cost(name):
     for fields in ({}, {"resolution": 160}):
         spec = info.make_spec(**fields)
         ref = info.cost(spec, record_steps=False)
-        got = sv.sweep_cost(info, spec)
+        got = scaling.sweep_cost(info, spec)
         assert (got.params, got.macs, got.acts, got.extras, got.output_shape) == (
             ref.params,
             ref.macs,
@@ -133,7 +133,7 @@ def test_sweep_cost_equals_the_registry_cost(name):
 def test_sweep_cost_raises_like_the_registry():
     info = MODELS["regnetx_200mf"]
     with pytest.raises(ValueError, match="wm=1.0 must be above 1"):
-        sv.sweep_cost(info, info.make_spec(wm=1.0))
+        scaling.sweep_cost(info, info.make_spec(wm=1.0))
 
 
 # ----- sweeps -----------------------------------------------------------------------------------------------------
@@ -141,28 +141,30 @@ def test_sweep_cost_raises_like_the_registry():
 
 def test_axis_sweeps_move_one_multiplier_and_anchor_the_law_at_the_preset():
     base = B0.make_spec()
-    for axis in sv.AXES:
-        rows = sv.axis_sweep(B0, base, axis, sv.Multipliers())
+    for axis in scaling.AXES:
+        rows = scaling.axis_sweep(B0, base, axis, scaling.Multipliers())
         at_one = next(r for r in rows if r["multiplier"] == 1.0)
         assert at_one["macs"] == at_one["law"] == effnets.model_cost("efficientnet_b0").macs
         macs = [r["macs"] for r in rows]
         assert macs == sorted(macs), axis  # more of anything never costs less
         for r in rows:
-            assert r["law"] == pytest.approx(at_one["macs"] * r["multiplier"] ** sv.AXIS_EXPONENT[axis])
-    res = sv.axis_sweep(B0, base, "resolution", sv.Multipliers())
+            assert r["law"] == pytest.approx(at_one["macs"] * r["multiplier"] ** scaling.AXIS_EXPONENT[axis])
+    res = scaling.axis_sweep(B0, base, "resolution", scaling.Multipliers())
     assert len({r["params"] for r in res}) == 1  # resolution never changes the parameters
-    x2 = next(r for r in sv.axis_sweep(B0, base, "width", sv.Multipliers()) if abs(r["multiplier"] - 2.0) < 0.11)
+    x2 = next(
+        r for r in scaling.axis_sweep(B0, base, "width", scaling.Multipliers()) if abs(r["multiplier"] - 2.0) < 0.11
+    )
     assert x2["macs"] == effnets.model_cost("efficientnet_b0", width_mult=x2["multiplier"]).macs
 
 
 def test_axis_sweep_leaves_out_settings_the_spec_rejects():
-    rows = sv.axis_sweep(B0, B0.make_spec(), "resolution", sv.Multipliers())
+    rows = scaling.axis_sweep(B0, B0.make_spec(), "resolution", scaling.Multipliers())
     assert min(r["multiplier"] for r in rows) * 224 >= 32
-    assert sv.axis_grid(B0, MODELS["efficientnet_b7"].make_spec(), "width")[-1] <= 2.0 + 1e-9  # 2.0 x 2 = max 4
+    assert scaling.axis_grid(B0, MODELS["efficientnet_b7"].make_spec(), "width")[-1] <= 2.0 + 1e-9  # 2.0 x 2 = max 4
 
 
 def test_phi_sweep_matches_the_exact_cost_of_each_phi():
-    rows = sv.phi_sweep(B0, B0.make_spec(), 1.2, 1.1, 1.15)
+    rows = scaling.phi_sweep(B0, B0.make_spec(), 1.2, 1.1, 1.15)
     by = {r["phi"]: r for r in rows}
     assert by[0]["exact"] == by[0]["law"] == 1.0
     b0 = effnets.model_cost("efficientnet_b0").macs
@@ -173,8 +175,8 @@ def test_phi_sweep_matches_the_exact_cost_of_each_phi():
 
 
 def test_released_table_gives_exact_costs_of_both_networks():
-    rows = sv.released_table()
-    assert [r["model"] for r in rows] == sv.b_series_names()
+    rows = scaling.released_table()
+    assert [r["model"] for r in rows] == scaling.b_series_names()
     b0 = effnets.model_cost("efficientnet_b0").macs
     for r in rows:
         assert r["macs_released"] == effnets.model_cost(r["model"]).macs
@@ -183,33 +185,33 @@ def test_released_table_gives_exact_costs_of_both_networks():
     assert b1["macs_compound"] == b0_phi1_macs() and b1["resolution_compound_px"] == 258
     assert rows[0]["cost_implied_phi"] == 0.0
     assert rows[7]["cost_implied_phi"] == pytest.approx(math.log(rows[7]["released_ratio"]) / math.log(1.92027), 1e-4)
-    other = sv.released_table(1.3, 1.1, 1.1)
+    other = scaling.released_table(1.3, 1.1, 1.1)
     assert other[1]["depth_compound"] == pytest.approx(1.3)
 
 
 def test_released_explanation_separates_documented_from_inferred_and_quotes_live_numbers():
-    rows = sv.released_table()
-    known, inferred = sv.released_explanation(rows)
+    rows = scaling.released_table()
+    known, inferred = scaling.released_explanation(rows)
     assert "390" in known and "738" in known and "efficientnet_builder.py" in known
     assert "multiples of 8" in known and "ceil" in known
     assert "inference" in inferred and "guess" in inferred
     assert f"{rows[7]['depth_compound']:.2f}" in inferred  # B7's 3.58, computed
     assert f"B7 {rows[7]['cost_implied_phi']:.1f}" in inferred
-    display = sv.released_display_rows(rows, "flops")
+    display = scaling.released_display_rows(rows, "flops")
     assert display[1]["width: released / β^φ"] == "1.0 / 1.10"
     assert "FLOPs released" in display[0]
 
 
 def test_released_points_for_the_law_figure():
-    pts = sv.released_points(sv.released_table())
+    pts = scaling.released_points(scaling.released_table())
     assert pts[0] == {"label": "B0", "law": 1.0, "exact": 1.0}
     assert pts[7]["law"] == pytest.approx(3.1 * 2.0**2 * (600 / 224) ** 2)
 
 
 def test_preset_and_published_points():
-    pts = sv.preset_points(sv.b_series_names())
-    assert [p["macs"] for p in pts] == [effnets.model_cost(n).macs for n in sv.b_series_names()]
-    pub = sv.published_points()
+    pts = scaling.preset_points(scaling.b_series_names())
+    assert [p["macs"] for p in pts] == [effnets.model_cost(n).macs for n in scaling.b_series_names()]
+    pub = scaling.published_points()
     assert pub and all(p["source"] and p["top1"] for p in pub)
     b0 = next(p for p in pub if p["model"] == "efficientnet_b0" and not p["torchvision"])
     assert (b0["top1"], b0["published_macs"], b0["macs"]) == (77.1, 0.39e9, effnets.model_cost("efficientnet_b0").macs)
@@ -218,7 +220,7 @@ def test_preset_and_published_points():
 
 def test_activation_rows_count_the_input_and_every_stage():
     c = effnets.model_cost("efficientnet_b0")
-    rows = sv.activation_rows(c, 8, 2)
+    rows = scaling.activation_rows(c, 8, 2)
     assert rows[0]["values per image"] == 3 * 224 * 224
     assert sum(r["values per image"] for r in rows) == c.acts + 3 * 224 * 224
     assert rows[3]["bytes at batch N"] == rows[3]["values per image"] * 8 * 2
@@ -229,7 +231,7 @@ def test_activation_rows_count_the_input_and_every_stage():
 
 def test_regnet_block_rows_follow_the_generator():
     spec = MODELS["regnetx_400mf"].make_spec()
-    rows = sv.regnet_block_rows(spec)
+    rows = scaling.regnet_block_rows(spec)
     gen = regnet_widths(spec.depth, spec.w0, spec.wa, spec.wm)
     assert len(rows) == spec.depth
     assert [r["quantized w_j"] for r in rows] == list(gen.quantized)
@@ -240,16 +242,16 @@ def test_regnet_block_rows_follow_the_generator():
 
 
 def test_both_roundings_side_by_side():
-    sides = sv.rounding_sides(MODELS["regnetx_400mf"].make_spec())
+    sides = scaling.rounding_sides(MODELS["regnetx_400mf"].make_spec())
     assert [s.rounding for s in sides] == ["pycls", "torchvision"]
     assert sides[0].widths[-1] == 384 and sides[1].widths[-1] == 400
     assert sides[1].macs == effnets.model_cost("regnetx_400mf", rounding="torchvision").macs
-    table = sv.rounding_table(sides, "macs")
+    table = scaling.rounding_table(sides, "macs")
     assert table[-2]["differs"] == "yes" and table[0]["differs"] == ""
     assert table[-1]["stage"] == "total"
-    same = sv.rounding_sides(MODELS["regnetx_200mf"].make_spec())
+    same = scaling.rounding_sides(MODELS["regnetx_200mf"].make_spec())
     assert same[0].widths == same[1].widths
-    assert sv.presets_where_roundings_differ() == [
+    assert scaling.presets_where_roundings_differ() == [
         "regnetx_400mf",
         "regnetx_4_0gf",
         "regnety_800mf",
@@ -260,18 +262,18 @@ def test_both_roundings_side_by_side():
 
 def test_rounding_sides_skip_a_rounding_that_rejects_the_settings():
     spec = MODELS["regnetx_200mf"].make_spec(rounding="torchvision", bottleneck_ratio=1.5, group_width=1)
-    assert [s.rounding for s in sv.rounding_sides(spec)] == ["torchvision"]  # pycls: b must be < 1 or whole
+    assert [s.rounding for s in scaling.rounding_sides(spec)] == ["torchvision"]  # pycls: b must be < 1 or whole
     bad_tv = MODELS["regnetx_200mf"].make_spec(rounding="torchvision", bottleneck_ratio=1.5)
-    assert sv.rounding_sides(bad_tv) == []  # neither builds it: the page shows the generator's own error
+    assert scaling.rounding_sides(bad_tv) == []  # neither builds it: the page shows the generator's own error
 
 
 def test_mobilenet_heatmaps_show_params_constant_along_resolution():
     grid = mobilenet_grid((1.0, 0.5), (224, 160))
-    fig = sv.mobilenet_heatmaps(grid, "macs", "MobileNetV1")
+    fig = scaling.mobilenet_heatmaps(grid, "macs", "MobileNetV1")
     params, macs = fig.data[0].z, fig.data[1].z
     assert all(len(set(row)) == 1 for row in params)
     assert macs[-1][-1] == effnets.model_cost("mobilenet_v1").macs  # alpha 1 (top row), 224 (right)
-    flops = sv.mobilenet_heatmaps(grid, "flops", "MobileNetV1")
+    flops = scaling.mobilenet_heatmaps(grid, "flops", "MobileNetV1")
     assert flops.data[1].z[-1][-1] == 2 * macs[-1][-1] and "FLOPs" in flops.layout.annotations[1].text
 
 
@@ -281,33 +283,33 @@ def test_shufflenet_rows_compare_table_1_under_its_own_rule():
     for r in MODELS["shufflenet_v1"].compare_published():
         if r["quantity"] == "macs" and "Table 1" in r["source"]:
             published[int(r["fields"].get("groups", 3))] = r
-    rows = sv.shufflenet_rows(sweep, published)
+    rows = scaling.shufflenet_rows(sweep, published)
     assert [r["groups g"] for r in rows] == [1, 2, 3, 4, 8]
     assert rows[0]["stage widths (2, 3, 4)"] == "144 / 288 / 576"
     assert rows[-1]["stage widths (2, 3, 4)"] == "384 / 768 / 1536"
     for r in rows:
         assert r["published MACs (no FC)"] and "Table 1" in r["source"]
         assert r["MACs without the FC (ours)"] < r["MACs (conv + linear)"]
-    fig = sv.shufflenet_figure(sweep, "macs")
+    fig = scaling.shufflenet_figure(sweep, "macs")
     assert len(fig.data) == 5
 
 
 def test_sample_summary_and_figures():
     samples = sample_regnet_space(40, seed=1)
-    summ = sv.sample_summary(samples)
+    summ = scaling.sample_summary(samples)
     macs = sorted(s["macs"] for s in samples)
     assert summ.n == 40 and macs[0] <= summ.macs_p10 <= summ.macs_median <= summ.macs_p90 <= macs[-1]
-    presets = sv.preset_points([n for n in MODELS if n.startswith("regnetx")])
-    dist, scat = sv.sample_figures(samples, presets, "flops")
+    presets = scaling.preset_points([n for n in MODELS if n.startswith("regnetx")])
+    dist, scat = scaling.sample_figures(samples, presets, "flops")
     assert sum(dist.data[0].y) == 40
     assert list(scat.data[0].x) == [2 * s["macs"] for s in samples]
     assert "FLOPs" in scat.layout.xaxis.title.text
-    table = sv.sample_table(samples, "macs")
+    table = scaling.sample_table(samples, "macs")
     assert table[0]["MACs (conv + linear)"] == samples[0]["macs"]
 
 
 def test_published_comparison_rows():
-    rows = sv.published_comparison_rows(MODELS["mobilenet_v1"].compare_published())
+    rows = scaling.published_comparison_rows(MODELS["mobilenet_v1"].compare_published())
     assert rows[0]["setting"] == "224 px" and rows[0]["quantity"] == "learnable params"
     assert any(r["agrees within rounding"] == "no (documented)" for r in rows)  # Table 7 at 160 px
 
@@ -317,17 +319,19 @@ def test_published_comparison_rows():
 
 def test_scaling_figures_say_what_they_count():
     base = B0.make_spec()
-    m = sv.Multipliers(1.1, 1.2, 1.15)
-    sweeps = {a: sv.axis_sweep(B0, base, a, sv.Multipliers()) for a in sv.AXES}
+    m = scaling.Multipliers(1.1, 1.2, 1.15)
+    sweeps = {a: scaling.axis_sweep(B0, base, a, scaling.Multipliers()) for a in scaling.AXES}
     figs = {
-        "multipliers": sv.multiplier_figure(sweeps, m, "flops"),
-        "law": sv.law_figure(sv.phi_sweep(B0, base, 1.2, 1.1, 1.15), {"law": 1.92, "exact": 2.57}, None),
-        "map": sv.params_macs_figure(
-            {"B": sv.preset_points(sv.b_series_names())}, {"params": 9e6, "macs": 9.9e8}, "flops"
+        "multipliers": scaling.multiplier_figure(sweeps, m, "flops"),
+        "law": scaling.law_figure(scaling.phi_sweep(B0, base, 1.2, 1.1, 1.15), {"law": 1.92, "exact": 2.57}, None),
+        "map": scaling.params_macs_figure(
+            {"B": scaling.preset_points(scaling.b_series_names())}, {"params": 9e6, "macs": 9.9e8}, "flops"
         ),
-        "published": sv.published_figure(sv.published_points(), 9.9e8, "flops"),
-        "acts": sv.activation_figure(sv.activation_rows(effnets.model_cost("efficientnet_b0"), 4, 4), 4, "float32"),
-        "regnet": sv.regnet_widths_figure(sv.regnet_block_rows(MODELS["regnetx_200mf"].make_spec())),
+        "published": scaling.published_figure(scaling.published_points(), 9.9e8, "flops"),
+        "acts": scaling.activation_figure(
+            scaling.activation_rows(effnets.model_cost("efficientnet_b0"), 4, 4), 4, "float32"
+        ),
+        "regnet": scaling.regnet_widths_figure(scaling.regnet_block_rows(MODELS["regnetx_200mf"].make_spec())),
     }
     for fig in figs.values():
         assert isinstance(fig, go.Figure) and fig.data
@@ -344,9 +348,9 @@ def test_scaling_figures_say_what_they_count():
 def _effects(phi, alpha=1.2, beta=1.1, gamma=1.15, name="efficientnet_b0"):
     info = MODELS[name]
     base = info.make_spec()
-    m = sv.phi_multipliers(phi, alpha, beta, gamma, sv.scalable_axes(info.spec))
-    b, c = info.cost(base, record_steps=False), info.cost(sv.scale_spec(info, base, m), record_steps=False)
-    return b, c, m, sv.rounding_effects(b, c, m)
+    m = scaling.phi_multipliers(phi, alpha, beta, gamma, scaling.scalable_axes(info.spec))
+    b, c = info.cost(base, record_steps=False), info.cost(scaling.scale_spec(info, base, m), record_steps=False)
+    return b, c, m, scaling.rounding_effects(b, c, m)
 
 
 def test_rounding_jump_at_phi_0_1_is_explained_at_that_spot():
@@ -365,7 +369,7 @@ def test_rounding_sentences_name_the_stages_that_changed(phi, alpha, beta, gamma
     """Every stage a sentence names did change as it says; a cost near the law gets no sentence."""
     b, c, m, lines = _effects(phi, alpha, beta, gamma)
     off = c.macs / (b.macs * m.law()) - 1
-    if abs(off) <= sv.FAR_FROM_THE_LAW:
+    if abs(off) <= scaling.FAR_FROM_THE_LAW:
         assert lines == []
         return
     if not lines:  # far off, but no stage's layers or channels changed: nothing to blame on rounding
@@ -388,8 +392,8 @@ def test_rounding_sentences_name_the_stages_that_changed(phi, alpha, beta, gamma
 )
 def test_the_cost_ladder_sentence_says_what_the_table_shows(alpha, beta, gamma):
     """Every model the sentence names as less / more than the rule, or near its phi, is so in the table."""
-    rows = sv.released_table(alpha, beta, gamma)
-    text = sv.cost_ladder(rows)
+    rows = scaling.released_table(alpha, beta, gamma)
+    text = scaling.cost_ladder(rows)
     by = {f"B{r['phi']}": r for r in rows}
     near = re.match(r"([B\d, ]+) lands? within half a step", text)
     for m in [m.strip() for m in near.group(1).split(",")] if near else []:
@@ -409,5 +413,5 @@ def test_the_cost_ladder_sentence_says_what_the_table_shows(alpha, beta, gamma):
 
 
 def test_b5_width_is_not_called_more_than_beta_to_the_fifth():
-    text = sv.cost_ladder(sv.released_table())
+    text = scaling.cost_ladder(scaling.released_table())
     assert re.search(r"width is less than β\^φ in [B\d, ]*B5\b", text)  # 1.6 against 1.1^5 = 1.611

@@ -7,7 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from effnets.verdicts import Timed, compare_pair, fronts, latency_spread, separated
+from effnets.analysis.verdicts import Timed, compare_pair, fronts, latency_spread, separated
 
 
 @st.composite

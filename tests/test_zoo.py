@@ -5,13 +5,13 @@ from __future__ import annotations
 import pytest
 
 import effnets
-from effnets import zoo as Z
-from effnets.bench import BenchResult, BenchRun
-from effnets.inference import timing_from_samples
+from effnets.analysis import zoo
+from effnets.runtime.bench import BenchResult, BenchRun
+from effnets.runtime.inference import timing_from_samples
 
 
 def test_effnets_row_matches_model_cost_and_cites_its_top1():
-    r = Z.zoo_row("mobilenet_v2")
+    r = zoo.zoo_row("mobilenet_v2")
     c = effnets.model_cost("mobilenet_v2")
     assert (r.params, r.macs, r.acts) == (c.params, c.macs, c.acts)
     assert r.top1 is not None and r.top1_source
@@ -21,7 +21,7 @@ def test_effnets_row_matches_model_cost_and_cites_its_top1():
 def test_torchvision_reference_row_is_traced():
     import torchvision
 
-    r = Z.zoo_row("resnet18")
+    r = zoo.zoo_row("resnet18")
     assert r.source == "torchvision"
     assert r.params == sum(p.numel() for p in torchvision.models.resnet18().parameters())
     meta = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta
@@ -31,12 +31,12 @@ def test_torchvision_reference_row_is_traced():
 
 def test_unknown_model():
     with pytest.raises(ValueError, match="unknown model 'nope'"):
-        Z.zoo_row("nope")
+        zoo.zoo_row("nope")
 
 
 def test_pareto_front():
     pts = [("a", 1, 70), ("b", 2, 75), ("c", 3, 72), ("d", 0.5, 60), ("e", 2, 74)]
-    assert set(Z.pareto_front(pts)) == {"a", "b", "d"}
+    assert set(zoo.pareto_front(pts)) == {"a", "b", "d"}
 
 
 def _run(ms: dict[str, float]) -> BenchRun:
@@ -49,27 +49,27 @@ def _run(ms: dict[str, float]) -> BenchRun:
 
 def test_attach_latency_and_outliers_explain_slow_per_mac_models():
     names = ["mobilenet_v1", "efficientnet_b0", "squeezenet1_1", "regnetx_400mf"]
-    rows = [Z.zoo_row(n) for n in names]
+    rows = [zoo.zoo_row(n) for n in names]
     # Latency proportional to MACs except efficientnet_b0, 4x slower per MAC.
     ms = {r.name: r.macs / 1e7 * (4 if r.name == "efficientnet_b0" else 1) for r in rows}
-    rows = Z.attach_latency(rows, _run(ms))
+    rows = zoo.attach_latency(rows, _run(ms))
     assert all(r.median_ms == pytest.approx(ms[r.name]) for r in rows)
-    out = dict(Z.latency_outliers(rows))
+    out = dict(zoo.latency_outliers(rows))
     assert set(out) == {"efficientnet_b0"}
     assert "slower per MAC" in out["efficientnet_b0"] and "element-wise" in out["efficientnet_b0"]
 
 
 def test_a_missing_top1_is_a_dash_with_the_reason():
-    rows = Z.table_rows([Z.zoo_row("vgnetg_1_5mp"), Z.zoo_row("mobilenet_v2")])
-    assert rows[0]["top1"] == "—" and rows[0]["top1_source"] == Z.NO_TOP1
-    assert rows[1]["top1"] == f"{Z.zoo_row('mobilenet_v2').top1:.1f}" and rows[1]["top1_source"] != Z.NO_TOP1
+    rows = zoo.table_rows([zoo.zoo_row("vgnetg_1_5mp"), zoo.zoo_row("mobilenet_v2")])
+    assert rows[0]["top1"] == "—" and rows[0]["top1_source"] == zoo.NO_TOP1
+    assert rows[1]["top1"] == f"{zoo.zoo_row('mobilenet_v2').top1:.1f}" and rows[1]["top1_source"] != zoo.NO_TOP1
 
 
 def test_latency_figure_labels_only_outliers_when_crowded_and_bars_need_rounds():
-    from effnets.viz_zoo import LABEL_ALL_BELOW, latency_vs_macs_figure
+    from effnets.figures.zoo import LABEL_ALL_BELOW, latency_vs_macs_figure
 
-    names = Z.all_names()[: LABEL_ALL_BELOW + 12]
-    rows = [Z.zoo_row(n) for n in names]
+    names = zoo.all_names()[: LABEL_ALL_BELOW + 12]
+    rows = [zoo.zoo_row(n) for n in names]
     for i, r in enumerate(rows):
         r.median_ms, r.p10_ms, r.p90_ms = 1.0 + i, 0.9 + i, 1.2 + i
         r.gmacs_per_s = r.macs / (r.median_ms / 1e3) / 1e9
@@ -89,7 +89,7 @@ def test_reference_models_get_the_same_analysis_as_registry_models(name):
 
     from effnets.counting import build_on_meta, traced_structure
 
-    ours = Z.zoo_row(name)
+    ours = zoo.zoo_row(name)
     traced = traced_structure(build_on_meta(lambda: torchvision.models.get_model(name, weights=None)), (3, 224, 224))
     assert traced["acts"] == ours.acts
     assert traced["intensity"] == pytest.approx(ours.intensity, rel=1e-12)
@@ -98,12 +98,14 @@ def test_reference_models_get_the_same_analysis_as_registry_models(name):
 
 
 def test_every_outlier_gets_a_reason_reference_rows_included():
-    rows = [Z.zoo_row(n) for n in ("resnet18", "mobilenet_v3_large", "mobilenet_v2", "regnet_x_400mf", "squeezenet1_1")]
+    rows = [
+        zoo.zoo_row(n) for n in ("resnet18", "mobilenet_v3_large", "mobilenet_v2", "regnet_x_400mf", "squeezenet1_1")
+    ]
     assert all(r.intensity and r.acts for r in rows)  # torchvision rows are traced too
     for i, r in enumerate(rows):  # resnet18 4x faster per MAC, mobilenet_v3_large 3x slower
         r.median_ms = r.macs / 1e9 * (0.25 if i == 0 else 3.0 if i == 1 else 1.0)
         r.gmacs_per_s = r.macs / (r.median_ms / 1e3) / 1e9
-    outliers = dict(Z.latency_outliers(rows))
+    outliers = dict(zoo.latency_outliers(rows))
     assert set(outliers) == {"resnet18", "mobilenet_v3_large"}
     assert all(": " in why and not why.endswith("median.") for why in outliers.values())
     assert "high arithmetic intensity" in outliers["resnet18"]

@@ -17,7 +17,7 @@ from typing import Any
 
 from torch import nn
 
-from effnets import cost as C
+from effnets import cost as steps
 from effnets.spec import Spec, SpecError, field_names, make_spec, param
 
 
@@ -114,12 +114,12 @@ class BlockInfo:
         """The torch module for ``spec``."""
         return self.module(spec)
 
-    def cost(self, spec: BlockSpec, input_shape: tuple[int, int, int]) -> C.Cost:
+    def cost(self, spec: BlockSpec, input_shape: tuple[int, int, int]) -> steps.Cost:
         """Analytic cost of ``spec`` on a C x H x W input (C must equal spec.in_channels)."""
         c, h, w = (int(v) for v in input_shape)
         if c != spec.in_channels:
             raise ValueError(f"input has {c} channels but the block expects in_channels={spec.in_channels}")
-        return self.module.cost(spec, C.start(c, h, w))
+        return self.module.cost(spec, steps.start(c, h, w))
 
 
 BLOCKS: dict[str, BlockInfo] = {}

@@ -7,7 +7,7 @@ import torch.fx
 import torch.nn.functional as F
 from torch import nn
 
-from effnets import cost as C
+from effnets import cost as steps
 from effnets.cost import Cost
 
 
@@ -30,7 +30,7 @@ def resolve_padding(k: int | tuple[int, int], dilation: int, padding: int) -> tu
     """padding -1 means 'same at stride 1': dilation * (k - 1) // 2 per axis."""
     kh, kw = (k, k) if isinstance(k, int) else k
     if padding < 0:
-        return C.same_padding(kh, dilation), C.same_padding(kw, dilation)
+        return steps.same_padding(kh, dilation), steps.same_padding(kw, dilation)
     return padding, padding
 
 
@@ -89,10 +89,10 @@ class ConvBNAct(nn.Sequential):
     ) -> Cost:
         if isinstance(padding, int):
             padding = resolve_padding(kernel_size, dilation, padding)
-        x = C.conv(x, out_channels, kernel_size, stride, padding, dilation, groups, bias, label, branch_name)
+        x = steps.conv(x, out_channels, kernel_size, stride, padding, dilation, groups, bias, label, branch_name)
         if norm:
-            x = C.norm(x, branch_name=branch_name)
-        return C.act(x, activation, branch_name=branch_name)
+            x = steps.norm(x, branch_name=branch_name)
+        return steps.act(x, activation, branch_name=branch_name)
 
 
 class SqueezeExcite(nn.Module):
@@ -111,7 +111,7 @@ class SqueezeExcite(nn.Module):
 
     @staticmethod
     def cost(x: Cost, squeeze_channels: int, activation: str = "relu", gate: str = "sigmoid") -> Cost:
-        return C.squeeze_excite(x, squeeze_channels, activation, gate)
+        return steps.squeeze_excite(x, squeeze_channels, activation, gate)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s = self.gate(self.fc2(self.act(self.fc1(self.avgpool(x)))))
@@ -135,8 +135,8 @@ class TFSamePad(nn.Module):
         self.kernel_size, self.stride, self.dilation = kernel_size, stride, dilation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        ph = C.tf_same_pad(x.shape[-2], self.kernel_size, self.stride, self.dilation)
-        pw = C.tf_same_pad(x.shape[-1], self.kernel_size, self.stride, self.dilation)
+        ph = steps.tf_same_pad(x.shape[-2], self.kernel_size, self.stride, self.dilation)
+        pw = steps.tf_same_pad(x.shape[-1], self.kernel_size, self.stride, self.dilation)
         if ph == (0, 0) and pw == (0, 0):
             return x
         return F.pad(x, (pw[0], pw[1], ph[0], ph[1]))

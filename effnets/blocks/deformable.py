@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from effnets import cost as C
+from effnets import cost as steps
 from effnets.blocks import BlockInfo, BlockSpec, register
 from effnets.blocks._layers import make_act, resolve_padding
 from effnets.blocks.standard import ACT_HELP, KERNEL_HELP, PAD_HELP, STRIDE_HELP
@@ -67,18 +67,20 @@ class DeformableConv(nn.Module):
         k, s, d = spec.kernel_size, spec.stride, spec.dilation
         p = resolve_padding(k, d, spec.padding)
         n_points = spec.offset_groups * k * k
-        off = C.conv(
-            C.branch(x), 2 * n_points, k, s, p, d, bias=True, label=f"{k}x{k} offset conv", branch_name="offsets"
+        off = steps.conv(
+            steps.branch(x), 2 * n_points, k, s, p, d, bias=True, label=f"{k}x{k} offset conv", branch_name="offsets"
         )
-        y = C.side(x, off)
+        y = steps.side(x, off)
         if spec.modulated:
-            m = C.conv(C.branch(x), n_points, k, s, p, d, bias=True, label=f"{k}x{k} mask conv", branch_name="mask")
-            y = C.side(y, C.act(m, "sigmoid", branch_name="mask"))
+            m = steps.conv(
+                steps.branch(x), n_points, k, s, p, d, bias=True, label=f"{k}x{k} mask conv", branch_name="mask"
+            )
+            y = steps.side(y, steps.act(m, "sigmoid", branch_name="mask"))
         # The deformable conv reads k*k shifted points per output position and input channel, each interpolated
         # from 4 neighbours (+1 multiply by the mask), then multiplies them with the weights like a regular conv.
         per = 5 if spec.modulated else 4
         sampled = x.c * k * k * off.h * off.w
-        y = C.count_extra(
+        y = steps.count_extra(
             y,
             "sampling",
             sampled * per,
@@ -86,9 +88,9 @@ class DeformableConv(nn.Module):
             "sample",
             out_shape=(x.c * k * k, off.h, off.w),
         )
-        y = C.conv(y, spec.out_channels, k, s, p, d, label=f"{k}x{k} deformable conv")
-        y = C.norm(y)
-        return C.act(y, spec.activation)
+        y = steps.conv(y, spec.out_channels, k, s, p, d, label=f"{k}x{k} deformable conv")
+        y = steps.norm(y)
+        return steps.act(y, spec.activation)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         offset = self.offset(x)

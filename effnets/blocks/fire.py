@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from effnets import cost as C
+from effnets import cost as steps
 from effnets.blocks import BlockInfo, BlockSpec, register
 from effnets.cost import Cost
 from effnets.spec import param
@@ -45,25 +45,25 @@ class Fire(nn.Module):
     @staticmethod
     def cost(spec: FireSpec, x: Cost) -> Cost:
         s, e1, e3 = spec.squeeze_channels, spec.expand1x1_channels, spec.expand3x3_channels
-        x = C.act(C.conv(x, s, 1, bias=True, label="1x1 squeeze"), "relu")
+        x = steps.act(steps.conv(x, s, 1, bias=True, label="1x1 squeeze"), "relu")
         parts = []
         if e1:
             parts.append(
-                C.act(
-                    C.conv(C.branch(x), e1, 1, bias=True, label="1x1 expand", branch_name="expand 1x1"),
+                steps.act(
+                    steps.conv(steps.branch(x), e1, 1, bias=True, label="1x1 expand", branch_name="expand 1x1"),
                     "relu",
                     branch_name="expand 1x1",
                 )
             )
         if e3:
             parts.append(
-                C.act(
-                    C.conv(C.branch(x), e3, 3, bias=True, label="3x3 expand", branch_name="expand 3x3"),
+                steps.act(
+                    steps.conv(steps.branch(x), e3, 3, bias=True, label="3x3 expand", branch_name="expand 3x3"),
                     "relu",
                     branch_name="expand 3x3",
                 )
             )
-        return C.concat(x, *parts)
+        return steps.concat(x, *parts)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.squeeze_activation(self.squeeze(x))

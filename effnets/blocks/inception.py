@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from effnets import cost as C
+from effnets import cost as steps
 from effnets.blocks import BlockInfo, BlockSpec, register
 from effnets.blocks._layers import ConvBNAct
 from effnets.cost import Cost
@@ -69,12 +69,12 @@ class Inception(nn.Module):
     def cost(spec: InceptionSpec, x: Cost) -> Cost:
         parts = []
         if spec.ch1x1:
-            parts.append(ConvBNAct.cost(C.branch(x), spec.ch1x1, 1, label="1x1", branch_name="1x1"))
+            parts.append(ConvBNAct.cost(steps.branch(x), spec.ch1x1, 1, label="1x1", branch_name="1x1"))
         if spec.ch3x3:
-            b = ConvBNAct.cost(C.branch(x), spec.ch3x3_reduce, 1, label="1x1 reduce", branch_name="3x3")
+            b = ConvBNAct.cost(steps.branch(x), spec.ch3x3_reduce, 1, label="1x1 reduce", branch_name="3x3")
             parts.append(ConvBNAct.cost(b, spec.ch3x3, 3, label="3x3", branch_name="3x3"))
         if spec.ch5x5:
-            b = ConvBNAct.cost(C.branch(x), spec.ch5x5_reduce, 1, label="1x1 reduce", branch_name="5x5")
+            b = ConvBNAct.cost(steps.branch(x), spec.ch5x5_reduce, 1, label="1x1 reduce", branch_name="5x5")
             if spec.factorize_5x5:
                 b = ConvBNAct.cost(b, spec.ch5x5, 3, label="3x3 (5x5 part 1)", branch_name="5x5")
                 b = ConvBNAct.cost(b, spec.ch5x5, 3, label="3x3 (5x5 part 2)", branch_name="5x5")
@@ -82,9 +82,9 @@ class Inception(nn.Module):
                 b = ConvBNAct.cost(b, spec.ch5x5, 5, label="5x5", branch_name="5x5")
             parts.append(b)
         if spec.pool_proj:
-            b = C.pool(C.branch(x), 3, 1, 1, ceil_mode=True, kind="max", branch_name="pool")
+            b = steps.pool(steps.branch(x), 3, 1, 1, ceil_mode=True, kind="max", branch_name="pool")
             parts.append(ConvBNAct.cost(b, spec.pool_proj, 1, label="1x1 pool proj", branch_name="pool"))
-        return C.concat(x, *parts)
+        return steps.concat(x, *parts)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         outs = []

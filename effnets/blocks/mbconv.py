@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from effnets import cost as C
+from effnets import cost as steps
 from effnets.blocks import BlockInfo, BlockSpec, register
 from effnets.blocks._layers import ConvBNAct, SqueezeExcite, TFSamePad
 from effnets.cost import ACTIVATIONS, Cost
@@ -103,7 +103,7 @@ class MBConv(nn.Module):
             x = SqueezeExcite.cost(x, spec.squeeze_channels, a)
         x = ConvBNAct.cost(x, spec.out_channels, 1, activation="none", label="1x1 project (linear)")
         if spec.use_residual:
-            x = C.add(x, C.branch(trunk))
+            x = steps.add(x, steps.branch(trunk))
         return x
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from effnets import cost as C
+from effnets import cost as steps
 from effnets.blocks import BlockInfo, BlockSpec, register
 from effnets.blocks._layers import ConvBNAct, SqueezeExcite
 from effnets.cost import Cost
@@ -89,7 +89,7 @@ class RegNetBlock(nn.Module):
     @staticmethod
     def cost(spec: RegNetSpec, x: Cost) -> Cost:
         wb = spec.bottleneck_channels
-        short = C.branch(x)
+        short = steps.branch(x)
         if spec.in_channels != spec.out_channels or spec.stride != 1:
             short = ConvBNAct.cost(
                 short,
@@ -105,7 +105,7 @@ class RegNetBlock(nn.Module):
         if spec.se_ratio > 0:
             x = SqueezeExcite.cost(x, int(round(spec.se_ratio * spec.in_channels)), "relu")
         x = ConvBNAct.cost(x, spec.out_channels, 1, activation="none", label="1x1 conv c")
-        return C.act(C.add(x, short), "relu")
+        return steps.act(steps.add(x, short), "relu")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         short = x if self.proj is None else self.proj(x)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from effnets import cost as C
+from effnets import cost as steps
 from effnets.blocks import BlockInfo, BlockSpec, register
 from effnets.blocks._layers import ConvBNAct, channel_shuffle
 from effnets.cost import Cost
@@ -88,15 +88,17 @@ class ShuffleV1Unit(nn.Module):
     def cost(spec: ShuffleV1Spec, x: Cost) -> Cost:
         g, mid = spec.groups, spec.mid_channels
         b = ConvBNAct.cost(x, mid, 1, groups=g if spec.grouped_first else 1, label="1x1 group conv (compress)")
-        b = C.marker(b, f"channel shuffle g={g}", "shuffle")
+        b = steps.marker(b, f"channel shuffle g={g}", "shuffle")
         b = ConvBNAct.cost(b, mid, 3, spec.stride, groups=mid, activation="none", label="3x3 depthwise")
         b = ConvBNAct.cost(b, spec.branch_channels, 1, groups=g, activation="none", label="1x1 group conv (expand)")
         if spec.stride == 1:
-            y = C.add(b, C.branch(x), label="residual add")
+            y = steps.add(b, steps.branch(x), label="residual add")
         else:
-            short = C.pool(C.branch(x), 3, 2, 1, kind="avg", label="3x3 avg pool s2 (shortcut)", branch_name="shortcut")
-            y = C.concat(b, short, C.branch(b), label="concat [shortcut, branch]")
-        return C.act(y, "relu")
+            short = steps.pool(
+                steps.branch(x), 3, 2, 1, kind="avg", label="3x3 avg pool s2 (shortcut)", branch_name="shortcut"
+            )
+            y = steps.concat(b, short, steps.branch(b), label="concat [shortcut, branch]")
+        return steps.act(y, "relu")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b = self.compress(x)

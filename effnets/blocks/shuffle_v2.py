@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from effnets import cost as C
+from effnets import cost as steps
 from effnets.blocks import BlockInfo, BlockSpec, register
 from effnets.blocks._layers import ConvBNAct, channel_shuffle
 from effnets.cost import Cost
@@ -61,12 +61,12 @@ class ShuffleV2Unit(nn.Module):
     def cost(spec: ShuffleV2Spec, x: Cost) -> Cost:
         half, k, s = spec.out_channels // 2, spec.kernel_size, spec.stride
         if s == 1:
-            x = C.marker(x, "channel split", "split")
-            keep = C.with_channels(C.branch(x), half, label="x1 (identity half)", branch_name="identity")
-            b = C.with_channels(x, half, label="x2 (transformed half)")
+            x = steps.marker(x, "channel split", "split")
+            keep = steps.with_channels(steps.branch(x), half, label="x1 (identity half)", branch_name="identity")
+            b = steps.with_channels(x, half, label="x2 (transformed half)")
         else:
             b = x
-            keep = C.branch(x)
+            keep = steps.branch(x)
             keep = ConvBNAct.cost(
                 keep,
                 keep.c,
@@ -81,8 +81,8 @@ class ShuffleV2Unit(nn.Module):
         b = ConvBNAct.cost(b, half, 1, label="1x1 conv")
         b = ConvBNAct.cost(b, half, k, s, groups=half, activation="none", label=f"{k}x{k} depthwise")
         b = ConvBNAct.cost(b, half, 1, label="1x1 conv")
-        y = C.concat(b, keep, C.branch(b))
-        return C.marker(y, "channel shuffle g=2", "shuffle")
+        y = steps.concat(b, keep, steps.branch(b))
+        return steps.marker(y, "channel shuffle g=2", "shuffle")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.stride == 1:

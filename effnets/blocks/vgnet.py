@@ -11,11 +11,11 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from effnets import cost as C
+from effnets import cost as steps
+from effnets.analysis.kernels import KERNEL_KINDS, FixedDepthwise
 from effnets.blocks import BlockInfo, BlockSpec, register
 from effnets.blocks._layers import SqueezeExcite, make_act, make_divisible
 from effnets.cost import ACTIVATIONS, Cost
-from effnets.kernels import KERNEL_KINDS, FixedDepthwise
 from effnets.spec import param
 
 KIND_HELP = (
@@ -41,9 +41,9 @@ def make_depthwise(channels: int, kind: str, stride: int) -> nn.Module:
 def depthwise_cost(x: Cost, kind: str, stride: int, branch_name: str = "") -> Cost:
     label = f"3x3 depthwise{' s2' if stride == 2 else ''}"
     if kind == "learnable":
-        return C.conv(x, x.c, 3, stride, 1, groups=x.c, label=label, branch_name=branch_name)
-    y = C.fixed_depthwise(x, 3, stride, label=f"{label} {kind}")
-    return C.norm(y, branch_name=branch_name) if kind == "edge" else y
+        return steps.conv(x, x.c, 3, stride, 1, groups=x.c, label=label, branch_name=branch_name)
+    y = steps.fixed_depthwise(x, 3, stride, label=f"{label} {kind}")
+    return steps.norm(y, branch_name=branch_name) if kind == "edge" else y
 
 
 class PointwiseBlock(nn.Sequential):
@@ -57,7 +57,7 @@ class PointwiseBlock(nn.Sequential):
 
     @staticmethod
     def cost(x: Cost, cout: int, activation: str, se_ratio: float) -> Cost:
-        x = C.norm(C.act(C.conv(x, cout, 1, label="1x1 pointwise"), activation))
+        x = steps.norm(steps.act(steps.conv(x, cout, 1, label="1x1 pointwise"), activation))
         if se_ratio > 0:
             x = SqueezeExcite.cost(x, se_width(cout, se_ratio), "relu")
         return x
@@ -101,10 +101,10 @@ class VGNetDownsampling(nn.Module):
         new = PointwiseBlock.cost(x, spec.out_channels - spec.split, spec.activation, spec.se_ratio)
         if not spec.split:
             return new
-        keep = C.with_channels(
-            C.branch(x), spec.split, label=f"last {spec.split} channels (identity half)", branch_name="identity"
+        keep = steps.with_channels(
+            steps.branch(x), spec.split, label=f"last {spec.split} channels (identity half)", branch_name="identity"
         )
-        return C.concat(new, keep, C.branch(new))
+        return steps.concat(new, keep, steps.branch(new))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.downsample(x)
@@ -141,14 +141,14 @@ class VGNetHalfIdentity(nn.Module):
     @staticmethod
     def cost(spec: VGNetHalfIdentitySpec, x: Cost) -> Cost:
         half = spec.in_channels // 2
-        x = C.marker(x, "split into halves x0, x1", "split")
-        x0 = C.with_channels(C.branch(x), half, label="x0", branch_name="x0")
-        x1 = C.with_channels(x, half, label="x1")
+        x = steps.marker(x, "split into halves x0, x1", "split")
+        x0 = steps.with_channels(steps.branch(x), half, label="x0", branch_name="x0")
+        x1 = steps.with_channels(x, half, label="x1")
         d = depthwise_cost(x1, spec.depthwise, 1)
-        mixed = C.concat(d, x0, C.branch(d), label="concat [x0, dw(x1)]")
+        mixed = steps.concat(d, x0, steps.branch(d), label="concat [x0, dw(x1)]")
         new = PointwiseBlock.cost(mixed, half, spec.activation, spec.se_ratio)
-        passed = C.with_channels(C.branch(x), half, label="x1 passes unchanged", branch_name="identity")
-        return C.concat(new, passed, C.branch(new), label="concat [x1, new]")
+        passed = steps.with_channels(steps.branch(x), half, label="x1 passes unchanged", branch_name="identity")
+        return steps.concat(new, passed, steps.branch(new), label="concat [x1, new]")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x0, x1 = x.chunk(2, dim=1)

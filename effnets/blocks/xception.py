@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from effnets import cost as C
+from effnets import cost as steps
 from effnets.blocks import BlockInfo, BlockSpec, register
 from effnets.blocks._layers import ConvBNAct
 from effnets.cost import Cost
@@ -58,10 +58,10 @@ class SeparableConv(nn.Sequential):
     @staticmethod
     def cost(x: Cost, cout: int, pointwise_first: bool = False, i: int = 1) -> Cost:
         if pointwise_first:
-            x = C.conv(x, cout, 1, label=f"sep{i} 1x1 pointwise")
-            return C.conv(x, cout, 3, groups=cout, label=f"sep{i} 3x3 depthwise")
-        x = C.conv(x, x.c, 3, groups=x.c, label=f"sep{i} 3x3 depthwise")
-        return C.conv(x, cout, 1, label=f"sep{i} 1x1 pointwise")
+            x = steps.conv(x, cout, 1, label=f"sep{i} 1x1 pointwise")
+            return steps.conv(x, cout, 3, groups=cout, label=f"sep{i} 3x3 depthwise")
+        x = steps.conv(x, x.c, 3, groups=x.c, label=f"sep{i} 3x3 depthwise")
+        return steps.conv(x, cout, 1, label=f"sep{i} 1x1 pointwise")
 
 
 class XceptionModule(nn.Module):
@@ -94,11 +94,11 @@ class XceptionModule(nn.Module):
         trunk = x
         for i, cout in enumerate(_widths(spec)):
             if i > 0 or spec.start_with_relu:
-                x = C.act(x, "relu")
-            x = C.norm(SeparableConv.cost(x, cout, pf, i + 1))
+                x = steps.act(x, "relu")
+            x = steps.norm(SeparableConv.cost(x, cout, pf, i + 1))
         if spec.stride == 2:
-            x = C.pool(x, 3, 2, 1, kind="max")
-        short = C.branch(trunk)
+            x = steps.pool(x, 3, 2, 1, kind="max")
+        short = steps.branch(trunk)
         if spec.stride != 1 or spec.in_channels != spec.out_channels:
             short = ConvBNAct.cost(
                 short,
@@ -109,7 +109,7 @@ class XceptionModule(nn.Module):
                 label="1x1 shortcut conv",
                 branch_name="shortcut",
             )
-        return C.add(x, short)
+        return steps.add(x, short)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.rep(x) + (x if self.skip is None else self.skip(x))

@@ -21,7 +21,7 @@ from typing import Any
 
 from torch import nn
 
-from effnets import cost as C
+from effnets import cost as steps
 from effnets.cost import EXTRA_KINDS, Cost
 from effnets.models.network import Classifier, Network, Plan
 from effnets.spec import OutputTooSmall, Spec, make_spec, param
@@ -248,7 +248,7 @@ class ModelCost:
 
 def plan_cost(plan: Plan, record_steps: bool = True) -> ModelCost:
     """Cost a plan row by row. ``record_steps=False`` skips the per-layer step records (for sweeps)."""
-    x = C.start(*plan.input_shape, record_steps=record_steps)
+    x = steps.start(*plan.input_shape, record_steps=record_steps)
     rows: list[StageRow] = []
     for i, st in enumerate(plan.stages, 1):
         before = x

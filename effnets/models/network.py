@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from torch import nn
 
-from effnets import cost as C
+from effnets import cost as steps
 from effnets.blocks._layers import ConvBNAct, TFSamePad, make_act
 from effnets.cost import Cost
 
@@ -96,13 +96,13 @@ class Conv:
         k = self.kernel_size
         label = self.label or f"{k}x{k} conv" + (f" s{self.stride}" if self.stride > 1 else "")
         pad: int | str = "tf_same" if self.padding == "tf_same" else (k // 2 if self.padding == -1 else self.padding)
-        x = C.conv(x, self.out_channels, k, self.stride, pad, 1, self.groups, self.bias, label)
+        x = steps.conv(x, self.out_channels, k, self.stride, pad, 1, self.groups, self.bias, label)
         if self.act_first:
-            x = C.act(x, self.activation)
-            return C.norm(x) if self.norm else x
+            x = steps.act(x, self.activation)
+            return steps.norm(x) if self.norm else x
         if self.norm:
-            x = C.norm(x)
-        return C.act(x, self.activation)
+            x = steps.norm(x)
+        return steps.act(x, self.activation)
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ class Pool:
         return nn.AvgPool2d(self.kernel_size, self.stride, self.padding, ceil_mode=self.ceil_mode)
 
     def cost(self, x: Cost) -> Cost:
-        return C.pool(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.kind)
+        return steps.pool(x, self.kernel_size, self.stride, self.padding, self.ceil_mode, self.kind)
 
 
 @dataclass(frozen=True)
@@ -142,7 +142,7 @@ class Classifier:
         )
 
     def cost(self, x: Cost) -> Cost:
-        return C.linear(C.global_pool(x), self.num_classes, self.bias, label="FC")
+        return steps.linear(steps.global_pool(x), self.num_classes, self.bias, label="FC")
 
 
 @dataclass(frozen=True)
@@ -163,8 +163,8 @@ class ConvClassifier:
         )
 
     def cost(self, x: Cost) -> Cost:
-        x = C.conv(x, self.num_classes, 1, bias=True, label="1x1 conv to classes")
-        return C.global_pool(C.act(x, "relu"))
+        x = steps.conv(x, self.num_classes, 1, bias=True, label="1x1 conv to classes")
+        return steps.global_pool(steps.act(x, "relu"))
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from effnets import cost as C
+from effnets import cost as steps
 from effnets.blocks.vgnet import (
     VGNetDownsampling,
     VGNetDownsamplingSpec,
@@ -57,7 +57,7 @@ class SharedDepthwise(nn.Module):
 
     @staticmethod
     def cost(x: Cost, t: int = TAIL_SHARE) -> Cost:
-        y = C.conv(
+        y = steps.conv(
             x, x.c, 3, 1, 1, groups=x.c, label=f"3x3 depthwise (one set of {x.c // t} kernels shared by {t} chunks)"
         )
         shared = x.params + (x.c // t) * 9

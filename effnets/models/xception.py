@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from effnets import cost as C
+from effnets import cost as steps
 from effnets.blocks.xception import SeparableConv, XceptionModule, XceptionSpec
 from effnets.cost import Cost
 from effnets.models import ModelInfo, ModelSpec, Published, dropout_param, num_classes_param, register, resolution_param
@@ -51,7 +51,7 @@ class SepConvBNReLU:
         )
 
     def cost(self, x: Cost) -> Cost:
-        return C.act(C.norm(SeparableConv.cost(x, self.out_channels)), "relu")
+        return steps.act(steps.norm(SeparableConv.cost(x, self.out_channels)), "relu")
 
 
 @dataclass(frozen=True)

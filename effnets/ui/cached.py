@@ -23,7 +23,7 @@ def _spec(name: str, key: tuple):
 @st.cache_data(max_entries=256, show_spinner=False)
 def block_dot(name: str, key: tuple, shape: tuple[int, int, int], dark: bool = False) -> str:
     from effnets.counting import build_on_meta
-    from effnets.diagram import block_dot as dot
+    from effnets.figures.diagram import block_dot as dot
 
     info = get_block(name)
     spec = _spec(name, key)
@@ -59,23 +59,23 @@ def cross_check(name: str, key: tuple, shape: tuple[int, int, int], use_fvcore: 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def compare(c_in: int, c_out: int, k: int, h: int, w: int, stride: int):
-    from effnets.compare import compare_blocks
+    from effnets.analysis.compare import compare_blocks
 
     return compare_blocks(c_in, c_out, k, h, w, stride)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def deformable_picture(key: tuple, in_hw: tuple[int, int], out_pos: tuple[int, int] | None):
-    from effnets.sampling import deformable_taps
+    from effnets.analysis.sampling import deformable_taps
 
     with torch.no_grad():
         return deformable_taps(_spec("deformable", key), in_hw, out_pos)
 
 
 def race(name: str, key: tuple, standard_key: tuple, shape: tuple[int, int, int]):
-    """This block against the standard conv, timed interleaved (see effnets.quiz.race), now and for this session
+    """This block against the standard conv, timed interleaved (see analysis.quiz.race), now and for this session
     (never cached: a timing belongs to the viewer who raced)."""
-    from effnets.quiz import race as run
+    from effnets.analysis.quiz import race as run
     from effnets.ui import jobs
 
     return jobs.measure_now(

@@ -11,8 +11,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import pandas as pd
 import streamlit as st
 
-from effnets.lessons import LESSONS
-from effnets.quiz import grade_count, parse_guess
+from effnets.analysis.quiz import grade_count, parse_guess
+from effnets.ui.lessons import LESSONS
 
 PRESENTER_KEY = "app.presenter"
 EXPORT_KEY = "app.export_format"

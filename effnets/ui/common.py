@@ -50,7 +50,7 @@ def device_controls(prefix: str, show_reason: bool = True):
     A device that is not available here falls back to 'auto' with the reason shown; a precision the device does not
     support is reset to fp32. Each precision's support (and why not) is in the widget's help.
     """
-    from effnets import inference as INF
+    from effnets.runtime import inference
 
     st.session_state.setdefault(f"{prefix}.device", "auto")
     pref = st.radio(
@@ -61,14 +61,14 @@ def device_controls(prefix: str, show_reason: bool = True):
         help="auto: a CUDA GPU, then Apple's MPS, then the CPU.",
     )
     try:
-        device, reason = INF.pick_device(pref)
+        device, reason = inference.pick_device(pref)
     except ValueError as e:
         st.warning(str(e))
-        device, reason = INF.pick_device("auto")
+        device, reason = inference.pick_device("auto")
     if show_reason:
-        st.caption(f"Running on **{INF.device_name(device)}** ({reason}).")
-    support = INF.precision_support(device)
-    choices = INF.supported_precisions(device)
+        st.caption(f"Running on **{inference.device_name(device)}** ({reason}).")
+    support = inference.precision_support(device)
+    choices = inference.supported_precisions(device)
     if st.session_state.get(f"{prefix}.precision") not in choices:
         st.session_state[f"{prefix}.precision"] = "fp32"
     precision = st.selectbox(

@@ -10,10 +10,7 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from effnets import features as F
-from effnets import images as I
-from effnets import inference as INF
-from effnets import weights as W
+from effnets.runtime import features, images, inference, weights
 from effnets.ui.runtime import base_model
 
 MAX_IMAGES = 8
@@ -25,7 +22,7 @@ def image_key(data: bytes) -> str:
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def sample_array(name: str) -> np.ndarray:
-    return np.asarray(I.sample_image(name).convert("RGB"))
+    return np.asarray(images.sample_image(name).convert("RGB"))
 
 
 @st.cache_resource(max_entries=3, show_spinner="Preparing the model for the device...")
@@ -34,19 +31,19 @@ def prepared(name: str, pretrained: bool, device: str, precision: str, channels_
     folded into the convs, static padding for the model's input size, inference mode) or the plain eager copy."""
     model, _ = base_model(name, pretrained)
     if not fast:
-        return INF.prepare(model, device, precision, channels_last)
-    from effnets.fastpath import fast_model
+        return inference.prepare(model, device, precision, channels_last)
+    from effnets.runtime.fastpath import fast_model
 
-    crop = W.eval_transform(name).crop
+    crop = weights.eval_transform(name).crop
     fm, _info = fast_model(
         model, torch.zeros(1, 3, crop, crop), channels_last=channels_last, device=device, precision=precision
     )
     return fm
 
 
-def _preprocess(name: str, img: Image.Image) -> I.PreprocessResult:
-    tr = W.eval_transform(name)
-    return I.preprocess(img, tr.resize, tr.crop, tr.normalization, interpolation=tr.interpolation)
+def _preprocess(name: str, img: Image.Image) -> images.PreprocessResult:
+    tr = weights.eval_transform(name)
+    return images.preprocess(img, tr.resize, tr.crop, tr.normalization, interpolation=tr.interpolation)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
@@ -63,7 +60,7 @@ def predict(
 ) -> list[dict]:
     model = prepared(name, pretrained, device, precision, channels_last, fast)
     pre = _preprocess(name, Image.fromarray(pixels))
-    return [p.to_dict() for p in INF.classify(model, pre.tensor, topk)[0]]
+    return [p.to_dict() for p in inference.classify(model, pre.tensor, topk)[0]]
 
 
 def timing(
@@ -81,8 +78,8 @@ def timing(
     belongs to the session that asked for it; see effnets.ui.jobs)."""
     model = prepared(name, pretrained, device, precision, channels_last, fast)
     x = torch.zeros(1, 3, crop, crop)
-    t = INF.time_model(model, x, warmup=warmup, repeats=repeats)
-    return {**t.to_dict(), "environment": INF.environment(device)}
+    t = inference.time_model(model, x, warmup=warmup, repeats=repeats)
+    return {**t.to_dict(), "environment": inference.environment(device)}
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
@@ -108,7 +105,7 @@ def layers(name: str, pretrained: bool, crop: int) -> list[dict]:
     model, _ = base_model(name, pretrained)
     return [
         {"name": li.name, "type": li.type, "depth": li.depth, "shape": li.output_shape}
-        for li in F.list_layers(model, (3, crop, crop))
+        for li in features.list_layers(model, (3, crop, crop))
         if li.output_shape is not None and len(li.output_shape) == 3
     ]
 
@@ -117,8 +114,8 @@ def layers(name: str, pretrained: bool, crop: int) -> list[dict]:
 def feature_grid(name: str, pretrained: bool, key: str, pixels: np.ndarray, layer: str, channels: int) -> np.ndarray:
     model, _ = base_model(name, pretrained)
     pre = _preprocess(name, Image.fromarray(pixels))
-    fmap = F.feature_maps(model, pre.tensor, layer)
-    return F.feature_grid(fmap, max_channels=channels)
+    fmap = features.feature_maps(model, pre.tensor, layer)
+    return features.feature_grid(fmap, max_channels=channels)
 
 
 @st.cache_data(max_entries=32, show_spinner="Comparing adjacent layers...")
@@ -127,5 +124,5 @@ def similarity(name: str, pretrained: bool, key: str, pixels: np.ndarray, layer_
     pre = _preprocess(name, Image.fromarray(pixels))
     return [
         {"a": s.a, "b": s.b, "cka": s.cka, "pooled": s.pooled, "shape_a": s.shape_a, "shape_b": s.shape_b}
-        for s in F.adjacent_similarity(model, pre.tensor, list(layer_names))
+        for s in features.adjacent_similarity(model, pre.tensor, list(layer_names))
     ]

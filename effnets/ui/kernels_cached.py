@@ -5,36 +5,36 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from effnets import kernels as K
+from effnets.analysis import kernels as kernel_stats
 from effnets.ui.runtime import base_model
 
 
 @st.cache_data(max_entries=16, show_spinner="Classifying kernels...")
-def layer_rows(name: str, pretrained: bool, threshold: float) -> list[K.LayerKernels]:
+def layer_rows(name: str, pretrained: bool, threshold: float) -> list[kernel_stats.LayerKernels]:
     model, _ = base_model(name, pretrained)
-    return K.layer_shares(model, threshold)
+    return kernel_stats.layer_shares(model, threshold)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def strided(name: str, pretrained: bool, threshold: float) -> list[K.StridedSummary]:
+def strided(name: str, pretrained: bool, threshold: float) -> list[kernel_stats.StridedSummary]:
     model, _ = base_model(name, pretrained)
-    return K.compare_strided(model, threshold)
+    return kernel_stats.compare_strided(model, threshold)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def layer_view(name: str, pretrained: bool, layer: str, per: str, threshold: float, limit: int = 128) -> dict:
     """What the Kernels section draws for one layer."""
     model, _ = base_model(name, pretrained)
-    kinds = {n: kind for n, _, kind in K.conv_layers(model)}
+    kinds = {n: kind for n, _, kind in kernel_stats.conv_layers(model)}
     kind = kinds[layer]
-    w = K.layer_weight(model, layer)
+    w = kernel_stats.layer_weight(model, layer)
     if kind == "stem" and w.shape[1] == 3:
-        return {"kind": "stem", "tiles": K.rgb_tiles(w[:64])}
+        return {"kind": "stem", "tiles": kernel_stats.rgb_tiles(w[:64])}
     if kind == "pointwise" or w.shape[-1] == 1:
         return {"kind": "pointwise", "weight": w}
     flat = w.reshape(-1, w.shape[-2], w.shape[-1])
-    matches = K.classify_kernels(flat[:4096].unsqueeze(1), threshold)
-    families = K.family_shares(matches)
+    matches = kernel_stats.classify_kernels(flat[:4096].unsqueeze(1), threshold)
+    families = kernel_stats.family_shares(matches)
     examples = []
     for fam in ("gaussian", "edge", "identity"):
         best = max((m for m in matches if m.family == fam), key=lambda m: m.score, default=None)
@@ -42,11 +42,13 @@ def layer_view(name: str, pretrained: bool, layer: str, per: str, threshold: flo
             examples.append(
                 {
                     "family": fam,
-                    "title": f"{K.FAMILY_LABELS[fam]}: #{best.index}, {best.template}, |cos| {best.score:.2f}",
+                    "title": (
+                        f"{kernel_stats.FAMILY_LABELS[fam]}: #{best.index}, {best.template}, |cos| {best.score:.2f}"
+                    ),
                     "kernel": flat[best.index].numpy(),
                 }
             )
-    shown = K.normalise_for_display(flat[:limit], per)
+    shown = kernel_stats.normalise_for_display(flat[:limit], per)
     if per == "layer":  # scale by the whole layer, not just the shown kernels
         shown = flat[:limit].double().numpy() / max(float(flat.abs().max()), 1e-30)
     return {"kind": kind, "kernels": shown, "families": families, "examples": examples}
@@ -55,19 +57,22 @@ def layer_view(name: str, pretrained: bool, layer: str, per: str, threshold: flo
 @st.cache_data(max_entries=32, show_spinner=False)
 def frequency_examples(name: str, pretrained: bool, layer: str, n: int = 8) -> dict | None:
     model, _ = base_model(name, pretrained)
-    w = K.layer_weight(model, layer)
+    w = kernel_stats.layer_weight(model, layer)
     if w.shape[-1] < 3 or w.shape[-1] != w.shape[-2]:
         return None
     flat = w.reshape(-1, w.shape[-2], w.shape[-1])[:n]
-    items = [(f"#{i} low-pass {K.low_pass_score(k):.2f}", K.frequency_response(k)) for i, k in enumerate(flat)]
-    return {"items": items, "freq": K.frequencies(32)}
+    items = [
+        (f"#{i} low-pass {kernel_stats.low_pass_score(k):.2f}", kernel_stats.frequency_response(k))
+        for i, k in enumerate(flat)
+    ]
+    return {"items": items, "freq": kernel_stats.frequencies(32)}
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def library(sigma: float) -> dict:
-    lib = K.library()
-    lib["gaussian"] = K.gaussian(sigma)
-    names = [*K.EDGE_BANK, "identity"]
+    lib = kernel_stats.library()
+    lib["gaussian"] = kernel_stats.gaussian(sigma)
+    names = [*kernel_stats.EDGE_BANK, "identity"]
     kernels = [(("gaussian σ=" + f"{sigma:g}") if n == "gaussian" else n, lib[n].numpy()) for n in names]
-    spectra = [(t, K.frequency_response(lib[n])) for (t, _), n in zip(kernels, names, strict=True)]
-    return {"kernels": kernels, "spectra": spectra, "freq": np.asarray(K.frequencies(32))}
+    spectra = [(t, kernel_stats.frequency_response(lib[n])) for (t, _), n in zip(kernels, names, strict=True)]
+    return {"kernels": kernels, "spectra": spectra, "freq": np.asarray(kernel_stats.frequencies(32))}

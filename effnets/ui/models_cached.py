@@ -1,6 +1,6 @@
 """Cached wrappers around the model registry's sweeps for the Scaling Lab and Design Space pages.
 
-Plain, hashable data in (registry names, spec keys from :func:`effnets.scaling_views.spec_key`, numbers, tuples),
+Plain, hashable data in (registry names, spec keys from :func:`effnets.analysis.scaling.spec_key`, numbers, tuples),
 plain data out (lists of dicts), so that Streamlit can hash the arguments and pickle the results. Specs are rebuilt
 inside; nothing cached is ever a model or mutated by a page.
 """
@@ -9,45 +9,45 @@ from __future__ import annotations
 
 import streamlit as st
 
-from effnets import scaling_views as sv
+from effnets.analysis import scaling
 from effnets.models import get_model
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def axis_sweep(name: str, key: tuple, axis: str) -> list[dict]:
-    """:func:`effnets.scaling_views.axis_sweep` of preset ``name`` with base spec ``key``, one multiplier moving and
+    """:func:`effnets.analysis.scaling.axis_sweep` of preset ``name`` with base spec ``key``, one multiplier moving and
     the others at the preset (as the EfficientNet paper's Figure 3): the same for every slider position."""
-    return sv.axis_sweep(get_model(name), sv.spec_from_key(name, key), axis, sv.Multipliers())
+    return scaling.axis_sweep(get_model(name), scaling.spec_from_key(name, key), axis, scaling.Multipliers())
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def phi_sweep(name: str, key: tuple, alpha: float, beta: float, gamma: float) -> list[dict]:
-    """:func:`effnets.scaling_views.phi_sweep` (phi = -3 ... 7 in steps of 0.5)."""
-    return sv.phi_sweep(get_model(name), sv.spec_from_key(name, key), alpha, beta, gamma)
+    """:func:`effnets.analysis.scaling.phi_sweep` (phi = -3 ... 7 in steps of 0.5)."""
+    return scaling.phi_sweep(get_model(name), scaling.spec_from_key(name, key), alpha, beta, gamma)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def released_table(alpha: float, beta: float, gamma: float) -> list[dict]:
-    """:func:`effnets.scaling_views.released_table`."""
-    return sv.released_table(alpha, beta, gamma)
+    """:func:`effnets.analysis.scaling.released_table`."""
+    return scaling.released_table(alpha, beta, gamma)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def preset_points(names: tuple[str, ...]) -> list[dict]:
-    """:func:`effnets.scaling_views.preset_points`."""
-    return sv.preset_points(names)
+    """:func:`effnets.analysis.scaling.preset_points`."""
+    return scaling.preset_points(names)
 
 
 @st.cache_data(max_entries=1, show_spinner="Reading the published figures (papers, official code, torchvision)...")
 def published_points() -> list[dict]:
-    """:func:`effnets.scaling_views.published_points` (reads torchvision's weight metadata once)."""
-    return sv.published_points()
+    """:func:`effnets.analysis.scaling.published_points` (reads torchvision's weight metadata once)."""
+    return scaling.published_points()
 
 
 @st.cache_data(max_entries=1, show_spinner=False)
 def presets_where_roundings_differ() -> list[str]:
-    """:func:`effnets.scaling_views.presets_where_roundings_differ`."""
-    return sv.presets_where_roundings_differ()
+    """:func:`effnets.analysis.scaling.presets_where_roundings_differ`."""
+    return scaling.presets_where_roundings_differ()
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -2,7 +2,7 @@
 
 Models are cached with st.cache_resource, which shares them across every session of the server: they are built once,
 put in eval mode, and NEVER changed afterwards. Anything that would change a model (a device move, a precision cast,
-BN folding, hooks) happens on a copy (effnets.inference.prepare, effnets.features). ``max_entries`` bounds the memory
+BN folding, hooks) happens on a copy (runtime.inference.prepare, runtime.features). ``max_entries`` bounds the memory
 a user who tries every model can take.
 """
 
@@ -13,7 +13,7 @@ import hashlib
 import streamlit as st
 import torch
 
-from effnets import weights as W
+from effnets.runtime import weights
 
 
 def model_names() -> list[str]:
@@ -21,7 +21,7 @@ def model_names() -> list[str]:
     weights first."""
     from effnets.models import MODELS
 
-    names = list(MODELS) + [n for n in W.torchvision_reference_models() if n not in MODELS]
+    names = list(MODELS) + [n for n in weights.torchvision_reference_models() if n not in MODELS]
     status = statuses()
     return sorted(names, key=lambda n: (not status[n].startswith(("packaged", "cached")), names.index(n)))
 
@@ -31,8 +31,8 @@ def statuses() -> dict[str, str]:
     """name -> 'packaged' | 'cached' | 'random init' (re-read every 10 minutes: a download shows up)."""
     from effnets.models import MODELS
 
-    names = list(MODELS) + [n for n in W.torchvision_reference_models() if n not in MODELS]
-    return {s.name: s.status for s in W.weight_statuses(names)}
+    names = list(MODELS) + [n for n in weights.torchvision_reference_models() if n not in MODELS]
+    return {s.name: s.status for s in weights.weight_statuses(names)}
 
 
 def status_label(name: str) -> str:
@@ -46,8 +46,8 @@ def base_model(name: str, pretrained: bool):
 
     A random-init model gets the same architecture fields as the pretrained one (e.g. TF 'SAME' padding for
     EfficientNet-Lite), so that trained and untrained can be compared layer by layer."""
-    fields = {} if pretrained else W.pretrained_fields(name)
-    model, status = W.load_model(name, pretrained=pretrained, **fields)
+    fields = {} if pretrained else weights.pretrained_fields(name)
+    model, status = weights.load_model(name, pretrained=pretrained, **fields)
     for p in model.parameters():
         p.requires_grad_(False)
     return model.eval(), status

@@ -16,9 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from effnets.analysis.kernels import DEFAULT_THRESHOLD, GAUSSIAN_SIGMA
+from effnets.analysis.zoo import DEFAULT_SET
 from effnets.cost import EXTRA_KINDS
-from effnets.kernels import DEFAULT_THRESHOLD, GAUSSIAN_SIGMA
-from effnets.zoo import DEFAULT_SET
 
 UNITS = {"macs": "MACs (multiply-accumulates)", "flops": "FLOPs (= 2 x MACs)"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -114,31 +114,31 @@ def _runnable_models() -> list[str]:
 
 
 def _zoo_models() -> list[str]:
-    from effnets import zoo
+    from effnets.analysis import zoo
 
     return zoo.all_names()
 
 
 def _samples() -> list[str]:
-    from effnets import images
+    from effnets.runtime import images
 
     return list(images.SAMPLE_IMAGES)
 
 
 def _dtypes() -> list[str]:
-    from effnets.scaling_views import DTYPE_BYTES
+    from effnets.analysis.scaling import DTYPE_BYTES
 
     return list(DTYPE_BYTES)
 
 
 def _axis(axis: str) -> tuple[float, float]:
-    from effnets.scaling_views import AXIS_RANGE
+    from effnets.analysis.scaling import AXIS_RANGE
 
     return AXIS_RANGE[axis]
 
 
 def _bases() -> tuple[float, float]:
-    from effnets.scaling_views import BASE_RANGE
+    from effnets.analysis.scaling import BASE_RANGE
 
     return BASE_RANGE
 

@@ -17,13 +17,12 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import effnets
-from effnets import images, inference, zoo
-from effnets import scaling_views as sv
-from effnets import weights as W
+from effnets.analysis import scaling, zoo
+from effnets.analysis.compare import comparable_fields, matched_width
 from effnets.blocks import BLOCKS
-from effnets.compare import comparable_fields, matched_width
 from effnets.models import MODELS, sample_regnet_space
 from effnets.report import human
+from effnets.runtime import images, inference, weights
 from effnets.spec import SpecError
 from effnets.ui import schema
 from tests.app.conftest import page as page_at
@@ -146,8 +145,8 @@ AXIS_CONTROL = schema.AXIS_CONTROL
 def scaling_setting(draw):
     name = draw(st.sampled_from(S["preset"].choices()))
     info = MODELS[name]
-    axes = sv.scalable_axes(info.spec)
-    skip = tuple(sv.AXIS_FIELD[a] for a in axes)
+    axes = scaling.scalable_axes(info.spec)
+    skip = tuple(scaling.AXIS_FIELD[a] for a in axes)
     return {
         "preset": name,
         "controls": {c: draw(control_strategy(S[c])) for c in SCALING_CONTROLS},
@@ -170,8 +169,8 @@ def scaling_lab_case(session: Session, case: dict) -> None:
     at.run()  # phi or the multipliers are enabled by the mode
     phi_mode = controls["mode"] == "phi"
     set_controls(at, S, {k: v for k, v in controls.items() if k != "mode" and (phi_mode or k != "phi")})
-    axes = sv.scalable_axes(info.spec)
-    skip = tuple(sv.AXIS_FIELD[a] for a in axes)
+    axes = scaling.scalable_axes(info.spec)
+    skip = tuple(scaling.AXIS_FIELD[a] for a in axes)
     fields_ = {**{k: v for k, v in info.make_spec().to_dict().items() if k not in skip}, **case["fields"]}
     set_fields(at, S.prefix, info.spec, fields_)
     if not phi_mode:
@@ -182,10 +181,10 @@ def scaling_lab_case(session: Session, case: dict) -> None:
     try:
         base = info.make_spec(**fields_)
         if controls["mode"] == "phi":
-            m = sv.phi_multipliers(controls["phi"], controls["alpha"], controls["beta"], controls["gamma"], axes)
+            m = scaling.phi_multipliers(controls["phi"], controls["alpha"], controls["beta"], controls["gamma"], axes)
         else:
-            m = sv.Multipliers(**{a: float(v) for a, v in multipliers.items()})
-        cost = info.cost(sv.scale_spec(info, base, m), record_steps=False)
+            m = scaling.Multipliers(**{a: float(v) for a, v in multipliers.items()})
+        cost = info.cost(scaling.scale_spec(info, base, m), record_steps=False)
     except ValueError as e:
         assert any(str(e) in msg for msg in errors(at)), (str(e), errors(at))
         return
@@ -436,11 +435,13 @@ def kernel_gallery_case(session: Session, model: str, controls: dict, layer_pick
     layer = layers[layer_pick % len(layers)]
     at.selectbox(key=K_.key("layer")).select_index(layer_pick % len(layers)).run()
     ran(session, at)
-    from effnets import kernels
+    from effnets.analysis import kernels
 
-    status = {s.name: s.status for s in W.weight_statuses([model])}[model]
+    status = {s.name: s.status for s in weights.weight_statuses([model])}[model]
     pretrained = controls.get("weights", "pretrained") == "pretrained" and status in ("packaged", "cached")
-    net, _ = W.load_model(model, pretrained=pretrained, **({} if pretrained else W.pretrained_fields(model)))
+    net, _ = weights.load_model(
+        model, pretrained=pretrained, **({} if pretrained else weights.pretrained_fields(model))
+    )
     rows = {r.name: r for r in kernels.layer_shares(net.eval(), controls.get("threshold", K_["threshold"].default))}
     chosen = at.selectbox(key=K_.key("layer")).value
     assert chosen in rows, (layer, chosen)
@@ -484,12 +485,12 @@ def inference_lab_case(session: Session, model: str, controls: dict, precision_p
     precision = at.selectbox(key=I_.key("precision")).value
     tops = [c.value for c in at.caption if c.value.startswith("top-1:")]
     assert len(tops) == 1, tops
-    status = {s.name: s.status for s in W.weight_statuses([model])}[model]
+    status = {s.name: s.status for s in weights.weight_statuses([model])}[model]
     if status in ("packaged", "cached") and precision == "fp32":
         img = images.sample_image(controls.get("sample", I_["sample"].default)).convert("RGB")
-        tf = W.eval_transform(model)
+        tf = weights.eval_transform(model)
         x = images.preprocess(img, tf.resize, tf.crop, tf.normalization, interpolation=tf.interpolation).tensor
-        net, _ = W.load_model(model)
+        net, _ = weights.load_model(model)
         expected = inference.classify(net.eval(), x, 1)[0][0]
         assert tops[0].startswith(f"top-1: **{expected.label}**"), (tops[0], expected)
     else:

@@ -6,7 +6,7 @@ import io
 
 from PIL import Image
 
-from effnets.imagenet import CAT_INDICES, categories
+from effnets.runtime.imagenet import CAT_INDICES, categories
 from tests.app.conftest import metric, no_exceptions, page
 from tests.fixtures import images as fx
 
@@ -128,7 +128,7 @@ def test_measure_again_always_measures():
 
 
 def test_a_busy_measurement_is_flagged():
-    from effnets.inference import BUSY_SPREAD, timing_from_samples
+    from effnets.runtime.inference import BUSY_SPREAD, timing_from_samples
 
     calm = timing_from_samples([10.0, 10.2, 10.1, 10.3, 9.9, 10.0])
     busy = timing_from_samples([10.0, 11.0, 48.0, 10.5, 70.0, 9.8, 35.0])

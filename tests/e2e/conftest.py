@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from effnets.devserver import CHROMIUM_ARGS, app_server, chromium_path
+from tools.devserver import CHROMIUM_ARGS, app_server, chromium_path
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "artifacts" / "screenshots"

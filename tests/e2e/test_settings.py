@@ -133,7 +133,7 @@ def test_one_drawn_setting_per_page(warm, browser, path):
 def test_links_a_newcomer_types_on_a_fresh_server(browser):
     """On a server just started: the first deep link opens its page with no 'Page not found' box, /home is Home,
     and a path below a page lands on the page."""
-    from effnets.devserver import app_server
+    from tools.devserver import app_server
 
     with app_server() as (url, _proc):
         pg = browser.new_page(viewport=VIEW)

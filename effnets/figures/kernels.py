@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import torch
 from plotly.subplots import make_subplots
 
-from effnets.kernels import FAMILIES, FAMILY_LABELS, LayerKernels, StridedSummary
+from effnets.analysis.kernels import FAMILIES, FAMILY_LABELS, LayerKernels, StridedSummary
 
 FAMILY_COLORS = {"gaussian": "#2ca02c", "edge": "#1f77b4", "identity": "#9467bd", "other": "#bdbdbd"}
 DIVERGING = "RdBu_r"
@@ -231,7 +231,7 @@ def low_pass_by_layer(rows: list[LayerKernels]) -> go.Figure:
 
 
 def feature_grid_figure(grid: np.ndarray, title: str = "") -> go.Figure:
-    """Feature maps tiled by :func:`effnets.features.feature_grid` (0..1, NaN gaps)."""
+    """Feature maps tiled by :func:`effnets.runtime.features.feature_grid` (0..1, NaN gaps)."""
     fig = go.Figure(
         go.Heatmap(
             z=grid,

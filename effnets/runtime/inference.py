@@ -337,7 +337,7 @@ def top_k(logits: torch.Tensor, k: int = 5, labels: Sequence[str] | None = None)
         raise ValueError(f"topk={k} must be at least 1")
     n_classes = logits.shape[1]
     if labels is None:
-        from effnets.imagenet import NUM_CLASSES, categories
+        from effnets.runtime.imagenet import NUM_CLASSES, categories
 
         labels = categories() if n_classes == NUM_CLASSES else [f"class {i}" for i in range(n_classes)]
     if len(labels) != n_classes:
@@ -477,7 +477,7 @@ def time_inference(
 ) -> Timing:
     """Time ``fn()``: ``warmup`` untimed calls, then ``repeats`` timed ones, each between two device syncs.
 
-    To compare several things, time them interleaved with :func:`effnets.bench.run_interleaved` instead of calling
+    To compare several things, time them interleaved with :func:`bench.run_interleaved` instead of calling
     this once per thing (a slow drift of the machine would otherwise favour whichever ran first).
 
     Args:

@@ -24,8 +24,8 @@ from typing import Any
 
 import torch
 
-from effnets import inference
 from effnets.cost import Cost
+from effnets.runtime import inference
 
 BYTES_PER_ELEMENT: dict[str, int] = {"fp32": 4, "fp16": 2, "bf16": 2}
 
@@ -82,7 +82,7 @@ class Ceilings:
         bandwidth_gbs: copy bandwidth in GB/s (bytes read + bytes written per second, 1 GB = 1e9 bytes).
         matmul_n: precision -> side of the square matrices multiplied.
         copy_mb: size of the tensor copied, in MB (1e6 bytes).
-        environment: :func:`effnets.inference.environment` of the device at measurement time.
+        environment: :func:`effnets.runtime.inference.environment` of the device at measurement time.
         seconds: wall time the measurement took.
     """
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from effnets import cost as C
+from effnets import cost as steps
 from effnets.cost import EXTRA_KINDS
 from effnets.models import MODELS, ModelCost, ModelInfo, ModelSpec, get_model, plan_cost
 from effnets.models.efficientnet import B_COEFFICIENTS, released_vs_compound
@@ -279,7 +279,7 @@ class Totals:
 
 @functools.lru_cache(maxsize=1 << 16)
 def _layer_totals(layer: Any, c: int, h: int, w: int) -> tuple[int, int, int, tuple[int, ...], tuple[int, int, int]]:
-    y = layer.cost(C.start(c, h, w, record_steps=False))
+    y = layer.cost(steps.start(c, h, w, record_steps=False))
     return y.params, y.macs, y.acts, y.extras, y.output_shape
 
 
@@ -301,7 +301,7 @@ def sweep_cost(info: ModelInfo, spec: ModelSpec) -> Totals:
             try:
                 p, m, a, e, (c, h, w) = _layer_totals(layer, c, h, w)
             except TypeError:  # an unhashable layer: cost it without the memo
-                y = layer.cost(C.start(c, h, w, record_steps=False))
+                y = layer.cost(steps.start(c, h, w, record_steps=False))
                 p, m, a, e, (c, h, w) = y.params, y.macs, y.acts, y.extras, y.output_shape
             params += p
             macs += m

@@ -38,8 +38,8 @@ def _read(path: str) -> bytes:
 def cmd_classify(args: argparse.Namespace) -> int:
     import torch
 
-    from effnets import images, inference, weights
-    from effnets.images import ImageError
+    from effnets.runtime import images, inference, weights
+    from effnets.runtime.images import ImageError
 
     if args.topk < 1:
         raise ValueError(f"--topk {args.topk} must be at least 1")
@@ -104,7 +104,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
 
 
 def cmd_weights_status(args: argparse.Namespace) -> int:
-    from effnets import weights
+    from effnets.runtime import weights
 
     rows = weights.weight_statuses(args.names or None)
     if args.json:
@@ -117,8 +117,8 @@ def cmd_weights_status(args: argparse.Namespace) -> int:
 
 
 def cmd_weights_download(args: argparse.Namespace) -> int:
-    from effnets import weights
     from effnets.models import MODELS
+    from effnets.runtime import weights
 
     names = args.names or [n for n in MODELS if weights.torchvision_name(n)]
     results = weights.download(names)
@@ -135,7 +135,7 @@ def cmd_weights_download(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``classify`` and ``weights`` to the CLI's sub-commands (called from effnets.cli.build_parser)."""
-    from effnets.inference import DEVICE_CHOICES, PRECISIONS
+    from effnets.runtime.inference import DEVICE_CHOICES, PRECISIONS
 
     pc = subparsers.add_parser("classify", help="classify image files with offline ImageNet weights")
     pc.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG, PNG, WebP, BMP, GIF or TIFF files")

@@ -7,7 +7,7 @@ import statistics
 
 import plotly.graph_objects as go
 
-from effnets.zoo import ZooRow, pareto_front
+from effnets.analysis.zoo import ZooRow, pareto_front
 
 FAMILY_COLORS = {
     "efficientnet": "#1f77b4",

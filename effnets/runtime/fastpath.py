@@ -34,10 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from effnets import cost as C
-from effnets import inference
+from effnets import cost
 from effnets.blocks._layers import TFSamePad
 from effnets.report import plural
+from effnets.runtime import inference
 
 
 @dataclass(frozen=True)
@@ -268,8 +268,8 @@ def _fix_pads(model: nn.Module, x: torch.Tensor) -> tuple[int, int, int, list[st
                 )
                 continue
             ((h, w),) = sizes
-            (top, bottom) = C.tf_same_pad(h, m.kernel_size, m.stride, m.dilation)
-            (left, right) = C.tf_same_pad(w, m.kernel_size, m.stride, m.dilation)
+            (top, bottom) = cost.tf_same_pad(h, m.kernel_size, m.stride, m.dilation)
+            (left, right) = cost.tf_same_pad(w, m.kernel_size, m.stride, m.dilation)
             nxt = _first_conv(kids[i + 1][1]) if i + 1 < len(kids) else None
             fits = (
                 nxt is not None

@@ -15,7 +15,7 @@ paper: elements read and written) and the degree of parallelism. The paper deriv
 
 :func:`check_block` and :func:`check_model` apply them to the analytic cost steps (:mod:`effnets.cost`), with the
 thresholds stated in :data:`THRESHOLDS`; :func:`measured_effect` builds, for each guideline, two variants that differ
-only in that aspect at matched MACs and times them interleaved on the device (:mod:`effnets.bench`).
+only in that aspect at matched MACs and times them interleaved on the device (:mod:`effnets.runtime.bench`).
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from effnets import bench
 from effnets.cost import Cost, Step
 from effnets.report import plural
+from effnets.runtime import bench
 
 PAPER = "Ma et al. 2018, ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design, section 3"
 URL = "https://arxiv.org/abs/1807.11164"
@@ -433,7 +433,7 @@ class MeasuredEffect:
 
     Attributes:
         guideline, title, question: what was compared.
-        follows, breaks: the two timed variants (:class:`effnets.bench.BenchResult`; label, median_ms, p10_ms,
+        follows, breaks: the two timed variants (:class:`effnets.runtime.bench.BenchResult`; label, median_ms, p10_ms,
             p90_ms, environment ... and ``macs`` for the batch).
         follows_macs, breaks_macs: conv MACs per sample (matched within a few per mille).
         ratio: breaks.median / follows.median: how many times slower breaking the guideline is here (None if

@@ -9,9 +9,9 @@ How a comparison is timed (:func:`run_interleaved`):
 3. **Interleaved repeats.** The variants run in rounds, A B C A B C ..., not AAA BBB CCC: a machine that slows down
    during the run (another process, heat, a frequency change) then slows all of them alike instead of whichever ran
    last. ``rotate=True`` also changes who goes first in each round (A B C, B C A, C A B).
-4. **Device synchronisation** around every call (:func:`effnets.inference.time_call`): CUDA runs asynchronously, so
+4. **Device synchronisation** around every call (:func:`inference.time_call`): CUDA runs asynchronously, so
    without it one would time the launch, not the work.
-5. **Median and spread.** Each variant's median with the 10th and 90th percentiles (:class:`effnets.inference.Timing`);
+5. **Median and spread.** Each variant's median with the 10th and 90th percentiles (:class:`inference.Timing`);
    the median ignores the odd call that the operating system interrupted.
 6. **Progress and stop.** ``progress(done, total)`` after every call; ``stop`` (a callable returning True, or a
    ``threading.Event``) is checked before every call. A stopped run returns what it has, flagged ``partial``.
@@ -33,8 +33,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from effnets import inference
-from effnets.inference import Timing
+from effnets.runtime import inference
+from effnets.runtime.inference import Timing
 
 StopSignal = Callable[[], bool] | threading.Event | None
 """Something checked between calls: a callable returning True to stop, a threading.Event, or None."""
@@ -54,7 +54,7 @@ def bench_environment(
     batch: int = 1,
     resolution: int | tuple[int, ...] | None = None,
 ) -> dict[str, Any]:
-    """What a latency depends on, to show beside it: :func:`effnets.inference.environment` (device name, threads,
+    """What a latency depends on, to show beside it: :func:`inference.environment` (device name, threads,
     torch and Python versions) plus precision, memory layout, batch and resolution."""
     env: dict[str, Any] = dict(inference.environment(device))
     env.update(
@@ -217,7 +217,7 @@ class BenchRun:
         results: one :class:`BenchResult` per variant, in the order given.
         partial: stopped before the end.
         order: (label, "warmup" | "timed") of every call, in the order they ran.
-        environment: the device-level environment (:func:`effnets.inference.environment`).
+        environment: the device-level environment (:func:`inference.environment`).
         warmup, repeats: the rounds asked for.
     """
 
@@ -326,7 +326,7 @@ def run_interleaved(
         progress: ``progress(done, total)`` after every call (and once with done=0 before the first).
         stop: checked before every call; when it fires the run returns what it has, with ``partial=True``.
         clock: seconds as a float; a fake clock makes the logic testable.
-        sync: waits for the device; default :func:`effnets.inference.device_sync` of ``device``.
+        sync: waits for the device; default :func:`effnets.runtime.inference.device_sync` of ``device``.
         rotate: start each round with the next variant (A B C, B C A, ...) instead of always A.
 
     Raises:
@@ -407,7 +407,7 @@ def _runner(module: nn.Module, x: torch.Tensor) -> Callable[[], object]:
 def default_resolution(name: str) -> int:
     """The input side a model is usually run at: its registry preset's, else its weights' evaluation crop."""
     from effnets.models import MODELS
-    from effnets.weights import eval_transform
+    from effnets.runtime.weights import eval_transform
 
     if name in MODELS:
         return int(MODELS[name].make_spec().resolution)  # type: ignore[attr-defined]
@@ -444,8 +444,8 @@ def prepared_variant(
     config: dict[str, Any] | None = None,
 ) -> Variant:
     """A variant running ``module`` (never modified) on ``example_input``'s size: the fast path
-    (:func:`effnets.fastpath.fast_model`) unless ``eager`` (a prepared copy: eval, device, precision, layout)."""
-    from effnets import fastpath
+    (:func:`fastpath.fast_model`) unless ``eager`` (a prepared copy: eval, device, precision, layout)."""
+    from effnets.runtime import fastpath
 
     device = torch.device(device)
     x = example_input if example_input.dim() == 4 else example_input.unsqueeze(0)
@@ -501,7 +501,7 @@ def model_variant(
     Raises:
         ValueError: unknown model, resolution below 8, unsupported precision (messages say what to do).
     """
-    from effnets.weights import load_model
+    from effnets.runtime.weights import load_model
 
     resolution = default_resolution(name) if resolution is None else int(resolution)
     if resolution < 8:

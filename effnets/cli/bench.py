@@ -55,7 +55,7 @@ def _print_result(title: str, r: Any, as_json: bool, extra: dict[str, Any]) -> N
 def _setup(args: argparse.Namespace):
     import torch
 
-    from effnets import inference
+    from effnets.runtime import inference
 
     _positive("--batch", args.batch)
     _positive("--repeats", args.repeats)
@@ -68,7 +68,7 @@ def _setup(args: argparse.Namespace):
 
 
 def cmd_bench_model(args: argparse.Namespace) -> int:
-    from effnets import bench
+    from effnets.runtime import bench
 
     device = _setup(args)
     if args.resolution is not None:
@@ -99,9 +99,9 @@ def cmd_bench_model(args: argparse.Namespace) -> int:
 
 
 def cmd_bench_block(args: argparse.Namespace) -> int:
-    from effnets import bench
     from effnets.blocks import get_block
-    from effnets.cli import UsageError, parse_sets, parse_shape
+    from effnets.cli.common import UsageError, parse_sets, parse_shape
+    from effnets.runtime import bench
     from effnets.spec import parse_fields
 
     device = _setup(args)
@@ -134,7 +134,7 @@ def cmd_bench_block(args: argparse.Namespace) -> int:
 
 
 def _common(p: argparse.ArgumentParser, repeats: int) -> None:
-    from effnets.inference import DEVICE_CHOICES, PRECISIONS
+    from effnets.runtime.inference import DEVICE_CHOICES, PRECISIONS
 
     p.add_argument("--batch", type=int, default=1, help="images per call (default 1)")
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="auto: CUDA, then MPS, then CPU")

@@ -33,7 +33,7 @@ class ZooRow:
         source: "effnets" (our builder, analytic counts) or "torchvision" (reference model, counts traced on meta).
         resolution: input side the counts (and timings) are for.
         params, macs, acts: learnable parameters, conv/linear MACs, conv/linear output elements (per image).
-        intensity: MACs per byte moved (fp32, batch 1; effnets' byte model in effnets.roofline.BYTE_MODEL).
+        intensity: MACs per byte moved (fp32, batch 1; effnets' byte model in effnets.analysis.roofline.BYTE_MODEL).
         depthwise_share: share of the MACs in depthwise convs.
         elementwise_per_mac: element-wise and activation ops per MAC (SE gates, residual adds, nonlinearities).
         layers: conv and linear layers.
@@ -72,15 +72,15 @@ class ZooRow:
 
 def all_names() -> list[str]:
     """Every model the zoo can show: effnets' registry, then torchvision's reference models."""
-    from effnets import weights as W
     from effnets.models import MODELS
+    from effnets.runtime import weights as pretrained
 
-    return list(MODELS) + [n for n in W.torchvision_reference_models() if n not in MODELS]
+    return list(MODELS) + [n for n in pretrained.torchvision_reference_models() if n not in MODELS]
 
 
 def _effnets_row(name: str, resolution: int | None) -> ZooRow:
+    from effnets.analysis.roofline import arithmetic_intensity
     from effnets.models import MODELS
-    from effnets.roofline import arithmetic_intensity
 
     info = MODELS[name]
     spec = info.make_spec(**({"resolution": resolution} if resolution else {}))
@@ -113,10 +113,10 @@ def _effnets_row(name: str, resolution: int | None) -> ZooRow:
 def _torchvision_row(name: str, resolution: int | None) -> ZooRow:
     import torchvision.models
 
-    from effnets import weights as W
     from effnets.counting import build_on_meta, flop_counter_macs, param_count, traced_structure
+    from effnets.runtime import weights as pretrained
 
-    res = resolution or W.eval_transform(name).crop
+    res = resolution or pretrained.eval_transform(name).crop
     meta = build_on_meta(lambda: torchvision.models.get_model(name, weights=None))
     weights = list(torchvision.models.get_model_weights(name))[0]
     top1 = float(weights.meta["_metrics"]["ImageNet-1K"]["acc@1"])
@@ -172,7 +172,7 @@ def table_rows(rows: list[ZooRow]) -> list[dict[str, Any]]:
 
 
 def attach_latency(rows: list[ZooRow], run) -> list[ZooRow]:
-    """Copy a :class:`effnets.bench.BenchRun`'s measurements into the rows (matched by model name)."""
+    """Copy a :class:`effnets.runtime.bench.BenchRun`'s measurements into the rows (matched by model name)."""
     by = {r.label: r for r in run.results}
     for row in rows:
         res = by.get(row.name)

@@ -6,10 +6,10 @@ import math
 
 import plotly.graph_objects as go
 
-from effnets.compare import CompareRow
+from effnets.analysis.compare import CompareRow
+from effnets.analysis.sampling import SamplingPicture
 from effnets.cost import EXTRA_KINDS, EXTRA_LABELS, Cost
 from effnets.report import human, scale_count, unit_label
-from effnets.sampling import SamplingPicture
 
 UNIT_NAMES = {"macs": "MACs", "flops": "FLOPs"}
 

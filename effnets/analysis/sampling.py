@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-from effnets import cost as C
+from effnets import cost
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def window_of(spec) -> Window:
     name = type(spec).__name__
     if name == "AsymmetricSpec":
         return Window((1, k), s, (0, k // 2), 1)
-    pad = C.same_padding(k, d) if p < 0 else p
+    pad = cost.same_padding(k, d) if p < 0 else p
     return Window((k, k), s, (pad, pad), d)
 
 
@@ -83,8 +83,8 @@ def picture(spec, in_hw: tuple[int, int], out_pos: tuple[int, int] | None, rf: t
     """
     w = window_of(spec)
     h, wd = in_hw
-    ho = C.out_size(h, w.kernel[0], w.stride, w.padding[0], w.dilation)
-    wo = C.out_size(wd, w.kernel[1], w.stride, w.padding[1], w.dilation)
+    ho = cost.out_size(h, w.kernel[0], w.stride, w.padding[0], w.dilation)
+    wo = cost.out_size(wd, w.kernel[1], w.stride, w.padding[1], w.dilation)
     if ho < 1 or wo < 1:
         raise ValueError(f"a {h}x{wd} input is too small for this window (output {ho}x{wo})")
     if out_pos is None:

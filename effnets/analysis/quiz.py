@@ -72,7 +72,7 @@ class Race:
         """The two latencies differ beyond their spread (one's p10 above the other's p90); True without spreads."""
         if self.p10_ms is None or self.p90_ms is None:
             return True
-        from effnets.verdicts import Timed, separated
+        from effnets.analysis.verdicts import Timed, separated
 
         a, b = (Timed(self.labels[i], self.macs[i], self.median_ms[i], self.p10_ms[i], self.p90_ms[i]) for i in (0, 1))
         return separated(a, b)
@@ -114,8 +114,8 @@ def race(
     threads: int = 1,
 ) -> Race:
     """Time two blocks (name, spec fields) interleaved on ``device`` with the same input (eager, inference mode)."""
-    from effnets import bench
     from effnets.blocks import get_block
+    from effnets.runtime import bench
 
     variants, macs, labels = [], [], []
     for i, (name, fields) in enumerate((first, second)):

@@ -1,0 +1,1 @@
+"""Plotly and Graphviz figures, one module per topic (no streamlit)."""
