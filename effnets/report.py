@@ -25,15 +25,3 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TiB"
-
-
-def unit_label(unit: str) -> str:
-    """Axis/column label for a count unit."""
-    return {"macs": "MACs (multiply-accumulates)", "flops": "FLOPs (= 2 x MACs)"}[unit]
-
-
-def scale_count(macs: int, unit: str) -> int:
-    """A MAC count in the chosen unit ('macs' or 'flops')."""
-    if unit not in ("macs", "flops"):
-        raise ValueError(f"unit '{unit}' must be 'macs' or 'flops'")
-    return macs * (2 if unit == "flops" else 1)

@@ -56,10 +56,11 @@ with st.sidebar:
     batch = forms.control(c3, S, "batch", "batch", help="Images per forward pass.")
     st.markdown("**Block settings**")
     values = forms.spec_widgets(info.spec, P)
-    unit, extras = common.counting_controls(P, st.sidebar)
+    counting = common.counting_controls(P, st.sidebar)
+    unit, extras = counting.unit, list(counting.extras)
 classroom.sidebar_controls()
 
-unit_name = block_figures.UNIT_NAMES[unit]
+unit_name = counting.name
 classroom.page_header(info.label, P)
 if note := st.session_state.pop(f"{P}._reset_note", None):
     st.info(note)
@@ -83,7 +84,7 @@ state.write(
 
 # ----- headline numbers ------------------------------------------------------------------------------------------
 key = cached.spec_key(spec)
-count = c.total_macs(extras) * (2 if unit == "flops" else 1)
+count = counting.total(c)
 act_bytes = (c.acts + spec.in_channels * h * w) * batch * 4
 m = st.columns(5)
 m[0].metric(
@@ -140,7 +141,7 @@ if (box := sec["Cost breakdown"]) is not None:
         if not_counted:
             st.caption(
                 "Not in the headline (tick them in the sidebar): "
-                + ", ".join(f"{k} {human(c.extra(k) * (2 if unit == 'flops' else 1))}" for k in not_counted)
+                + ", ".join(f"{k} {human(counting.scale(c.extra(k)))}" for k in not_counted)
             )
         st.markdown("**Layer by layer**")
         localized = st.column_config.NumberColumn(format="localized")
@@ -156,7 +157,7 @@ if (box := sec["Formula"]) is not None:
         st.latex(info.formula)
         st.markdown(
             f"With your numbers ({unit_name} = k_h · k_w · C_in/g · C_out · H_out · W_out for each conv"
-            + (", doubled for FLOPs" if unit == "flops" else "")
+            + (", doubled for FLOPs" if counting.factor == 2 else "")
             + "):"
         )
         for label, tex in block_figures.formula_lines(c):

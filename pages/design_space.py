@@ -44,9 +44,10 @@ with st.sidebar:
         seed_preset(name)
     info = MODELS[name]
     values = forms.spec_widgets(info.spec, P)
-    unit, extras = common.counting_controls(P, st.sidebar)
+    counting = common.counting_controls(P, st.sidebar)
+    unit, extras = counting.unit, list(counting.extras)
 classroom.sidebar_controls()
-unit_name = scaling.UNIT_NAMES[unit]
+unit_name = counting.name
 what = "conv + linear" + (" + " + ", ".join(extras) if extras else "")
 
 classroom.page_header("Design Space", P)
@@ -86,7 +87,7 @@ if (box := sec["RegNet generator"]) is not None:
             widths = [r.channels for r in cost.stages[1:-1]]
             k = st.columns(4)
             k[0].metric("Parameters", human(cost.params), help=f"{cost.params:,} learnable parameters.")
-            count = scaling.total_count(cost, unit, extras)
+            count = counting.total(cost)
             k[1].metric(f"{unit_name} per image", human(count), help=f"{count:,} {unit_name}: {what}.")
             k[2].metric("Blocks / stages", f"{spec.depth} / {len(widths)}", help="d blocks in runs of equal width.")
             k[3].metric(
@@ -107,7 +108,7 @@ if (box := sec["RegNet generator"]) is not None:
                 pd.DataFrame(scaling.stage_rows(cost, unit, extras)),
                 f"regnet_{name}_stages",
                 key=f"{P}.csv_stages",
-                column_config={c: localized for c in ("params", scaling.count_label(unit, extras))},
+                column_config={c: localized for c in ("params", counting.label)},
             )
             with st.expander("Block by block"):
                 classroom.table(pd.DataFrame(rows), f"regnet_{name}_blocks", key=f"{P}.csv_blocks")
@@ -230,7 +231,7 @@ if (box := sec["Random samples"]) is not None:
             m[0].metric("Networks", f"{summ.n}")
             m[1].metric(
                 f"median {unit_name}",
-                human(summ.macs_median * (2 if unit == "flops" else 1)),
+                human(counting.scale(summ.macs_median)),
                 help=f"10-90 % of the samples: {human(summ.macs_p10)}-{human(summ.macs_p90)} MACs (conv + linear).",
             )
             m[2].metric(

@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from effnets.analysis import scaling
-from effnets.models import FAMILIES, MODELS
+from effnets.models import FAMILIES, MODELS, family_models
 from effnets.report import human, human_bytes
 from effnets.ui import classroom, common, forms, models_cached, schema, state
 
@@ -47,10 +47,8 @@ state.defaults(S)
 # ----- controls --------------------------------------------------------------------------------------------------
 with st.sidebar:
     st.markdown("**Network**")
-    family = st.selectbox(
-        "Family", FAMILY_NAMES, format_func=lambda f: scaling.FAMILY_LABELS.get(f, f), key=f"{P}.family"
-    )
-    options = scaling.family_presets(family)
+    family = st.selectbox("Family", FAMILY_NAMES, format_func=lambda f: FAMILIES[f].label, key=f"{P}.family")
+    options = family_models(family)
     if st.session_state.get(f"{P}.preset") not in options:
         st.session_state[f"{P}.preset"] = options[0]
     name = st.selectbox("Preset", options, format_func=lambda n: MODELS[n].label, key=S.key("preset"))
@@ -95,7 +93,7 @@ with st.sidebar:
     missing = [a for a in scaling.AXES if a not in axes]
     if missing:
         st.caption(
-            f"{scaling.FAMILY_LABELS.get(family, family)} has no {' or '.join(missing)} multiplier; "
+            f"{FAMILIES[family].label} has no {' or '.join(missing)} multiplier; "
             + ("those factors of φ are not applied." if mode == "phi" else "its other settings are below.")
         )
 
@@ -107,10 +105,11 @@ with st.sidebar:
     b1, b2 = st.columns(2)
     batch = forms.control(b1, S, "batch", "batch N", help="Images per forward pass.")
     dtype = forms.control(b2, S, "dtype", "values as")
-    unit, extras = common.counting_controls(P, st.sidebar)
+    counting = common.counting_controls(P, st.sidebar)
+    unit, extras = counting.unit, list(counting.extras)
 classroom.sidebar_controls()
 
-unit_name = scaling.UNIT_NAMES[unit]
+unit_name = counting.name
 url = state.link(
     S,
     always=("preset",),
@@ -138,8 +137,8 @@ except ValueError as e:
 state.write(url, scaling.preset_changes(info, base, skip) or None)
 
 # ----- headline numbers ------------------------------------------------------------------------------------------
-count = scaling.total_count(cost, unit, extras)
-base_count = scaling.total_count(base_cost, unit, extras)
+count = counting.total(cost)
+base_count = counting.total(base_cost)
 what = "conv + linear" + (" + " + ", ".join(extras) if extras else "")
 res = getattr(spec, "resolution", None)
 values_bytes = scaling.DTYPE_BYTES[dtype]
@@ -185,7 +184,7 @@ for col, (axis, (sym, base_sym, base_val)) in zip(g[:3], bases.items(), strict=T
         delta_color="off",
         delta_arrow="off",
         help=(f"{base_sym}^φ = {base_val:g}^{phi:g}" if is_phi else f"the {axis} multiplier you set")
-        + ("" if applied else f" (not applied: {scaling.FAMILY_LABELS.get(family, family)} has no {axis} multiplier)"),
+        + ("" if applied else f" (not applied: {FAMILIES[family].label} has no {axis} multiplier)"),
     )
 g[3].metric(
     "α·β²·γ²",
@@ -250,7 +249,7 @@ if (box := sec["Stage table"]) is not None:
             pd.DataFrame(rows),
             f"{fname}_stages",
             key=f"{P}.csv_stages",
-            column_config={c: localized for c in ("params", scaling.count_label(unit, extras))},
+            column_config={c: localized for c in ("params", counting.label)},
         )
         st.caption(
             "As the EfficientNet paper's Table 1: resolution is each row's input, channels its output, stride that "
@@ -294,10 +293,10 @@ if (box := sec["B0-B7 map"]) is not None:
     with box:
         groups = {
             "EfficientNet B0-B7": models_cached.preset_points(tuple(scaling.b_series_names())),
-            "EfficientNet-Lite0-4": models_cached.preset_points(tuple(scaling.family_presets("efficientnet_lite"))),
+            "EfficientNet-Lite0-4": models_cached.preset_points(tuple(family_models("efficientnet_lite"))),
         }
         if family not in ("efficientnet", "efficientnet_lite"):
-            groups[scaling.FAMILY_LABELS.get(family, family)] = models_cached.preset_points(tuple(options))
+            groups[FAMILIES[family].label] = models_cached.preset_points(tuple(options))
         classroom.plot(
             scaling.params_macs_figure(groups, {"params": cost.params, "macs": cost.macs}, unit),
             f"{fname}_params_vs_macs",
@@ -325,7 +324,7 @@ if (box := sec["Published accuracy"]) is not None:
                 "network": p["label"],
                 "top-1 %": p["top1"],
                 "resolution": p["resolution"],
-                f"{unit_name} (exact)": p["macs"] * (2 if unit == "flops" else 1),
+                f"{unit_name} (exact)": counting.scale(p["macs"]),
                 "published MACs": human(p["published_macs"]) if p["published_macs"] else "",
                 "published params": human(p["published_params"]) if p["published_params"] else "",
                 "source": p["source"],

@@ -11,8 +11,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import effnets
+from effnets import units
 from effnets.analysis import scaling
-from effnets.models import MODELS, mobilenet_grid, sample_regnet_space, shufflenet_v1_groups_sweep
+from effnets.models import (
+    FAMILIES,
+    MODELS,
+    family_models,
+    mobilenet_grid,
+    sample_regnet_space,
+    shufflenet_v1_groups_sweep,
+)
 from effnets.models.regnet import stage_widths
 from effnets.models.scaling import regnet_widths
 
@@ -40,17 +48,17 @@ def b0_phi1_macs() -> int:
     ],
 )
 def test_scalable_axes_follow_the_spec_fields(family, axes):
-    info = MODELS[scaling.family_presets(family)[0]]
+    info = MODELS[family_models(family)[0]]
     assert scaling.scalable_axes(info.spec) == axes
 
 
 def test_every_family_has_a_label_and_presets():
     families = {i.family for i in MODELS.values()}
-    assert families <= set(scaling.FAMILY_LABELS)
+    assert families <= set(FAMILIES)
     for f in families:
-        assert scaling.family_presets(f)
+        assert family_models(f)
     with pytest.raises(ValueError, match="unknown family 'nope'"):
-        scaling.family_presets("nope")
+        family_models("nope")
 
 
 def test_phi_multipliers_are_the_papers_powers_on_the_axes_a_family_has():
@@ -103,9 +111,9 @@ def test_stage_rows_are_table_1_and_sum_to_the_totals():
     assert sum(r["MACs (conv + linear)"] for r in rows) == c.macs
     flops = scaling.stage_rows(c, "flops", ["bn", "act"])
     label = "FLOPs (conv + linear + bn + act)"
-    assert scaling.count_label("flops", ["bn", "act"]) == label
+    assert units.Counting("flops", ("bn", "act")).label == label
     assert sum(r[label] for r in flops) == 2 * (c.macs + c.total.extra("bn") + c.total.extra("act"))
-    assert scaling.total_count(c, "flops", ["bn", "act"]) == sum(r[label] for r in flops)
+    assert units.Counting("flops", ("act", "bn")).total(c) == sum(r[label] for r in flops)
 
 
 def test_extras_note_lists_only_what_is_not_counted():

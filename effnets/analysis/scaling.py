@@ -20,30 +20,17 @@ from typing import Any
 import plotly.graph_objects as go
 
 from effnets import cost as steps
+from effnets import units
 from effnets.cost import EXTRA_KINDS
-from effnets.models import MODELS, ModelCost, ModelInfo, ModelSpec, get_model, plan_cost
+from effnets.models import FAMILIES, MODELS, ModelCost, ModelInfo, ModelSpec, get_model, plan_cost
 from effnets.models.efficientnet import B_COEFFICIENTS, released_vs_compound
 from effnets.models.regnet import QUANTUM, RegNetModelSpec, stage_widths
 from effnets.models.regnet import plan as regnet_plan
 from effnets.models.scaling import compound_coefficients, regnet_widths
-from effnets.report import human, scale_count
-
-UNIT_NAMES = {"macs": "MACs", "flops": "FLOPs"}
+from effnets.report import human
 
 # ----- families and axes ----------------------------------------------------------------------------------------
 
-FAMILY_LABELS: dict[str, str] = {
-    "efficientnet": "EfficientNet B0-B7",
-    "efficientnet_lite": "EfficientNet-Lite0-4",
-    "mobilenet_v1": "MobileNetV1",
-    "mobilenet_v2": "MobileNetV2",
-    "shufflenet_v1": "ShuffleNet V1",
-    "shufflenet_v2": "ShuffleNet V2",
-    "squeezenet": "SqueezeNet",
-    "xception": "Xception",
-    "regnet": "RegNet X/Y",
-    "vgnet": "VGNet",
-}
 
 AXES: tuple[str, ...] = ("width", "depth", "resolution")
 AXIS_FIELD = {"width": "width_mult", "depth": "depth_mult", "resolution": "resolution"}
@@ -55,27 +42,7 @@ AXIS_RANGE = {"width": (0.25, 3.0), "depth": (0.25, 4.0), "resolution": (0.1, 3.
 
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
 USER_COLOR = "#d62728"  # the user's configuration, in every figure
-FAMILY_COLORS = {
-    "efficientnet": "#1f77b4",
-    "efficientnet_lite": "#ff7f0e",
-    "mobilenet_v1": "#2ca02c",
-    "mobilenet_v2": "#9467bd",
-    "shufflenet_v1": "#8c564b",
-    "shufflenet_v2": "#e377c2",
-    "squeezenet": "#17becf",
-    "xception": "#bcbd22",
-    "regnet": "#7f7f7f",
-    "vgnet": "#393b79",
-}
 SI = {"exponentformat": "SI"}  # 1G, not plotly's default 1B, as the metrics write it
-
-
-def family_presets(family: str) -> list[str]:
-    """Registry names of a family's presets, in registry order."""
-    names = [n for n, i in MODELS.items() if i.family == family]
-    if not names:
-        raise ValueError(f"unknown family '{family}' (known: {', '.join(FAMILY_LABELS)})")
-    return names
 
 
 def scalable_axes(spec_cls: type[ModelSpec]) -> tuple[str, ...]:
@@ -193,8 +160,8 @@ def rounding_effects(base_cost: ModelCost, cost: ModelCost, m: Multipliers, unit
     lines = []
     for _, stage, op, changes, excess in found:
         lines.append(
-            f"stage {stage} ({op}): {'; '.join(changes)}: {scale_count(round(excess), unit):+,} "
-            f"{UNIT_NAMES[unit]} against its share of the prediction"
+            f"stage {stage} ({op}): {'; '.join(changes)}: {units.scale(round(excess), unit):+,} "
+            f"{units.NAMES[unit]} against its share of the prediction"
         )
     if lines:
         share = total / gap if gap else 0
@@ -226,23 +193,13 @@ def preset_changes(info: ModelInfo, values: ModelSpec | Mapping[str, Any], skip:
 # ----- counting ---------------------------------------------------------------------------------------------------
 
 
-def count_label(unit: str, extras: Sequence[str] = ()) -> str:
-    """What a count column holds: 'MACs (conv + linear)', 'FLOPs (conv + linear + bn)'."""
-    return f"{UNIT_NAMES[unit]} (" + " + ".join(["conv + linear", *extras]) + ")"
-
-
-def total_count(cost: ModelCost, unit: str, extras: Sequence[str] = ()) -> int:
-    """The headline count: conv + linear MACs plus the chosen extras lines, doubled for FLOPs."""
-    return scale_count(cost.total.total_macs(tuple(extras)), unit)
-
-
 def stage_rows(cost: ModelCost, unit: str, extras: Sequence[str] = ()) -> list[dict]:
     """The stage table as in the EfficientNet paper's Table 1, with each row's exact share of the cost.
 
     Columns: stage, operator, resolution (the row's input H x W), channels (output), layers, kernel, stride (of the
-    row's first layer), expand ratio, params (learnable) and the count (named by :func:`count_label`).
+    row's first layer), expand ratio, params (learnable) and the count (named by :attr:`effnets.units.Counting.label`).
     """
-    label = count_label(unit, extras)
+    label = units.Counting(unit, tuple(extras)).label
     rows = []
     for r in cost.stages:
         n = r.macs + sum(r.extras[k] for k in extras)
@@ -257,7 +214,7 @@ def stage_rows(cost: ModelCost, unit: str, extras: Sequence[str] = ()) -> list[d
                 "stride": r.stride,
                 "expand ratio": f"{r.expand_ratio:g}" if r.expand_ratio else "",
                 "params": r.params,
-                label: scale_count(n, unit),
+                label: units.scale(n, unit),
             }
         )
     return rows
@@ -497,7 +454,7 @@ def released_points(rows: Sequence[Mapping[str, Any]]) -> list[dict]:
 
 def released_display_rows(rows: Sequence[Mapping[str, Any]], unit: str) -> list[dict]:
     """:func:`released_table` as a compact table for the page."""
-    u = UNIT_NAMES[unit]
+    u = units.NAMES[unit]
     out = []
     for r in rows:
         out.append(
@@ -510,8 +467,8 @@ def released_display_rows(rows: Sequence[Mapping[str, Any]], unit: str) -> list[
                 "phi implied by w, d, r": (
                     f"{r['width_implied_phi']:.2f}, {r['depth_implied_phi']:.2f}, {r['resolution_implied_phi']:.2f}"
                 ),
-                f"{u} released": human(scale_count(r["macs_released"], unit)),
-                f"{u} compound": human(scale_count(r["macs_compound"], unit)) if r["macs_compound"] else "n/a",
+                f"{u} released": human(units.scale(r["macs_released"], unit)),
+                f"{u} compound": human(units.scale(r["macs_compound"], unit)) if r["macs_compound"] else "n/a",
                 "params released": human(r["params_released"]),
                 "params compound": human(r["params_compound"]) if r["params_compound"] else "n/a",
                 "(αβ²γ²)^φ": round(r["predicted_ratio"], 2),
@@ -647,7 +604,7 @@ def multiplier_figure(sweeps: Mapping[str, Sequence[Mapping]], current: Multipli
     line at your current value of the multiplier."""
     axes = [a for a in AXES if sweeps.get(a)]
     doms = _domains(max(1, len(axes)))
-    u = UNIT_NAMES[unit]
+    u = units.NAMES[unit]
     data: list[dict] = []
     layout: dict[str, Any] = {"annotations": [], "shapes": []}
     for i, axis in enumerate(axes):
@@ -660,7 +617,7 @@ def multiplier_figure(sweeps: Mapping[str, Sequence[Mapping]], current: Multipli
             {
                 "type": "scatter",
                 "x": x,
-                "y": [scale_count(r["macs"], unit) for r in rows],
+                "y": [units.scale(r["macs"], unit) for r in rows],
                 "mode": "lines+markers",
                 "name": f"exact {u} of the rounded network",
                 "line": {"color": COLORS[0]},
@@ -675,7 +632,7 @@ def multiplier_figure(sweeps: Mapping[str, Sequence[Mapping]], current: Multipli
             {
                 "type": "scatter",
                 "x": x,
-                "y": [scale_count(r["law"], unit) if r["law"] else None for r in rows],
+                "y": [units.scale(r["law"], unit) if r["law"] else None for r in rows],
                 "mode": "lines",
                 "name": "law: preset × d, w², r²",
                 "line": {"color": "#7f7f7f", "dash": "dash"},
@@ -803,7 +760,7 @@ def law_figure(
 
 def params_macs_figure(groups: Mapping[str, Sequence[Mapping]], user: Mapping[str, Any] | None, unit: str) -> go.Figure:
     """Params against MACs (log-log) of preset groups (e.g. B0-B7, Lite0-4), with the user's configuration."""
-    u = UNIT_NAMES[unit]
+    u = units.NAMES[unit]
     symbols = ("circle", "diamond", "square", "triangle-up", "cross")
     data: list[dict] = []
     for i, (name, rows) in enumerate(groups.items()):
@@ -811,7 +768,7 @@ def params_macs_figure(groups: Mapping[str, Sequence[Mapping]], user: Mapping[st
         data.append(
             {
                 "type": "scatter",
-                "x": [scale_count(r["macs"], unit) for r in rows],
+                "x": [units.scale(r["macs"], unit) for r in rows],
                 "y": [r["params"] for r in rows],
                 "mode": "lines+markers+text",
                 "text": [_short(r["label"]) for r in rows],
@@ -830,7 +787,7 @@ def params_macs_figure(groups: Mapping[str, Sequence[Mapping]], user: Mapping[st
         data.append(
             {
                 "type": "scatter",
-                "x": [scale_count(user["macs"], unit)],
+                "x": [units.scale(user["macs"], unit)],
                 "y": [user["params"]],
                 "mode": "markers+text",
                 "text": ["you"],
@@ -856,11 +813,11 @@ def published_figure(points: Sequence[Mapping], user_macs: int | None, unit: str
     """Published ImageNet top-1 against the exact MACs of the network each figure describes, one colour per family,
     filled circles for papers and official code, open diamonds for torchvision's own training; hover shows the
     source."""
-    u = UNIT_NAMES[unit]
+    u = units.NAMES[unit]
     data: list[dict] = []
     families = list(dict.fromkeys(p["family"] for p in points))
     for i, fam in enumerate(families):
-        color = FAMILY_COLORS.get(fam, COLORS[i % len(COLORS)])
+        color = FAMILIES[fam].color if fam in FAMILIES else COLORS[i % len(COLORS)]
         for tv in (False, True):
             pts = [p for p in points if p["family"] == fam and p["torchvision"] == tv]
             if not pts:
@@ -868,7 +825,7 @@ def published_figure(points: Sequence[Mapping], user_macs: int | None, unit: str
             data.append(
                 {
                     "type": "scatter",
-                    "x": [scale_count(p["macs"], unit) for p in pts],
+                    "x": [units.scale(p["macs"], unit) for p in pts],
                     "y": [p["top1"] for p in pts],
                     "mode": "markers",
                     "marker": {
@@ -877,7 +834,7 @@ def published_figure(points: Sequence[Mapping], user_macs: int | None, unit: str
                         "symbol": "diamond-open" if tv else "circle",
                         "line": {"width": 2 if tv else 0.5, "color": color},
                     },
-                    "name": FAMILY_LABELS.get(fam, fam) + (" (torchvision)" if tv else ""),
+                    "name": (FAMILIES[fam].label if fam in FAMILIES else fam) + (" (torchvision)" if tv else ""),
                     "customdata": [
                         [
                             p["label"],
@@ -900,7 +857,7 @@ def published_figure(points: Sequence[Mapping], user_macs: int | None, unit: str
         "legend": {"orientation": "v", "x": 1.02, "y": 1, "yanchor": "top"},
     }
     if user_macs:
-        x = scale_count(user_macs, unit)
+        x = units.scale(user_macs, unit)
         layout["shapes"] = [
             {
                 "type": "line",
@@ -1122,12 +1079,12 @@ def rounding_table(sides: Sequence[RoundingSide], unit: str) -> list[dict]:
                 row[f"{s.rounding}: width × blocks (g)"] = ""
         row["differs"] = "yes" if len(set(vals)) > 1 else ""
         rows.append(row)
-    u = UNIT_NAMES[unit]
+    u = units.NAMES[unit]
     rows.append(
         {
             "stage": "total",
             **{
-                f"{s.rounding}: width × blocks (g)": f"{human(s.params)} params, {human(scale_count(s.macs, unit))} {u}"
+                f"{s.rounding}: width × blocks (g)": f"{human(s.params)} params, {human(units.scale(s.macs, unit))} {u}"
                 for s in sides
             },
             "differs": "yes" if len({(s.params, s.macs) for s in sides}) > 1 else "",
@@ -1159,13 +1116,13 @@ def mobilenet_heatmaps(rows: Sequence[Mapping], unit: str, model_label: str) -> 
     alphas = sorted({r["width_mult"] for r in rows})
     res = sorted({r["resolution"] for r in rows})
     by = {(r["width_mult"], r["resolution"]): r for r in rows}
-    u = UNIT_NAMES[unit]
+    u = units.NAMES[unit]
     doms = _domains(2, 0.16)
     xlab = [f"{r} (ρ={r / 224:.3g})" for r in res]
     ylab = [f"α={a:g}" for a in alphas]
     data, annotations = [], []
     layout: dict[str, Any] = {}
-    panels = (("params", 1, "learnable parameters"), ("macs", 2 if unit == "flops" else 1, f"{u} (conv + linear)"))
+    panels = (("params", 1, "learnable parameters"), ("macs", units.FACTORS[unit], f"{u} (conv + linear)"))
     for i, (key, scale, title) in enumerate(panels):
         sfx = "" if i == 0 else "2"
         z = [[by[(a, r)][key] * scale if (a, r) in by else None for r in res] for a in alphas]
@@ -1216,10 +1173,10 @@ def shufflenet_rows(sweep: Sequence[Mapping], published: Mapping[int, Mapping]) 
 def shufflenet_figure(sweep: Sequence[Mapping], unit: str) -> go.Figure:
     """Three panels per number of groups g: output channels of stages 2-4, MACs (or FLOPs), and params. More groups
     make the 1x1 convs cheaper, so at about equal cost the stages get wider."""
-    u = UNIT_NAMES[unit]
+    u = units.NAMES[unit]
     gs = [f"g={r['groups']}" for r in sweep]
     doms = _domains(3, 0.08)
-    macs = [scale_count(r["macs"], unit) for r in sweep]
+    macs = [units.scale(r["macs"], unit) for r in sweep]
     params = [r["params"] for r in sweep]
     data: list[dict] = [
         {
@@ -1313,8 +1270,8 @@ def sample_figures(samples: Sequence[Mapping], presets: Sequence[Mapping], unit:
     """(distribution, scatter) of sampled networks: a histogram of MACs on a log axis with the empirical cumulative
     distribution (the RegNet paper summarises design spaces by such EDFs), and params against MACs with the RegNet
     presets for reference."""
-    u = UNIT_NAMES[unit]
-    vals = [scale_count(s["macs"], unit) for s in samples]
+    u = units.NAMES[unit]
+    vals = [units.scale(s["macs"], unit) for s in samples]
     pos = [v for v in vals if v > 0]
     data: list[dict] = []
     if pos:
@@ -1395,7 +1352,7 @@ def sample_figures(samples: Sequence[Mapping], presets: Sequence[Mapping], unit:
         sdata.append(
             {
                 "type": "scatter",
-                "x": [scale_count(p["macs"], unit) for p in presets],
+                "x": [units.scale(p["macs"], unit) for p in presets],
                 "y": [p["params"] for p in presets],
                 "mode": "markers+text",
                 "text": [_short(p["label"]) for p in presets],
@@ -1419,7 +1376,7 @@ def sample_figures(samples: Sequence[Mapping], presets: Sequence[Mapping], unit:
 
 def sample_table(samples: Sequence[Mapping], unit: str) -> list[dict]:
     """Sampled networks as rows (for the CSV download)."""
-    u = UNIT_NAMES[unit]
+    u = units.NAMES[unit]
     return [
         {
             "depth d": s["depth"],
@@ -1431,7 +1388,7 @@ def sample_table(samples: Sequence[Mapping], unit: str) -> list[dict]:
             "stage widths": " / ".join(map(str, s["stage_widths"])),
             "stage depths": " / ".join(map(str, s["stage_depths"])),
             "params": s["params"],
-            f"{u} (conv + linear)": scale_count(s["macs"], unit),
+            f"{u} (conv + linear)": units.scale(s["macs"], unit),
         }
         for s in samples
     ]
@@ -1466,4 +1423,4 @@ def b_series_names() -> list[str]:
 def extras_note(cost: ModelCost, extras: Sequence[str], unit: str) -> str:
     """'Not in the headline: bn 4.8M, act 4.8M' for extras the user did not tick."""
     rest = [k for k in EXTRA_KINDS if k not in extras and cost.total.extra(k)]
-    return ", ".join(f"{k} {human(scale_count(cost.total.extra(k), unit))}" for k in rest)
+    return ", ".join(f"{k} {human(units.scale(cost.total.extra(k), unit))}" for k in rest)

@@ -6,29 +6,28 @@ import math
 
 import plotly.graph_objects as go
 
+from effnets import units
 from effnets.analysis.compare import CompareRow
 from effnets.analysis.sampling import SamplingPicture
 from effnets.cost import EXTRA_KINDS, EXTRA_LABELS, Cost
-from effnets.report import human, scale_count, unit_label
-
-UNIT_NAMES = {"macs": "MACs", "flops": "FLOPs"}
+from effnets.report import human
 
 
 def breakdown_rows(cost: Cost, include: list[str] | tuple[str, ...], unit: str, batch: int = 1) -> list[dict]:
     """The count as lines: conv/linear first, then each extras line the user opted in to, then the total."""
-    u = UNIT_NAMES[unit]
+    u = units.NAMES[unit]
     rows = [
         {
             "line": f"conv + linear {u}",
             "what it counts": "multiply-accumulates of every conv and linear layer (the papers' unit)"
-            + (" x 2" if unit == "flops" else ""),
-            "count": scale_count(cost.macs, unit) * batch,
+            + (" x 2" if units.FACTORS[unit] == 2 else ""),
+            "count": units.scale(cost.macs, unit) * batch,
         }
     ]
     for k in EXTRA_KINDS:
         if k in include:
             rows.append(
-                {"line": k, "what it counts": EXTRA_LABELS[k], "count": scale_count(cost.extra(k), unit) * batch}
+                {"line": k, "what it counts": EXTRA_LABELS[k], "count": units.scale(cost.extra(k), unit) * batch}
             )
     total = sum(r["count"] for r in rows)
     rows.append({"line": "total", "what it counts": "sum of the lines above", "count": total})
@@ -46,8 +45,8 @@ def step_rows(cost: Cost, unit: str) -> list[dict]:
                 "kind": s.kind,
                 "output": "x".join(map(str, s.out_shape)),
                 "params": s.params,
-                UNIT_NAMES[unit]: scale_count(s.macs, unit),
-                "extra ops": scale_count(s.extra, unit),
+                units.NAMES[unit]: units.scale(s.macs, unit),
+                "extra ops": units.scale(s.extra, unit),
             }
         )
     return out
@@ -62,10 +61,10 @@ def comparison_figure(rows: list[CompareRow], metric: str, unit: str, current: s
     """Horizontal bars of every block's params or MACs/FLOPs (log scale), the standard conv as the reference line."""
     ok = [r for r in rows if r.macs is not None][::-1]
     base = next((r for r in ok if r.name == "standard"), None)
-    vals = [r.params if metric == "params" else scale_count(r.macs, unit) for r in ok]
+    vals = [r.params if metric == "params" else units.scale(r.macs, unit) for r in ok]
     ref = None
     if base is not None:
-        ref = base.params if metric == "params" else scale_count(base.macs, unit)
+        ref = base.params if metric == "params" else units.scale(base.macs, unit)
     text = []
     for v in vals:
         ratio = ""
@@ -87,7 +86,7 @@ def comparison_figure(rows: list[CompareRow], metric: str, unit: str, current: s
     )
     if ref:
         fig.add_vline(x=ref, line_dash="dot", line_color="#7f7f7f")
-    xtitle = "parameters (learnable), log scale" if metric == "params" else unit_label(unit) + ", log scale"
+    xtitle = "parameters (learnable), log scale" if metric == "params" else units.LABELS[unit] + ", log scale"
     fig.update_layout(
         xaxis_title=xtitle,
         xaxis_type="log",

@@ -8,23 +8,11 @@ import statistics
 import plotly.graph_objects as go
 
 from effnets.analysis.zoo import ZooRow, pareto_front
-
-FAMILY_COLORS = {
-    "efficientnet": "#1f77b4",
-    "efficientnet_lite": "#aec7e8",
-    "mobilenet_v1": "#ff7f0e",
-    "mobilenet_v2": "#ffbb78",
-    "shufflenet_v1": "#2ca02c",
-    "shufflenet_v2": "#98df8a",
-    "squeezenet": "#d62728",
-    "xception": "#9467bd",
-    "regnet": "#8c564b",
-    "vgnet": "#e377c2",
-}
+from effnets.models import FAMILIES
 
 
 def _color(r: ZooRow) -> str:
-    return FAMILY_COLORS.get(r.family, "#7f7f7f")
+    return FAMILIES[r.family].color if r.family in FAMILIES else "#7f7f7f"  # torchvision-only rows: grey
 
 
 def spread_labels(xy: list[tuple[float, float]]) -> list[str]:

@@ -6,24 +6,23 @@ into a stage table (:class:`effnets.models.network.Plan`), and registers one :cl
 (``efficientnet_b3`` = the EfficientNet spec with B3's coefficients). Building and costing both read the plan, so the
 analytic cost never needs the module, and the tests check them against each other and against torchvision.
 
-Published figures (papers, official code, torchvision's weight metadata) live here with their source, as written
-there ("5.3M", "0.39B"); the tolerance of a comparison is half a unit of the figure's last digit.
+Each family file also registers its :class:`FamilyInfo` (label, colour, paper, scaling rule), so no other file lists
+families. This module is the registry; the cost of a plan is in :mod:`effnets.models.network`, published figures in
+:mod:`effnets.models.published`, the scaling rules and sweeps in :mod:`effnets.models.scaling`.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from torch import nn
 
-from effnets import cost as steps
-from effnets.cost import EXTRA_KINDS, Cost
-from effnets.models.network import Classifier, Network, Plan
+from effnets.models.network import Classifier, ModelCost, Network, Plan, StageRow, plan_cost
+from effnets.models.published import Published, parse_figure
 from effnets.spec import OutputTooSmall, Spec, make_spec, param
 
 # ----- specs ----------------------------------------------------------------------------------------------------
@@ -64,233 +63,55 @@ def dropout_param(default: float) -> Any:
     )
 
 
-# ----- published figures ----------------------------------------------------------------------------------------
-
-_UNITS = {"": 1, "K": 1e3, "M": 1e6, "B": 1e9, "G": 1e9}
-_FIGURE = re.compile(r"^\s*([0-9][0-9,]*(?:\.[0-9]+)?)\s*([KMBG]?)\s*$")
-
-
-def parse_figure(text: str) -> tuple[float, float]:
-    """A figure as a paper writes it -> (value, tolerance): '5.3M' -> (5.3e6, 0.05e6); '22,855,952' -> (22855952, 0).
-
-    The tolerance is half a unit of the last written digit: the most the true value can differ from the figure if
-    the source rounded correctly.
-    """
-    m = _FIGURE.match(text)
-    if not m:
-        raise ValueError(f"published figure '{text}' is not a number with an optional K/M/B/G unit")
-    digits, unit = m.group(1).replace(",", ""), m.group(2)
-    scale = _UNITS[unit]
-    decimals = len(digits.split(".")[1]) if "." in digits else 0
-    value = float(digits) * scale
-    tol = 0.0 if (not unit and decimals == 0) else 0.5 * 10.0**-decimals * scale
-    return value, tol
-
-
-@dataclass(frozen=True)
-class Published:
-    """Figures a paper, an official repository or torchvision's weight metadata gives for a network.
-
-    Attributes:
-        params: learnable parameters (None if the source gives none).
-        macs: multiply-accumulates at ``resolution`` (the papers' "FLOPs"/"MAdds").
-        top1: ImageNet top-1 accuracy in percent.
-        resolution: the input side the figures are for.
-        source: where they come from (paper table, file, enum).
-        params_tol, macs_tol: half a unit of the figure's last written digit.
-        fields: spec fields (beyond the preset's) the figures describe, e.g. {"se": True} or {"groups": 8}.
-        mismatch: "params" and/or "macs" where the exact count of the network the source describes knowingly
-            differs from its figure by more than the rounding; ``note`` says why.
-        note: the explanation of a mismatch, or what the figure covers.
-        macs_scope: what the MACs figure counts: "all" (every conv and linear layer) or "no_fc" (all but the final
-            fully connected layer, as some papers count).
-    """
-
-    params: float | None
-    macs: float | None
-    top1: float | None
-    resolution: int | None
-    source: str
-    params_tol: float = 0.0
-    macs_tol: float = 0.0
-    fields: Mapping[str, Any] = field(default_factory=dict)
-    mismatch: tuple[str, ...] = ()
-    note: str = ""
-    macs_scope: str = "all"
-
-    @classmethod
-    def of(
-        cls,
-        source: str,
-        *,
-        params: str | None = None,
-        macs: str | None = None,
-        top1: float | None = None,
-        resolution: int | None = None,
-        fields: Mapping[str, Any] | None = None,
-        mismatch: tuple[str, ...] = (),
-        note: str = "",
-        macs_scope: str = "all",
-    ) -> Published:
-        """Figures as the source writes them: ``Published.of("paper", params="5.3M", macs="0.39B", top1=77.1)``."""
-        if macs_scope not in ("all", "no_fc"):
-            raise ValueError(f"macs_scope='{macs_scope}' is not one of all, no_fc")
-        p, pt = parse_figure(params) if params else (None, 0.0)
-        m, mt = parse_figure(macs) if macs else (None, 0.0)
-        return cls(p, m, top1, resolution, source, pt, mt, dict(fields or {}), tuple(mismatch), note, macs_scope)
-
-    def agrees(self, what: str, exact: int) -> bool | None:
-        """Whether an exact count lies within the figure's rounding (None when the source gives no figure)."""
-        value = self.params if what == "params" else self.macs
-        tol = self.params_tol if what == "params" else self.macs_tol
-        if value is None:
-            return None
-        return abs(exact - value) <= tol * (1 + 1e-9)
-
-
-# ----- costs ----------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class StageRow:
-    """One row of a stage table like the EfficientNet paper's Table 1, with its exact cost.
-
-    Attributes:
-        stage: 1-based row number (the stem is stage 1, as in Table 1).
-        operator: what the row does.
-        resolution: the INPUT resolution (H, W) of the row.
-        channels: output channels (for a row that ends in pooling and a classifier, the channels it pools, as in
-            Table 1: B0's head row has 1280).
-        layers: number of layers (blocks) in the row.
-        kernel: main kernel size (None when not a single conv kernel).
-        stride: stride of the row's first layer.
-        expand_ratio: MBConv expansion t where it applies.
-        params, macs, acts: the row's share of the totals.
-        extras: the row's share of each extras line (bn, act, elementwise, pool, sampling).
-        output_shape: (C, H, W) after the row.
-    """
-
-    stage: int
-    operator: str
-    resolution: tuple[int, int]
-    channels: int
-    layers: int
-    kernel: int | None
-    stride: int
-    expand_ratio: float | None
-    params: int
-    macs: int
-    acts: int
-    extras: dict[str, int]
-    output_shape: tuple[int, int, int]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "stage": self.stage,
-            "operator": self.operator,
-            "resolution": list(self.resolution),
-            "channels": self.channels,
-            "layers": self.layers,
-            "kernel": self.kernel,
-            "stride": self.stride,
-            "expand_ratio": self.expand_ratio,
-            "params": self.params,
-            "macs": self.macs,
-            "acts": self.acts,
-            "extras": dict(self.extras),
-            "output_shape": list(self.output_shape),
-        }
-
-
-@dataclass(frozen=True)
-class ModelCost:
-    """Analytic cost of a whole network: the totals and one :class:`StageRow` per row of its stage table (the rows
-    sum to the totals)."""
-
-    total: Cost
-    stages: list[StageRow]
-    input_shape: tuple[int, int, int]
-
-    @property
-    def params(self) -> int:
-        return self.total.params
-
-    @property
-    def macs(self) -> int:
-        return self.total.macs
-
-    @property
-    def flops(self) -> int:
-        return self.total.flops
-
-    @property
-    def acts(self) -> int:
-        return self.total.acts
-
-    @property
-    def output_shape(self) -> tuple[int, int, int]:
-        return self.total.output_shape
-
-    def to_dict(self, stages: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "params": self.params,
-            "macs": self.macs,
-            "flops": self.flops,
-            "acts": self.acts,
-            "input_shape": list(self.input_shape),
-            "output_shape": list(self.output_shape),
-            "extras": self.total.extras_dict,
-        }
-        if stages:
-            out["stages"] = [r.to_dict() for r in self.stages]
-        return out
-
-
-def plan_cost(plan: Plan, record_steps: bool = True) -> ModelCost:
-    """Cost a plan row by row. ``record_steps=False`` skips the per-layer step records (for sweeps)."""
-    x = steps.start(*plan.input_shape, record_steps=record_steps)
-    rows: list[StageRow] = []
-    for i, st in enumerate(plan.stages, 1):
-        before = x
-        channels = None  # Table 1's #Channels: the head row's is the width it pools, not the class count
-        for layer in st.layers:
-            if isinstance(layer, Classifier) and channels is None:
-                channels = x.c
-            x = layer.cost(x)
-        rows.append(
-            StageRow(
-                stage=i,
-                operator=st.operator,
-                resolution=(before.h, before.w),
-                channels=x.c if channels is None else channels,
-                layers=st.depth,
-                kernel=st.kernel,
-                stride=st.stride,
-                expand_ratio=st.expand_ratio,
-                params=x.params - before.params,
-                macs=x.macs - before.macs,
-                acts=x.acts - before.acts,
-                extras={k: a - b for k, a, b in zip(EXTRA_KINDS, x.extras, before.extras, strict=True)},
-                output_shape=x.output_shape,
-            )
-        )
-    return ModelCost(total=x, stages=rows, input_shape=plan.input_shape)
-
-
 # ----- the registry ---------------------------------------------------------------------------------------------
 
-FAMILIES: tuple[str, ...] = (
-    "efficientnet",
-    "efficientnet_lite",
-    "mobilenet_v1",
-    "mobilenet_v2",
-    "shufflenet_v1",
-    "shufflenet_v2",
-    "squeezenet",
-    "xception",
-    "regnet",
-    "vgnet",
-)
+
+@dataclass(frozen=True)
+class FamilyInfo:
+    """A family of networks, registered by its own file before its presets: every list of families (the Scaling
+    Lab's choices, figure legends and colours, the registry's order) reads :data:`FAMILIES`.
+
+    Attributes:
+        name: registry key (``efficientnet_lite``); a preset's :attr:`ModelInfo.family`.
+        label: human name ("EfficientNet-Lite0-4").
+        color: its colour in every figure.
+        paper, url: the paper (or official code) the family comes from.
+        scaling: one sentence: how the family is scaled (the rule its multipliers follow), or that it is not.
+        order: position in lists (lower first); families of one file share a decade.
+    """
+
+    name: str
+    label: str
+    color: str
+    paper: str
+    url: str
+    scaling: str
+    order: int
+
+
+FAMILIES: dict[str, FamilyInfo] = {}
+
+
+def register_family(info: FamilyInfo) -> FamilyInfo:
+    """Add a family (called in its file, before the family's presets are registered)."""
+    if info.name in FAMILIES:
+        raise RuntimeError(f"family '{info.name}' registered twice")
+    FAMILIES[info.name] = info
+    return info
+
+
+def get_family(name: str) -> FamilyInfo:
+    """Look up a family; an unknown name raises ValueError listing the known ones."""
+    try:
+        return FAMILIES[name]
+    except KeyError:
+        raise ValueError(f"unknown family '{name}' (known: {', '.join(FAMILIES)})") from None
+
+
+def family_models(family: str) -> list[str]:
+    """The registered presets of a family, in registry order."""
+    get_family(family)
+    return [n for n, i in MODELS.items() if i.family == family]
 
 
 @dataclass(frozen=True)
@@ -442,7 +263,6 @@ class ModelInfo:
 
 
 def _final_fc_macs(plan: Plan) -> int:
-    from effnets.models.network import Classifier
 
     return sum(
         layer.in_features * layer.num_classes for layer in plan.stages[-1].layers if isinstance(layer, Classifier)
@@ -457,7 +277,7 @@ def register(info: ModelInfo) -> ModelInfo:
     if info.name in MODELS:
         raise RuntimeError(f"model '{info.name}' registered twice")
     if info.family not in FAMILIES:
-        raise RuntimeError(f"model '{info.name}': unknown family '{info.family}'")
+        raise RuntimeError(f"model '{info.name}': family '{info.family}' is not registered (register_family first)")
     info.make_spec()  # the preset must be a valid spec
     MODELS[info.name] = info
     return info
@@ -471,16 +291,29 @@ def get_model(name: str) -> ModelInfo:
         raise ValueError(f"unknown model '{name}' (known models: {', '.join(MODELS)})") from None
 
 
+_NOT_FAMILIES = ("network", "published", "scaling")
+
+
 def _discover() -> None:
     for mod in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        if mod.name not in ("network", "scaling") and not mod.name.startswith("_"):
+        if mod.name not in _NOT_FAMILIES and not mod.name.startswith("_"):
             importlib.import_module(f"{__name__}.{mod.name}")
 
 
+def sort_registries() -> None:
+    """Order :data:`FAMILIES` by their ``order`` and :data:`MODELS` by family, then registration (run after
+    discovery; a test that registers a throwaway family calls it again)."""
+    families = sorted(FAMILIES.values(), key=lambda f: (f.order, f.name))
+    FAMILIES.clear()
+    FAMILIES.update((f.name, f) for f in families)
+    rank = {name: i for i, name in enumerate(FAMILIES)}
+    models = sorted(MODELS.items(), key=lambda kv: rank[kv[1].family])
+    MODELS.clear()
+    MODELS.update(models)
+
+
 _discover()
-_sorted = sorted(MODELS.items(), key=lambda kv: FAMILIES.index(kv[1].family))
-MODELS.clear()
-MODELS.update(_sorted)
+sort_registries()
 
 from effnets.models.efficientnet import released_vs_compound  # noqa: E402
 from effnets.models.mobilenet import mobilenet_grid  # noqa: E402
@@ -498,6 +331,10 @@ from effnets.models.shufflenet import shufflenet_v1_groups_sweep, shufflenet_v1_
 __all__ = [
     "MODELS",
     "FAMILIES",
+    "FamilyInfo",
+    "register_family",
+    "get_family",
+    "family_models",
     "ModelInfo",
     "ModelSpec",
     "ModelCost",

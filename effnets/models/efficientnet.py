@@ -7,7 +7,17 @@ import math
 from dataclasses import dataclass
 
 from effnets.blocks.mbconv import MBConv, MBConvSpec
-from effnets.models import ModelInfo, ModelSpec, Published, dropout_param, num_classes_param, register, resolution_param
+from effnets.models import (
+    FamilyInfo,
+    ModelInfo,
+    ModelSpec,
+    Published,
+    dropout_param,
+    num_classes_param,
+    register,
+    register_family,
+    resolution_param,
+)
 from effnets.models.network import Block, Classifier, Conv, Plan, Stage
 from effnets.models.scaling import compound_coefficients, round_filters, round_repeats
 from effnets.spec import param
@@ -15,6 +25,36 @@ from effnets.spec import param
 PAPER = "Tan & Le 2019, EfficientNet: Rethinking Model Scaling for Convolutional Neural Networks"
 URL = "https://arxiv.org/abs/1905.11946"
 LITE_SOURCE = "tensorflow/tpu models/official/efficientnet/lite/README.md"
+
+register_family(
+    FamilyInfo(
+        name="efficientnet",
+        label="EfficientNet B0-B7",
+        color="#1f77b4",
+        paper=PAPER,
+        url=URL,
+        order=10,
+        scaling=(
+            "Compound scaling: depth alpha^phi, width beta^phi, resolution gamma^phi (alpha 1.2, beta 1.1, gamma "
+            "1.15, so alpha beta^2 gamma^2 is about 2); widths rounded to multiples of 8, repeats rounded up. The "
+            "released B1-B7 round phi's resolutions and coefficients by hand."
+        ),
+    )
+)
+register_family(
+    FamilyInfo(
+        name="efficientnet_lite",
+        label="EfficientNet-Lite0-4",
+        color="#ff7f0e",
+        paper=f"{LITE_SOURCE} (Google 2020)",
+        url="https://github.com/tensorflow/tpu/tree/master/models/official/efficientnet/lite",
+        order=11,
+        scaling=(
+            "B0's width and depth coefficients without SE and with ReLU6; the stem (32) and head (1280) widths "
+            "and the first and last stages' repeats are never scaled."
+        ),
+    )
+)
 
 
 @dataclass(frozen=True)

@@ -10,12 +10,14 @@ from effnets.blocks.depthwise_separable import DepthwiseSeparableConv, Depthwise
 from effnets.blocks.mbconv import MBConv, MBConvSpec
 from effnets.models import (
     MODELS,
+    FamilyInfo,
     ModelInfo,
     ModelSpec,
     Published,
     dropout_param,
     num_classes_param,
     register,
+    register_family,
     resolution_param,
 )
 from effnets.models.network import Block, Classifier, Conv, Plan, Stage
@@ -26,6 +28,35 @@ V1_PAPER = "Howard et al. 2017, MobileNets: Efficient Convolutional Neural Netwo
 V1_URL = "https://arxiv.org/abs/1704.04861"
 V2_PAPER = "Sandler et al. 2018, MobileNetV2: Inverted Residuals and Linear Bottlenecks"
 V2_URL = "https://arxiv.org/abs/1801.04381"
+
+register_family(
+    FamilyInfo(
+        name="mobilenet_v1",
+        label="MobileNetV1",
+        color="#2ca02c",
+        paper=V1_PAPER,
+        url=V1_URL,
+        order=20,
+        scaling=(
+            "Width multiplier alpha (every layer's channels x alpha; MACs and params fall about as alpha^2) and "
+            "resolution multiplier rho (MACs fall as rho^2; params unchanged)."
+        ),
+    )
+)
+register_family(
+    FamilyInfo(
+        name="mobilenet_v2",
+        label="MobileNetV2",
+        color="#9467bd",
+        paper=V2_PAPER,
+        url=V2_URL,
+        order=21,
+        scaling=(
+            "Width multiplier (channels rounded to multiples of 8; the last 1x1 keeps 1280 below 1.0) and input "
+            "resolution."
+        ),
+    )
+)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from torch import nn
 
 from effnets import cost as steps
 from effnets.blocks._layers import ConvBNAct, TFSamePad, make_act
-from effnets.cost import Cost
+from effnets.cost import EXTRA_KINDS, Cost
 
 
 class Layer(Protocol):
@@ -211,3 +211,132 @@ class Network(nn.Sequential):
             OrderedDict((st.name, nn.Sequential(*[layer.build() for layer in st.layers])) for st in plan.stages)
         )
         self.input_shape = plan.input_shape
+
+
+# ----- the cost of a plan: the one costing path of every network ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class StageRow:
+    """One row of a stage table like the EfficientNet paper's Table 1, with its exact cost.
+
+    Attributes:
+        stage: 1-based row number (the stem is stage 1, as in Table 1).
+        operator: what the row does.
+        resolution: the INPUT resolution (H, W) of the row.
+        channels: output channels (for a row that ends in pooling and a classifier, the channels it pools, as in
+            Table 1: B0's head row has 1280).
+        layers: number of layers (blocks) in the row.
+        kernel: main kernel size (None when not a single conv kernel).
+        stride: stride of the row's first layer.
+        expand_ratio: MBConv expansion t where it applies.
+        params, macs, acts: the row's share of the totals.
+        extras: the row's share of each extras line (bn, act, elementwise, pool, sampling).
+        output_shape: (C, H, W) after the row.
+    """
+
+    stage: int
+    operator: str
+    resolution: tuple[int, int]
+    channels: int
+    layers: int
+    kernel: int | None
+    stride: int
+    expand_ratio: float | None
+    params: int
+    macs: int
+    acts: int
+    extras: dict[str, int]
+    output_shape: tuple[int, int, int]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage,
+            "operator": self.operator,
+            "resolution": list(self.resolution),
+            "channels": self.channels,
+            "layers": self.layers,
+            "kernel": self.kernel,
+            "stride": self.stride,
+            "expand_ratio": self.expand_ratio,
+            "params": self.params,
+            "macs": self.macs,
+            "acts": self.acts,
+            "extras": dict(self.extras),
+            "output_shape": list(self.output_shape),
+        }
+
+
+@dataclass(frozen=True)
+class ModelCost:
+    """Analytic cost of a whole network: the totals and one :class:`StageRow` per row of its stage table (the rows
+    sum to the totals)."""
+
+    total: Cost
+    stages: list[StageRow]
+    input_shape: tuple[int, int, int]
+
+    @property
+    def params(self) -> int:
+        return self.total.params
+
+    @property
+    def macs(self) -> int:
+        return self.total.macs
+
+    @property
+    def flops(self) -> int:
+        return self.total.flops
+
+    @property
+    def acts(self) -> int:
+        return self.total.acts
+
+    @property
+    def output_shape(self) -> tuple[int, int, int]:
+        return self.total.output_shape
+
+    def to_dict(self, stages: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "params": self.params,
+            "macs": self.macs,
+            "flops": self.flops,
+            "acts": self.acts,
+            "input_shape": list(self.input_shape),
+            "output_shape": list(self.output_shape),
+            "extras": self.total.extras_dict,
+        }
+        if stages:
+            out["stages"] = [r.to_dict() for r in self.stages]
+        return out
+
+
+def plan_cost(plan: Plan, record_steps: bool = True) -> ModelCost:
+    """Cost a plan row by row. ``record_steps=False`` skips the per-layer step records (for sweeps)."""
+    x = steps.start(*plan.input_shape, record_steps=record_steps)
+    rows: list[StageRow] = []
+    for i, st in enumerate(plan.stages, 1):
+        before = x
+        channels = None  # Table 1's #Channels: the head row's is the width it pools, not the class count
+        for layer in st.layers:
+            if isinstance(layer, Classifier) and channels is None:
+                channels = x.c
+            x = layer.cost(x)
+        rows.append(
+            StageRow(
+                stage=i,
+                operator=st.operator,
+                resolution=(before.h, before.w),
+                channels=x.c if channels is None else channels,
+                layers=st.depth,
+                kernel=st.kernel,
+                stride=st.stride,
+                expand_ratio=st.expand_ratio,
+                params=x.params - before.params,
+                macs=x.macs - before.macs,
+                acts=x.acts - before.acts,
+                extras={k: a - b for k, a, b in zip(EXTRA_KINDS, x.extras, before.extras, strict=True)},
+                output_shape=x.output_shape,
+            )
+        )
+    return ModelCost(total=x, stages=rows, input_shape=plan.input_shape)

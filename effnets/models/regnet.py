@@ -9,12 +9,14 @@ from dataclasses import dataclass
 
 from effnets.blocks.regnet import RegNetBlock, RegNetSpec
 from effnets.models import (
+    FamilyInfo,
     ModelInfo,
     ModelSpec,
     Published,
     num_classes_param,
     plan_cost,
     register,
+    register_family,
     resolution_param,
 )
 from effnets.models.network import Block, Classifier, Conv, Plan, Stage
@@ -23,6 +25,22 @@ from effnets.spec import param
 
 PAPER = "Radosavovic et al. 2020, Designing Network Design Spaces"
 URL = "https://arxiv.org/abs/2003.13678"
+
+register_family(
+    FamilyInfo(
+        name="regnet",
+        label="RegNet X/Y",
+        color="#7f7f7f",
+        paper=PAPER,
+        url=URL,
+        order=60,
+        scaling=(
+            "A design space, not a multiplier: widths from the linear rule w_j = w_0 + w_a j quantised by w_m, "
+            "depth d, group width g and bottleneck ratio b; presets are the best networks found at each compute "
+            "budget."
+        ),
+    )
+)
 ZOO = "facebookresearch/pycls MODEL_ZOO.md (flops, params, top-1 error)"
 STEM_CHANNELS = 32
 QUANTUM = 8

@@ -7,7 +7,17 @@ from dataclasses import dataclass
 
 from effnets.blocks.shuffle_v1 import ShuffleV1Spec, ShuffleV1Unit
 from effnets.blocks.shuffle_v2 import ShuffleV2Spec, ShuffleV2Unit
-from effnets.models import MODELS, ModelInfo, ModelSpec, Published, num_classes_param, register, resolution_param
+from effnets.models import (
+    MODELS,
+    FamilyInfo,
+    ModelInfo,
+    ModelSpec,
+    Published,
+    num_classes_param,
+    register,
+    register_family,
+    resolution_param,
+)
 from effnets.models.network import Block, Classifier, Conv, Plan, Pool, Stage
 from effnets.spec import param
 
@@ -15,6 +25,32 @@ V1_PAPER = "Zhang et al. 2018, ShuffleNet: An Extremely Efficient Convolutional 
 V1_URL = "https://arxiv.org/abs/1707.01083"
 V2_PAPER = "Ma et al. 2018, ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design"
 V2_URL = "https://arxiv.org/abs/1807.11164"
+
+register_family(
+    FamilyInfo(
+        name="shufflenet_v1",
+        label="ShuffleNet V1",
+        color="#8c564b",
+        paper=V1_PAPER,
+        url=V1_URL,
+        order=30,
+        scaling=(
+            "The group count g sets the widths at a fixed budget (more groups, wider channels); a scale factor s "
+            "multiplies them (only s = 1 is registered here)."
+        ),
+    )
+)
+register_family(
+    FamilyInfo(
+        name="shufflenet_v2",
+        label="ShuffleNet V2",
+        color="#e377c2",
+        paper=V2_PAPER,
+        url=V2_URL,
+        order=31,
+        scaling=("Width presets 0.5x, 1.0x, 1.5x, 2.0x (each stage's channels from the paper's Table 5)."),
+    )
+)
 MEGVII_V1 = "megvii-model/ShuffleNet-Series ShuffleNetV1/README.md (official code)"
 MEGVII_V2 = "megvii-model/ShuffleNet-Series ShuffleNetV2/README.md (official code)"
 

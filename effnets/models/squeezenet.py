@@ -5,12 +5,36 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from effnets.blocks.fire import Fire, FireSpec
-from effnets.models import ModelInfo, ModelSpec, Published, dropout_param, num_classes_param, register, resolution_param
+from effnets.models import (
+    FamilyInfo,
+    ModelInfo,
+    ModelSpec,
+    Published,
+    dropout_param,
+    num_classes_param,
+    register,
+    register_family,
+    resolution_param,
+)
 from effnets.models.network import Block, Conv, ConvClassifier, Plan, Pool, Stage
 from effnets.spec import param
 
 PAPER = "Iandola et al. 2016, SqueezeNet: AlexNet-level accuracy with 50x fewer parameters and <0.5MB model size"
 URL = "https://arxiv.org/abs/1602.07360"
+
+register_family(
+    FamilyInfo(
+        name="squeezenet",
+        label="SqueezeNet",
+        color="#17becf",
+        paper=PAPER,
+        url=URL,
+        order=40,
+        scaling=(
+            "No width or depth multiplier: the squeeze ratio and the share of 3x3 filters are the paper's design knobs."
+        ),
+    )
+)
 
 
 @dataclass(frozen=True)

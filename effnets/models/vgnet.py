@@ -22,12 +22,34 @@ from effnets.blocks.vgnet import (
     make_depthwise,
 )
 from effnets.cost import Cost
-from effnets.models import ModelInfo, ModelSpec, Published, dropout_param, num_classes_param, register, resolution_param
+from effnets.models import (
+    FamilyInfo,
+    ModelInfo,
+    ModelSpec,
+    Published,
+    dropout_param,
+    num_classes_param,
+    register,
+    register_family,
+    resolution_param,
+)
 from effnets.models.network import Block, Classifier, Conv, Plan, Stage
 from effnets.spec import param
 
 PAPER = "Zhang et al. 2022, Efficient CNN Architecture Design Guided by Visualization (VGNet, ICME 2022)"
 URL = "https://arxiv.org/abs/2207.10318"
+
+register_family(
+    FamilyInfo(
+        name="vgnet",
+        label="VGNet",
+        color="#393b79",
+        paper=PAPER,
+        url=URL,
+        order=70,
+        scaling="Sizes named by their parameter budget (1.0M to 5.0M), each with its own widths and blocks per stage.",
+    )
+)
 
 # (channels of stem and stages 1-4, blocks per stage = 1 downsampling + n-1 half-identity).
 SIZES: dict[str, tuple[tuple[int, int, int, int, int], tuple[int, int, int, int]]] = {

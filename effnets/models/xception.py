@@ -9,12 +9,34 @@ from torch import nn
 from effnets import cost as steps
 from effnets.blocks.xception import SeparableConv, XceptionModule, XceptionSpec
 from effnets.cost import Cost
-from effnets.models import ModelInfo, ModelSpec, Published, dropout_param, num_classes_param, register, resolution_param
+from effnets.models import (
+    FamilyInfo,
+    ModelInfo,
+    ModelSpec,
+    Published,
+    dropout_param,
+    num_classes_param,
+    register,
+    register_family,
+    resolution_param,
+)
 from effnets.models.network import Block, Classifier, Conv, Plan, Stage
 from effnets.spec import param
 
 PAPER = "Chollet 2017, Xception: Deep Learning with Depthwise Separable Convolutions"
 URL = "https://arxiv.org/abs/1610.02357"
+
+register_family(
+    FamilyInfo(
+        name="xception",
+        label="Xception",
+        color="#bcbd22",
+        paper=PAPER,
+        url=URL,
+        order=50,
+        scaling=("No multiplier: the number of middle-flow blocks (8 in the paper) is its one depth setting."),
+    )
+)
 
 
 @dataclass(frozen=True)

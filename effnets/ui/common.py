@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import streamlit as st
 
+from effnets import units
 from effnets.cost import EXTRA_KINDS, EXTRA_LABELS
-from effnets.ui.schema import DEVICES, UNITS
+from effnets.ui.schema import DEVICES
 
 
-def counting_controls(prefix: str, container=None) -> tuple[str, list[str]]:
+def counting_controls(prefix: str, container=None) -> units.Counting:
     """Unit (MACs or FLOPs) and the extra lines to count beside conv/linear work."""
     box = container or st.sidebar
     st.session_state.setdefault(f"{prefix}.unit", "macs")
     st.session_state.setdefault(f"{prefix}.extras", [])
     unit = box.radio(
         "Count in",
-        list(UNITS),
-        format_func=UNITS.get,
+        list(units.UNITS),
+        format_func=units.LABELS.get,
         key=f"{prefix}.unit",
         horizontal=True,
         help="The papers' 'FLOPs' are multiply-accumulates (MACs). torch.utils.flop_counter reports FLOPs = 2 x MACs.",
@@ -28,7 +29,7 @@ def counting_controls(prefix: str, container=None) -> tuple[str, list[str]]:
         key=f"{prefix}.extras",
         help="Work that is not conv/linear. Each is shown on its own line; the headline includes only what you tick.",
     )
-    return unit, extras
+    return units.Counting(unit, tuple(extras))
 
 
 def show_error(message: str, hint: str = "") -> None:

@@ -16,11 +16,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from effnets import units
 from effnets.analysis.kernels import DEFAULT_THRESHOLD, GAUSSIAN_SIGMA
 from effnets.analysis.zoo import DEFAULT_SET
 from effnets.cost import EXTRA_KINDS
 
-UNITS = {"macs": "MACs (multiply-accumulates)", "flops": "FLOPs (= 2 x MACs)"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
 CPU_THREADS = max(1, os.cpu_count() or 1)  # more torch threads than cores only make timings worse
 # Parameters every page understands besides its own controls.
@@ -145,7 +145,7 @@ def _bases() -> tuple[float, float]:
 
 # The unit and extras controls every counting page has.
 COUNTING = (
-    Control("unit", "radio", "macs", options=tuple(UNITS), url="unit"),
+    Control("unit", "radio", "macs", options=units.UNITS, url="unit"),
     Control("extras", "multiselect", [], options=tuple(EXTRA_KINDS), url="extras"),
 )
 # The Scaling Lab's multiplier slider of each scaling axis.
