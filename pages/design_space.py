@@ -4,8 +4,11 @@ MobileNet's width x resolution grid, ShuffleNet's groups trade, and the cost dis
 import pandas as pd
 import streamlit as st
 
-from effnets.analysis import scaling
+from effnets.analysis import design_space, scaling
+from effnets.figures import design_space as design_space_figures
+from effnets.figures import scaling as scaling_figures
 from effnets.models import MODELS
+from effnets.models import scaling as model_scaling
 from effnets.report import human
 from effnets.ui import classroom, common, forms, models_cached, schema, state
 
@@ -83,7 +86,7 @@ if (box := sec["RegNet generator"]) is not None:
         if cost is None:
             regnet_failed()
         else:
-            rows = scaling.regnet_block_rows(spec)
+            rows = design_space.regnet_block_rows(spec)
             widths = [r.channels for r in cost.stages[1:-1]]
             k = st.columns(4)
             k[0].metric("Parameters", human(cost.params), help=f"{cost.params:,} learnable parameters.")
@@ -95,7 +98,9 @@ if (box := sec["RegNet generator"]) is not None:
                 f"{widths[0]} → {widths[-1]}",
                 help="Output channels of the first and last stage; all: " + ", ".join(map(str, widths)) + ".",
             )
-            classroom.plot(scaling.regnet_widths_figure(rows), f"regnet_{name}_widths", key=f"{P}.chart_widths")
+            classroom.plot(
+                design_space_figures.regnet_widths_figure(rows), f"regnet_{name}_widths", key=f"{P}.chart_widths"
+            )
             st.caption(
                 f"d = {spec.depth}, w0 = {spec.w0}, wa = {spec.wa:g}, wm = {spec.wm:g}, g = {spec.group_width}, "
                 f"b = {spec.bottleneck_ratio:g}, SE {spec.se_ratio:g}, {spec.rounding} rounding. Grey: the linear "
@@ -118,14 +123,14 @@ if (box := sec["Both roundings"]) is not None:
         if spec is None:
             regnet_failed()
         else:
-            sides = scaling.rounding_sides(spec)
+            sides = design_space.rounding_sides(spec)
             st.markdown(
                 "RegNet rounds each bottleneck width to a multiple of the group width. pycls (the paper's code) uses "
                 "Python's round(); torchvision uses make_divisible, which rounds half up and never loses more than "
                 "10 %. Same six numbers, sometimes two networks:"
             )
             classroom.table(
-                pd.DataFrame(scaling.rounding_table(sides, unit)), f"regnet_{name}_roundings", key=f"{P}.csv_r"
+                pd.DataFrame(design_space.rounding_table(sides, unit)), f"regnet_{name}_roundings", key=f"{P}.csv_r"
             )
             if len(sides) == 2 and (sides[0].widths, sides[0].groups) != (sides[1].widths, sides[1].groups):
                 st.warning(
@@ -158,7 +163,9 @@ if (box := sec["MobileNet grid"]) is not None:
             common.show_error("Pick at least one width multiplier and one resolution.")
         else:
             grid = models_cached.mobilenet_grid(mb, tuple(sorted(alphas)), tuple(sorted(res)))
-            classroom.plot(scaling.mobilenet_heatmaps(grid, unit, MB_MODELS[mb]), f"{mb}_grid", key=f"{P}.chart_mb")
+            classroom.plot(
+                scaling_figures.mobilenet_heatmaps(grid, unit, MB_MODELS[mb]), f"{mb}_grid", key=f"{P}.chart_mb"
+            )
             st.caption(
                 "Parameters depend on α only (each row is constant), MACs on α² and ρ². The classifier's "
                 "parameters do not shrink with α, so small α keeps relatively more of them."
@@ -176,7 +183,7 @@ if (box := sec["MobileNet grid"]) is not None:
 if (box := sec["ShuffleNet groups"]) is not None:
     with box:
         sweep, published = models_cached.shufflenet_sweep(224)
-        classroom.plot(scaling.shufflenet_figure(sweep, unit), "shufflenet_v1_groups", key=f"{P}.chart_shuffle")
+        classroom.plot(scaling_figures.shufflenet_figure(sweep, unit), "shufflenet_v1_groups", key=f"{P}.chart_shuffle")
         st.caption(
             "ShuffleNet V1 1x at 224 px. A 1x1 conv with g groups costs 1/g of a dense one, so more groups buy wider "
             f"stages (stage 2: {sweep[0]['widths'][1]} channels at g = {sweep[0]['groups']}, "
@@ -226,7 +233,7 @@ if (box := sec["Random samples"]) is not None:
         except ValueError as e:
             common.show_error(f"Cannot sample this space: {e}", "Widen or fix the ranges above.")
         else:
-            summ = scaling.sample_summary(samples)
+            summ = design_space.sample_summary(samples)
             m = st.columns(3)
             m[0].metric("Networks", f"{summ.n}")
             m[1].metric(
@@ -242,7 +249,7 @@ if (box := sec["Random samples"]) is not None:
             presets = models_cached.preset_points(
                 tuple(n_ for n_ in REGNETS if n_.startswith("regnety" if se else "regnetx"))
             )
-            dist, scat = scaling.sample_figures(samples, presets, unit)
+            dist, scat = design_space_figures.sample_figures(samples, presets, unit)
             classroom.plot(dist, "regnet_samples_distribution", key=f"{P}.chart_dist")
             classroom.plot(scat, "regnet_samples_scatter", key=f"{P}.chart_scatter")
             st.caption(
@@ -252,8 +259,8 @@ if (box := sec["Random samples"]) is not None:
             )
             with st.expander("The sampled networks"):
                 classroom.table(
-                    pd.DataFrame(scaling.sample_table(samples, unit)), "regnet_samples", key=f"{P}.csv_samples"
+                    pd.DataFrame(design_space.sample_table(samples, unit)), "regnet_samples", key=f"{P}.csv_samples"
                 )
 
 # ----- the link ------------------------------------------------------------------------------------------------------
-state.write(state.link(S, always=("preset",)), scaling.preset_changes(info, values) or None)
+state.write(state.link(S, always=("preset",)), model_scaling.preset_changes(info, values) or None)

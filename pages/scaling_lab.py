@@ -6,7 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from effnets.analysis import scaling
+from effnets.figures import scaling as scaling_figures
 from effnets.models import FAMILIES, MODELS, family_models
+from effnets.models import scaling as model_scaling
 from effnets.report import human, human_bytes
 from effnets.ui import classroom, common, forms, models_cached, schema, state
 
@@ -21,7 +23,7 @@ PRESET_FOR = f"{P}._preset_fields_for"
 def seed_preset(name: str, overrides: dict | None = None) -> None:
     """Put the preset's own field values (and overrides from a link) into the settings widgets."""
     info = MODELS[name]
-    skip = {scaling.AXIS_FIELD[a] for a in scaling.scalable_axes(info.spec)}
+    skip = {model_scaling.AXIS_FIELD[a] for a in model_scaling.scalable_axes(info.spec)}
     values = {**info.make_spec().to_dict(), **(overrides or {})}
     state.seed_session(P, {k: v for k, v in values.items() if k not in skip})
     st.session_state[PRESET_FOR] = name
@@ -36,7 +38,7 @@ if state.first_run(P):
             st.session_state[S.key(c)] = round(st.session_state[S.key(c)], 2)
     info_ = MODELS[name]
     cfg = state.read_spec_fields(info_.spec, P)
-    scaled_fields = {scaling.AXIS_FIELD[a] for a in scaling.scalable_axes(info_.spec)}
+    scaled_fields = {model_scaling.AXIS_FIELD[a] for a in model_scaling.scalable_axes(info_.spec)}
     dropped = sorted(k for k in cfg if k in scaled_fields)
     if dropped:
         state.add_warnings(P, [f"ignored {k} in cfg from the link: the multiplier sliders set it" for k in dropped])
@@ -55,7 +57,7 @@ with st.sidebar:
     if st.session_state.get(PRESET_FOR) != name:
         seed_preset(name)
     info = MODELS[name]
-    axes = scaling.scalable_axes(info.spec)
+    axes = model_scaling.scalable_axes(info.spec)
 
     st.markdown("**Scaling** (relative to the preset)")
     mode = forms.control(st, S, "mode", "Scale by", format_func=MODES.get, horizontal=True)
@@ -71,7 +73,7 @@ with st.sidebar:
     alpha = forms.control(c1, S, "alpha", "α (depth)", format="%.2f")
     beta = forms.control(c2, S, "beta", "β (width)", format="%.2f")
     gamma = forms.control(c3, S, "gamma", "γ (res.)", format="%.2f")
-    phi_m = scaling.phi_multipliers(phi, alpha, beta, gamma, axes)
+    phi_m = model_scaling.phi_multipliers(phi, alpha, beta, gamma, axes)
     if mode == "phi":  # the multiplier sliders show (rounded, clamped) what phi sets; they are read-only
         for axis in axes:
             ctl = S[AXIS_CONTROL[axis]]
@@ -89,8 +91,8 @@ with st.sidebar:
         chosen[axis] = forms.control(
             st, S, AXIS_CONTROL[axis], label[axis], disabled=mode == "phi", help=slider_help[axis]
         )
-    m = phi_m if mode == "phi" else scaling.Multipliers(**{a: float(chosen[a]) for a in axes})
-    missing = [a for a in scaling.AXES if a not in axes]
+    m = phi_m if mode == "phi" else model_scaling.Multipliers(**{a: float(chosen[a]) for a in axes})
+    missing = [a for a in model_scaling.AXES if a not in axes]
     if missing:
         st.caption(
             f"{FAMILIES[family].label} has no {' or '.join(missing)} multiplier; "
@@ -98,7 +100,7 @@ with st.sidebar:
         )
 
     st.markdown("**Network settings**")
-    skip = tuple(scaling.AXIS_FIELD[a] for a in axes)
+    skip = tuple(model_scaling.AXIS_FIELD[a] for a in axes)
     values = forms.spec_widgets(info.spec, P, skip=skip)
 
     st.markdown("**Activation memory**")
@@ -114,7 +116,7 @@ url = state.link(
     S,
     always=("preset",),
     phi=f"{phi:g}" if mode == "phi" and phi != 0 else None,
-    **{S[AXIS_CONTROL[a]].url: None for a in scaling.AXES if mode == "phi" or a not in axes},
+    **{S[AXIS_CONTROL[a]].url: None for a in model_scaling.AXES if mode == "phi" or a not in axes},
 )
 
 classroom.page_header(f"Scaling Lab: {info.label}", P)
@@ -122,11 +124,11 @@ st.markdown(f"[{info.paper}]({info.url}) · {info.explanation}")
 
 try:
     base = info.make_spec(**values)
-    spec = scaling.scale_spec(info, base, m)
+    spec = model_scaling.scale_spec(info, base, m)
     cost = info.cost(spec, record_steps=False)
     base_cost = info.cost(base, record_steps=False)
 except ValueError as e:
-    state.write(url, scaling.preset_changes(info, values, skip) or None)
+    state.write(url, model_scaling.preset_changes(info, values, skip) or None)
     common.show_error(
         f"{info.label} cannot be built with these settings: {e}",
         "Move the multipliers or φ back towards 1 and 0, or change the setting the message names; the numbers come "
@@ -134,7 +136,7 @@ except ValueError as e:
     )
     st.stop()
 
-state.write(url, scaling.preset_changes(info, base, skip) or None)
+state.write(url, model_scaling.preset_changes(info, base, skip) or None)
 
 # ----- headline numbers ------------------------------------------------------------------------------------------
 count = counting.total(cost)
@@ -195,7 +197,11 @@ g[4].metric(
     "predicted cost ×",
     f"{predicted:.3f}",
     help="d·w²·r² of the multipliers applied"
-    + (f"; with all three it is (α·β²·γ²)^φ = {scaling.compound_law(phi, alpha, beta, gamma):.3f}" if is_phi else "")
+    + (
+        f"; with all three it is (α·β²·γ²)^φ = {model_scaling.compound_law(phi, alpha, beta, gamma):.3f}"
+        if is_phi
+        else ""
+    )
     + ". The rule ignores rounding.",
 )
 g[5].metric(
@@ -208,7 +214,7 @@ g[5].metric(
     "rounded up, resolution to whole pixels. Below: how far that is from the predicted ratio.",
 )
 applied_text = ", ".join(
-    f"{scaling.AXIS_FIELD[a]} = {getattr(spec, scaling.AXIS_FIELD[a])}" for a in axes if a != "resolution"
+    f"{model_scaling.AXIS_FIELD[a]} = {getattr(spec, model_scaling.AXIS_FIELD[a])}" for a in axes if a != "resolution"
 )
 st.caption(
     f"Counted in **{unit_name}** ({what}), per image. Scaled network: {applied_text + ', ' if applied_text else ''}"
@@ -239,7 +245,7 @@ SECTIONS = [
 ]
 sec = classroom.sections(P, SECTIONS)
 fname = f"{name}_w{m.width:.2f}_d{m.depth:.2f}_r{res}"
-key = scaling.spec_key(base)
+key = model_scaling.spec_key(base)
 localized = st.column_config.NumberColumn(format="localized")
 
 if (box := sec["Stage table"]) is not None:
@@ -262,7 +268,9 @@ if (box := sec["Stage table"]) is not None:
 if (box := sec["Multipliers"]) is not None:
     with box:
         sweeps = {a: models_cached.axis_sweep(name, key, a) for a in axes}
-        classroom.plot(scaling.multiplier_figure(sweeps, m, unit), f"{fname}_multipliers", key=f"{P}.chart_multipliers")
+        classroom.plot(
+            scaling_figures.multiplier_figure(sweeps, m, unit), f"{fname}_multipliers", key=f"{P}.chart_multipliers"
+        )
         st.caption(
             "Each panel moves one multiplier alone from the preset, as in the EfficientNet paper's Figure 3 (your "
             "combined setting is in the headline and in *Law vs exact*). Dashed: the power law (cost ∝ d, w², r²). "
@@ -278,7 +286,7 @@ if (box := sec["Law vs exact"]) is not None:
         if family == "efficientnet":
             released = scaling.released_points(models_cached.released_table(alpha, beta, gamma))
         classroom.plot(
-            scaling.law_figure(sweep, {"law": predicted, "exact": exact}, released),
+            scaling_figures.law_figure(sweep, {"law": predicted, "exact": exact}, released),
             f"{fname}_law_vs_exact",
             key=f"{P}.chart_law",
         )
@@ -298,7 +306,7 @@ if (box := sec["B0-B7 map"]) is not None:
         if family not in ("efficientnet", "efficientnet_lite"):
             groups[FAMILIES[family].label] = models_cached.preset_points(tuple(options))
         classroom.plot(
-            scaling.params_macs_figure(groups, {"params": cost.params, "macs": cost.macs}, unit),
+            scaling_figures.params_macs_figure(groups, {"params": cost.params, "macs": cost.macs}, unit),
             f"{fname}_params_vs_macs",
             key=f"{P}.chart_map",
         )
@@ -311,7 +319,9 @@ if (box := sec["Published accuracy"]) is not None:
     with box:
         points = models_cached.published_points()
         classroom.plot(
-            scaling.published_figure(points, cost.macs, unit), f"{fname}_published_top1", key=f"{P}.chart_published"
+            scaling_figures.published_figure(points, cost.macs, unit),
+            f"{fname}_published_top1",
+            key=f"{P}.chart_published",
         )
         st.caption(
             "Every published ImageNet top-1 in the registry, at the exact cost of the network it describes (our "
@@ -341,7 +351,9 @@ if (box := sec["Published accuracy"]) is not None:
 if (box := sec["Activation memory"]) is not None:
     with box:
         act_rows = scaling.activation_rows(cost, batch, values_bytes)
-        classroom.plot(scaling.activation_figure(act_rows, batch, dtype), f"{fname}_activations", key=f"{P}.chart_acts")
+        classroom.plot(
+            scaling_figures.activation_figure(act_rows, batch, dtype), f"{fname}_activations", key=f"{P}.chart_acts"
+        )
         st.caption(
             f"Values written by the conv and linear layers of each stage row (plus the input image) × batch {batch} × "
             f"{values_bytes} bytes: {human_bytes(act_bytes)} in all. A training forward pass keeps about this much "
@@ -382,8 +394,8 @@ if (box := sec["Why B1-B7 differ"]) is not None:
 if (box := sec["Predict"]) is not None:
     with box:
         try:
-            q_m = scaling.phi_multipliers(1.0, alpha, beta, gamma, axes)
-            q_spec = scaling.scale_spec(info, base, q_m)
+            q_m = model_scaling.phi_multipliers(1.0, alpha, beta, gamma, axes)
+            q_spec = model_scaling.scale_spec(info, base, q_m)
             q_cost = info.cost(q_spec, record_steps=False)
         except ValueError as e:
             common.show_error(f"The question needs {info.label} at φ = 1, which is not possible here: {e}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 
 import effnets
-from effnets.analysis import scaling
+from effnets.analysis import design_space
 from effnets.models import MODELS, shufflenet_v1_widths
+from effnets.models import scaling as model_scaling
 from effnets.ui.lessons import LESSONS
 
 
@@ -28,15 +29,15 @@ def test_scaling_lab_lesson_numbers():
     assert f"({b0.macs / 1e9:.2f}G)" in t
     assert f"α·β²·γ² ≈ {1.2 * 1.1**2 * 1.15**2:.2f}" in t
     info = MODELS["efficientnet_b0"]
-    m = scaling.phi_multipliers(1.0, 1.2, 1.1, 1.15)
-    phi1 = info.cost(scaling.scale_spec(info, info.make_spec(), m), record_steps=False)
+    m = model_scaling.phi_multipliers(1.0, 1.2, 1.1, 1.15)
+    phi1 = info.cost(model_scaling.scale_spec(info, info.make_spec(), m), record_steps=False)
     assert f"costs {phi1.macs / b0.macs:.2f} times more" in t
     assert math.ceil(1.2 * 1) == 2 and "ceil(1.2 × 1) = 2" in t
 
 
 def test_design_space_lesson_numbers():
     t = text("design")
-    sides = scaling.rounding_sides(MODELS["regnetx_400mf"].make_spec())
+    sides = design_space.rounding_sides(MODELS["regnetx_400mf"].make_spec())
     last = {s.rounding: s.widths[-1] for s in sides}
     assert "round the last stage to 384 and 400 channels" in t and last == {"pycls": 384, "torchvision": 400}
     assert shufflenet_v1_widths(1)[1] == 144 and shufflenet_v1_widths(8)[1] == 384

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 
 import effnets
 from effnets import units
-from effnets.analysis import scaling
+from effnets.analysis import design_space, scaling
+from effnets.figures import design_space as design_space_figures
+from effnets.figures import scaling as scaling_figures
 from effnets.models import (
     FAMILIES,
     MODELS,
@@ -21,6 +23,7 @@ from effnets.models import (
     sample_regnet_space,
     shufflenet_v1_groups_sweep,
 )
+from effnets.models import scaling as model_scaling
 from effnets.models.regnet import stage_widths
 from effnets.models.scaling import regnet_widths
 
@@ -49,7 +52,7 @@ def b0_phi1_macs() -> int:
 )
 def test_scalable_axes_follow_the_spec_fields(family, axes):
     info = MODELS[family_models(family)[0]]
-    assert scaling.scalable_axes(info.spec) == axes
+    assert model_scaling.scalable_axes(info.spec) == axes
 
 
 def test_every_family_has_a_label_and_presets():
@@ -62,41 +65,50 @@ def test_every_family_has_a_label_and_presets():
 
 
 def test_phi_multipliers_are_the_papers_powers_on_the_axes_a_family_has():
-    m = scaling.phi_multipliers(1, 1.2, 1.1, 1.15)
+    m = model_scaling.phi_multipliers(1, 1.2, 1.1, 1.15)
     assert (m.depth, m.width, m.resolution) == pytest.approx((1.2, 1.1, 1.15))
-    assert m.law() == pytest.approx(scaling.compound_law(1, 1.2, 1.1, 1.15)) == pytest.approx(1.2 * 1.1**2 * 1.15**2)
-    neg = scaling.phi_multipliers(-2, 1.2, 1.1, 1.15)
+    assert (
+        m.law() == pytest.approx(model_scaling.compound_law(1, 1.2, 1.1, 1.15)) == pytest.approx(1.2 * 1.1**2 * 1.15**2)
+    )
+    neg = model_scaling.phi_multipliers(-2, 1.2, 1.1, 1.15)
     assert neg.depth == pytest.approx(1.2**-2) and neg.law() == pytest.approx(1.92027**-2, rel=1e-5)
-    mb = scaling.phi_multipliers(2, 1.2, 1.1, 1.15, ("width", "resolution"))
+    mb = model_scaling.phi_multipliers(2, 1.2, 1.1, 1.15, ("width", "resolution"))
     assert mb.depth == 1.0 and mb.width == pytest.approx(1.21)
     with pytest.raises(ValueError, match="alpha=0"):
-        scaling.phi_multipliers(1, 0, 1.1, 1.15)
+        model_scaling.phi_multipliers(1, 0, 1.1, 1.15)
 
 
 def test_scale_spec_multiplies_the_preset_and_rounds_the_resolution():
     b3 = MODELS["efficientnet_b3"]
-    spec = scaling.scale_spec(b3, b3.make_spec(), scaling.Multipliers(width=1.5, depth=2.0, resolution=0.5))
+    spec = model_scaling.scale_spec(b3, b3.make_spec(), model_scaling.Multipliers(width=1.5, depth=2.0, resolution=0.5))
     assert (spec.width_mult, spec.depth_mult, spec.resolution) == (1.8, 2.8, 150)
-    assert scaling.scale_spec(B0, B0.make_spec(), scaling.phi_multipliers(1, 1.2, 1.1, 1.15)).resolution == 258
+    assert (
+        model_scaling.scale_spec(B0, B0.make_spec(), model_scaling.phi_multipliers(1, 1.2, 1.1, 1.15)).resolution == 258
+    )
     regnet = MODELS["regnetx_200mf"]
-    assert scaling.scale_spec(regnet, regnet.make_spec(), scaling.Multipliers(width=3, resolution=2)).resolution == 448
+    assert (
+        model_scaling.scale_spec(
+            regnet, regnet.make_spec(), model_scaling.Multipliers(width=3, resolution=2)
+        ).resolution
+        == 448
+    )
 
 
 def test_scale_spec_rejects_what_the_spec_rejects_with_the_field_named():
     b7 = MODELS["efficientnet_b7"]
     with pytest.raises(ValueError, match=r"width multiplier w \(width_mult\)=6.0 is above the maximum 4.0"):
-        scaling.scale_spec(b7, b7.make_spec(), scaling.Multipliers(width=3.0))
+        model_scaling.scale_spec(b7, b7.make_spec(), model_scaling.Multipliers(width=3.0))
     with pytest.raises(ValueError, match="resolution=22 is below the minimum 32"):
-        scaling.scale_spec(B0, B0.make_spec(), scaling.Multipliers(resolution=0.1))
+        model_scaling.scale_spec(B0, B0.make_spec(), model_scaling.Multipliers(resolution=0.1))
 
 
 def test_preset_changes_and_spec_keys():
     info = MODELS["regnety_800mf"]
     spec = info.make_spec(depth=20, rounding="torchvision")
-    assert scaling.preset_changes(info, spec) == {"depth": 20, "rounding": "torchvision"}
-    assert scaling.preset_changes(info, spec.to_dict(), skip=("depth",)) == {"rounding": "torchvision"}
-    assert scaling.spec_from_key("regnety_800mf", scaling.spec_key(spec)) == spec
-    hash(scaling.spec_key(spec))
+    assert model_scaling.preset_changes(info, spec) == {"depth": 20, "rounding": "torchvision"}
+    assert model_scaling.preset_changes(info, spec.to_dict(), skip=("depth",)) == {"rounding": "torchvision"}
+    assert model_scaling.spec_from_key("regnety_800mf", model_scaling.spec_key(spec)) == spec
+    hash(model_scaling.spec_key(spec))
 
 
 # ----- counting ---------------------------------------------------------------------------------------------------
@@ -128,7 +140,7 @@ def test_sweep_cost_equals_the_registry_cost(name):
     for fields in ({}, {"resolution": 160}):
         spec = info.make_spec(**fields)
         ref = info.cost(spec, record_steps=False)
-        got = scaling.sweep_cost(info, spec)
+        got = model_scaling.sweep_cost(info, spec)
         assert (got.params, got.macs, got.acts, got.extras, got.output_shape) == (
             ref.params,
             ref.macs,
@@ -141,7 +153,7 @@ def test_sweep_cost_equals_the_registry_cost(name):
 def test_sweep_cost_raises_like_the_registry():
     info = MODELS["regnetx_200mf"]
     with pytest.raises(ValueError, match="wm=1.0 must be above 1"):
-        scaling.sweep_cost(info, info.make_spec(wm=1.0))
+        model_scaling.sweep_cost(info, info.make_spec(wm=1.0))
 
 
 # ----- sweeps -----------------------------------------------------------------------------------------------------
@@ -149,30 +161,34 @@ def test_sweep_cost_raises_like_the_registry():
 
 def test_axis_sweeps_move_one_multiplier_and_anchor_the_law_at_the_preset():
     base = B0.make_spec()
-    for axis in scaling.AXES:
-        rows = scaling.axis_sweep(B0, base, axis, scaling.Multipliers())
+    for axis in model_scaling.AXES:
+        rows = model_scaling.axis_sweep(B0, base, axis, model_scaling.Multipliers())
         at_one = next(r for r in rows if r["multiplier"] == 1.0)
         assert at_one["macs"] == at_one["law"] == effnets.model_cost("efficientnet_b0").macs
         macs = [r["macs"] for r in rows]
         assert macs == sorted(macs), axis  # more of anything never costs less
         for r in rows:
-            assert r["law"] == pytest.approx(at_one["macs"] * r["multiplier"] ** scaling.AXIS_EXPONENT[axis])
-    res = scaling.axis_sweep(B0, base, "resolution", scaling.Multipliers())
+            assert r["law"] == pytest.approx(at_one["macs"] * r["multiplier"] ** model_scaling.AXIS_EXPONENT[axis])
+    res = model_scaling.axis_sweep(B0, base, "resolution", model_scaling.Multipliers())
     assert len({r["params"] for r in res}) == 1  # resolution never changes the parameters
     x2 = next(
-        r for r in scaling.axis_sweep(B0, base, "width", scaling.Multipliers()) if abs(r["multiplier"] - 2.0) < 0.11
+        r
+        for r in model_scaling.axis_sweep(B0, base, "width", model_scaling.Multipliers())
+        if abs(r["multiplier"] - 2.0) < 0.11
     )
     assert x2["macs"] == effnets.model_cost("efficientnet_b0", width_mult=x2["multiplier"]).macs
 
 
 def test_axis_sweep_leaves_out_settings_the_spec_rejects():
-    rows = scaling.axis_sweep(B0, B0.make_spec(), "resolution", scaling.Multipliers())
+    rows = model_scaling.axis_sweep(B0, B0.make_spec(), "resolution", model_scaling.Multipliers())
     assert min(r["multiplier"] for r in rows) * 224 >= 32
-    assert scaling.axis_grid(B0, MODELS["efficientnet_b7"].make_spec(), "width")[-1] <= 2.0 + 1e-9  # 2.0 x 2 = max 4
+    assert (
+        model_scaling.axis_grid(B0, MODELS["efficientnet_b7"].make_spec(), "width")[-1] <= 2.0 + 1e-9
+    )  # 2.0 x 2 = max 4
 
 
 def test_phi_sweep_matches_the_exact_cost_of_each_phi():
-    rows = scaling.phi_sweep(B0, B0.make_spec(), 1.2, 1.1, 1.15)
+    rows = model_scaling.phi_sweep(B0, B0.make_spec(), 1.2, 1.1, 1.15)
     by = {r["phi"]: r for r in rows}
     assert by[0]["exact"] == by[0]["law"] == 1.0
     b0 = effnets.model_cost("efficientnet_b0").macs
@@ -239,7 +255,7 @@ def test_activation_rows_count_the_input_and_every_stage():
 
 def test_regnet_block_rows_follow_the_generator():
     spec = MODELS["regnetx_400mf"].make_spec()
-    rows = scaling.regnet_block_rows(spec)
+    rows = design_space.regnet_block_rows(spec)
     gen = regnet_widths(spec.depth, spec.w0, spec.wa, spec.wm)
     assert len(rows) == spec.depth
     assert [r["quantized w_j"] for r in rows] == list(gen.quantized)
@@ -250,16 +266,16 @@ def test_regnet_block_rows_follow_the_generator():
 
 
 def test_both_roundings_side_by_side():
-    sides = scaling.rounding_sides(MODELS["regnetx_400mf"].make_spec())
+    sides = design_space.rounding_sides(MODELS["regnetx_400mf"].make_spec())
     assert [s.rounding for s in sides] == ["pycls", "torchvision"]
     assert sides[0].widths[-1] == 384 and sides[1].widths[-1] == 400
     assert sides[1].macs == effnets.model_cost("regnetx_400mf", rounding="torchvision").macs
-    table = scaling.rounding_table(sides, "macs")
+    table = design_space.rounding_table(sides, "macs")
     assert table[-2]["differs"] == "yes" and table[0]["differs"] == ""
     assert table[-1]["stage"] == "total"
-    same = scaling.rounding_sides(MODELS["regnetx_200mf"].make_spec())
+    same = design_space.rounding_sides(MODELS["regnetx_200mf"].make_spec())
     assert same[0].widths == same[1].widths
-    assert scaling.presets_where_roundings_differ() == [
+    assert design_space.presets_where_roundings_differ() == [
         "regnetx_400mf",
         "regnetx_4_0gf",
         "regnety_800mf",
@@ -270,18 +286,18 @@ def test_both_roundings_side_by_side():
 
 def test_rounding_sides_skip_a_rounding_that_rejects_the_settings():
     spec = MODELS["regnetx_200mf"].make_spec(rounding="torchvision", bottleneck_ratio=1.5, group_width=1)
-    assert [s.rounding for s in scaling.rounding_sides(spec)] == ["torchvision"]  # pycls: b must be < 1 or whole
+    assert [s.rounding for s in design_space.rounding_sides(spec)] == ["torchvision"]  # pycls: b must be < 1 or whole
     bad_tv = MODELS["regnetx_200mf"].make_spec(rounding="torchvision", bottleneck_ratio=1.5)
-    assert scaling.rounding_sides(bad_tv) == []  # neither builds it: the page shows the generator's own error
+    assert design_space.rounding_sides(bad_tv) == []  # neither builds it: the page shows the generator's own error
 
 
 def test_mobilenet_heatmaps_show_params_constant_along_resolution():
     grid = mobilenet_grid((1.0, 0.5), (224, 160))
-    fig = scaling.mobilenet_heatmaps(grid, "macs", "MobileNetV1")
+    fig = scaling_figures.mobilenet_heatmaps(grid, "macs", "MobileNetV1")
     params, macs = fig.data[0].z, fig.data[1].z
     assert all(len(set(row)) == 1 for row in params)
     assert macs[-1][-1] == effnets.model_cost("mobilenet_v1").macs  # alpha 1 (top row), 224 (right)
-    flops = scaling.mobilenet_heatmaps(grid, "flops", "MobileNetV1")
+    flops = scaling_figures.mobilenet_heatmaps(grid, "flops", "MobileNetV1")
     assert flops.data[1].z[-1][-1] == 2 * macs[-1][-1] and "FLOPs" in flops.layout.annotations[1].text
 
 
@@ -298,21 +314,21 @@ def test_shufflenet_rows_compare_table_1_under_its_own_rule():
     for r in rows:
         assert r["published MACs (no FC)"] and "Table 1" in r["source"]
         assert r["MACs without the FC (ours)"] < r["MACs (conv + linear)"]
-    fig = scaling.shufflenet_figure(sweep, "macs")
+    fig = scaling_figures.shufflenet_figure(sweep, "macs")
     assert len(fig.data) == 5
 
 
 def test_sample_summary_and_figures():
     samples = sample_regnet_space(40, seed=1)
-    summ = scaling.sample_summary(samples)
+    summ = design_space.sample_summary(samples)
     macs = sorted(s["macs"] for s in samples)
     assert summ.n == 40 and macs[0] <= summ.macs_p10 <= summ.macs_median <= summ.macs_p90 <= macs[-1]
     presets = scaling.preset_points([n for n in MODELS if n.startswith("regnetx")])
-    dist, scat = scaling.sample_figures(samples, presets, "flops")
+    dist, scat = design_space_figures.sample_figures(samples, presets, "flops")
     assert sum(dist.data[0].y) == 40
     assert list(scat.data[0].x) == [2 * s["macs"] for s in samples]
     assert "FLOPs" in scat.layout.xaxis.title.text
-    table = scaling.sample_table(samples, "macs")
+    table = design_space.sample_table(samples, "macs")
     assert table[0]["MACs (conv + linear)"] == samples[0]["macs"]
 
 
@@ -327,19 +343,23 @@ def test_published_comparison_rows():
 
 def test_scaling_figures_say_what_they_count():
     base = B0.make_spec()
-    m = scaling.Multipliers(1.1, 1.2, 1.15)
-    sweeps = {a: scaling.axis_sweep(B0, base, a, scaling.Multipliers()) for a in scaling.AXES}
+    m = model_scaling.Multipliers(1.1, 1.2, 1.15)
+    sweeps = {a: model_scaling.axis_sweep(B0, base, a, model_scaling.Multipliers()) for a in model_scaling.AXES}
     figs = {
-        "multipliers": scaling.multiplier_figure(sweeps, m, "flops"),
-        "law": scaling.law_figure(scaling.phi_sweep(B0, base, 1.2, 1.1, 1.15), {"law": 1.92, "exact": 2.57}, None),
-        "map": scaling.params_macs_figure(
+        "multipliers": scaling_figures.multiplier_figure(sweeps, m, "flops"),
+        "law": scaling_figures.law_figure(
+            model_scaling.phi_sweep(B0, base, 1.2, 1.1, 1.15), {"law": 1.92, "exact": 2.57}, None
+        ),
+        "map": scaling_figures.params_macs_figure(
             {"B": scaling.preset_points(scaling.b_series_names())}, {"params": 9e6, "macs": 9.9e8}, "flops"
         ),
-        "published": scaling.published_figure(scaling.published_points(), 9.9e8, "flops"),
-        "acts": scaling.activation_figure(
+        "published": scaling_figures.published_figure(scaling.published_points(), 9.9e8, "flops"),
+        "acts": scaling_figures.activation_figure(
             scaling.activation_rows(effnets.model_cost("efficientnet_b0"), 4, 4), 4, "float32"
         ),
-        "regnet": scaling.regnet_widths_figure(scaling.regnet_block_rows(MODELS["regnetx_200mf"].make_spec())),
+        "regnet": design_space_figures.regnet_widths_figure(
+            design_space.regnet_block_rows(MODELS["regnetx_200mf"].make_spec())
+        ),
     }
     for fig in figs.values():
         assert isinstance(fig, go.Figure) and fig.data
@@ -356,8 +376,8 @@ def test_scaling_figures_say_what_they_count():
 def _effects(phi, alpha=1.2, beta=1.1, gamma=1.15, name="efficientnet_b0"):
     info = MODELS[name]
     base = info.make_spec()
-    m = scaling.phi_multipliers(phi, alpha, beta, gamma, scaling.scalable_axes(info.spec))
-    b, c = info.cost(base, record_steps=False), info.cost(scaling.scale_spec(info, base, m), record_steps=False)
+    m = model_scaling.phi_multipliers(phi, alpha, beta, gamma, model_scaling.scalable_axes(info.spec))
+    b, c = info.cost(base, record_steps=False), info.cost(model_scaling.scale_spec(info, base, m), record_steps=False)
     return b, c, m, scaling.rounding_effects(b, c, m)
 
 

@@ -11,8 +11,9 @@ from effnets.cli.common import Parser, UsageError
 
 def cmd_scaling_released(args: argparse.Namespace) -> int:
     from effnets.analysis import scaling
+    from effnets.models import scaling as model_scaling
 
-    lo, hi = scaling.BASE_RANGE
+    lo, hi = model_scaling.BASE_RANGE
     for flag, v in (("--alpha", args.alpha), ("--beta", args.beta), ("--gamma", args.gamma)):
         if not lo <= v <= hi:
             raise UsageError(f"{flag} {v:g} is outside {lo:g}..{hi:g} (the bases of compound scaling)")

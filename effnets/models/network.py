@@ -9,6 +9,7 @@ they cannot drift apart; the tests check both against tracers.
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -340,3 +341,44 @@ def plan_cost(plan: Plan, record_steps: bool = True) -> ModelCost:
             )
         )
     return ModelCost(total=x, stages=rows, input_shape=plan.input_shape)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """A network's totals without the per-stage rows (what sweeps need)."""
+
+    params: int
+    macs: int
+    acts: int
+    extras: tuple[int, ...]
+    output_shape: tuple[int, int, int]
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _layer_totals(layer: Any, c: int, h: int, w: int) -> tuple[int, int, int, tuple[int, ...], tuple[int, int, int]]:
+    y = layer.cost(steps.start(c, h, w, record_steps=False))
+    return y.params, y.macs, y.acts, y.extras, y.output_shape
+
+
+def plan_totals(plan: Plan) -> Totals:
+    """The same totals as :func:`plan_cost`, faster for sweeps: each distinct (layer, input shape) is costed once by
+    its own ``cost`` and remembered, so the identical blocks of a deep stage, and the layers that neighbouring points
+    of a sweep share, cost nothing the second time. Counts are additive over layers, so the sum equals
+    :func:`plan_cost`'s running total (a test checks it for every registered model). No per-stage rows, receptive
+    field or step records.
+    """
+    c, h, w = plan.input_shape
+    params = macs = acts = 0
+    extras = [0] * len(EXTRA_KINDS)
+    for stage in plan.stages:
+        for layer in stage.layers:
+            try:
+                p, m, a, e, (c, h, w) = _layer_totals(layer, c, h, w)
+            except TypeError:  # an unhashable layer: cost it without the memo
+                y = layer.cost(steps.start(c, h, w, record_steps=False))
+                p, m, a, e, (c, h, w) = y.params, y.macs, y.acts, y.extras, y.output_shape
+            params += p
+            macs += m
+            acts += a
+            extras = [x + y for x, y in zip(extras, e, strict=True)]
+    return Totals(params, macs, acts, tuple(extras), (c, h, w))

@@ -1,6 +1,9 @@
 """Scaling rules as pure functions: how the papers turn multipliers into integer widths, depths and resolutions.
 
-No torch here: these run in sliders and in design-space sweeps, thousands of times a second.
+No torch here: these run in sliders and in design-space sweeps, thousands of times a second. The second half holds
+the multipliers relative to a preset (:class:`Multipliers`, :func:`phi_multipliers`, :func:`scale_spec`) and the
+sweeps over them, which cost every point with the plan's own layers (:func:`effnets.models.network.plan_totals`, the
+memoised twin of ``plan_cost``): one costing path.
 
 Paper symbols, and the names used outside this module:
 
@@ -15,6 +18,15 @@ Paper symbols, and the names used outside this module:
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any
+
+from effnets.models.network import Totals, plan_totals
+
+if TYPE_CHECKING:
+    from effnets.models import ModelInfo, ModelSpec
 
 import math
 from dataclasses import dataclass
@@ -272,3 +284,202 @@ def adjust_widths_groups(
             out_w.append(int(v / b))
         out_g.append(g)
     return out_w, out_g
+
+
+# ----- multipliers relative to a preset, and sweeps over them ---------------------------------------------------
+
+AXES: tuple[str, ...] = ("width", "depth", "resolution")
+
+
+AXIS_FIELD = {"width": "width_mult", "depth": "depth_mult", "resolution": "resolution"}
+
+
+AXIS_EXPONENT = {"width": 2, "depth": 1, "resolution": 2}
+
+
+AXIS_SYMBOL = {"width": "w", "depth": "d", "resolution": "r"}
+
+
+BASE_RANGE = (0.5, 2.0)  # alpha, beta, gamma: the bases of compound scaling the Scaling Lab and the CLI accept
+
+
+AXIS_RANGE = {"width": (0.25, 3.0), "depth": (0.25, 4.0), "resolution": (0.1, 3.0)}
+
+
+def scalable_axes(spec_cls: type[ModelSpec]) -> tuple[str, ...]:
+    """The multipliers a family's spec has: width (a continuous ``width_mult``), depth (``depth_mult``) and, for
+    every network, resolution. ShuffleNet V2's ``width_mult`` is a choice of four fixed tables, not a multiplier."""
+    by_name = {f.name: f for f in fields(spec_cls)}
+    out = []
+    for axis in AXES:
+        f = by_name.get(AXIS_FIELD[axis])
+        if f is not None and f.metadata.get("choices") is None:
+            out.append(axis)
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class Multipliers:
+    """Width, depth and resolution multipliers relative to a preset (1.0 = the preset)."""
+
+    width: float = 1.0
+    depth: float = 1.0
+    resolution: float = 1.0
+
+    def law(self) -> float:
+        """The cost ratio the paper's rule predicts: d * w^2 * r^2 (FLOPs grow linearly in depth, quadratically in
+        width and resolution)."""
+        return self.depth * self.width**2 * self.resolution**2
+
+    def of(self, axis: str) -> float:
+        return getattr(self, axis)
+
+    def with_axis(self, axis: str, value: float) -> Multipliers:
+        return Multipliers(**{**self.__dict__, axis: value})
+
+
+def phi_multipliers(phi: float, alpha: float, beta: float, gamma: float, axes: Iterable[str] = AXES) -> Multipliers:
+    """Compound scaling (paper Eq. 3): d = alpha^phi, w = beta^phi, r = gamma^phi, restricted to the family's axes
+    (an axis the family does not have stays at 1).
+
+    Raises:
+        ValueError: a base that is not positive.
+    """
+    d, w, r = compound_coefficients(phi, alpha, beta, gamma)
+    axes = set(axes)
+    return Multipliers(
+        width=w if "width" in axes else 1.0,
+        depth=d if "depth" in axes else 1.0,
+        resolution=r if "resolution" in axes else 1.0,
+    )
+
+
+def compound_law(phi: float, alpha: float, beta: float, gamma: float) -> float:
+    """The paper's predicted cost ratio (alpha * beta^2 * gamma^2)^phi (about 2^phi for the published bases)."""
+    return (alpha * beta**2 * gamma**2) ** phi
+
+
+def scale_spec(info: ModelInfo, base: ModelSpec, m: Multipliers) -> ModelSpec:
+    """``base`` with its width and depth multipliers times ``m`` and its resolution times ``m.resolution`` (rounded
+    to whole pixels). Multipliers are rounded to 4 decimals, as the page shows them.
+
+    Raises:
+        ValueError: the scaled value is outside the spec's range (the message names the field and the limit).
+    """
+    changes: dict[str, Any] = {}
+    how: dict[str, str] = {}
+    for axis in scalable_axes(info.spec):
+        field_name = AXIS_FIELD[axis]
+        v = getattr(base, field_name)
+        if axis == "resolution":
+            changes[field_name] = max(1, int(round(v * m.resolution)))
+        else:
+            changes[field_name] = round(v * m.of(axis), 4)
+        how[field_name] = f"the preset's {v:g} × {AXIS_SYMBOL[axis]} = {m.of(axis):.3g}"
+    try:
+        return base.replace(**changes)  # type: ignore[return-value]
+    except ValueError as e:
+        named = [f"{k} is {h}" for k, h in how.items() if getattr(e, "field", None) == k]
+        raise ValueError(f"{e} ({named[0]})" if named else str(e)) from None
+
+
+def spec_key(spec: ModelSpec) -> tuple:
+    """Hashable form of a spec (for caches): sorted (field, value) pairs."""
+    return tuple(sorted(spec.to_dict().items()))
+
+
+def spec_from_key(name: str, key: Sequence[tuple[str, Any]]) -> ModelSpec:
+    from effnets.models import get_model  # the registry imports this module while it discovers the families
+
+    return get_model(name).make_spec(**dict(key))
+
+
+def preset_changes(info: ModelInfo, values: ModelSpec | Mapping[str, Any], skip: Iterable[str] = ()) -> dict[str, Any]:
+    """The fields of a spec (or of raw widget values) that differ from the preset's, for a short link."""
+    preset = info.make_spec().to_dict()
+    items = values.to_dict() if hasattr(values, "to_dict") else dict(values)
+    skip = set(skip)
+    return {k: v for k, v in items.items() if k not in skip and k in preset and preset[k] != v}
+
+
+def sweep_cost(info: ModelInfo, spec: ModelSpec) -> Totals:
+    """The same totals as ``info.cost(spec)``, faster for sweeps (see :func:`effnets.models.network.plan_totals`).
+
+    Raises:
+        ValueError: as :meth:`ModelInfo.cost` (the spec's plan is impossible, or the input too small).
+    """
+    return plan_totals(info.stage_plan(spec))
+
+
+def axis_grid(info: ModelInfo, base: ModelSpec, axis: str, points: int = 14) -> list[float]:
+    """Relative multipliers to sweep along ``axis``: evenly spaced over :data:`AXIS_RANGE`, clipped to what the
+    spec allows, always including 1 (the preset)."""
+    lo, hi = AXIS_RANGE[axis]
+    f = next(f for f in fields(info.spec) if f.name == AXIS_FIELD[axis])
+    v = getattr(base, AXIS_FIELD[axis])
+    if f.metadata.get("lo") is not None:
+        lo = max(lo, f.metadata["lo"] / v)
+    if f.metadata.get("hi") is not None:
+        hi = min(hi, f.metadata["hi"] / v)
+    if hi <= lo:
+        return [1.0]
+    grid = {round(lo + (hi - lo) * i / (points - 1), 4) for i in range(points)}
+    grid.add(1.0)
+    return sorted(grid)
+
+
+def axis_sweep(info: ModelInfo, base: ModelSpec, axis: str, m: Multipliers, points: int = 14) -> list[dict]:
+    """Exact params and MACs as one multiplier moves (the others stay at ``m``), beside the power law anchored at the
+    preset's value of that multiplier: MACs(1) * x^p with p = 2 for width and resolution, 1 for depth.
+
+    Settings the spec rejects (e.g. a resolution below its minimum) are left out.
+    """
+    rows = []
+    for x in axis_grid(info, base, axis, points):
+        try:
+            c = sweep_cost(info, scale_spec(info, base, m.with_axis(axis, x)))
+        except ValueError:
+            continue
+        rows.append({"axis": axis, "multiplier": x, "params": c.params, "macs": c.macs})
+    anchor = next((r["macs"] for r in rows if r["multiplier"] == 1.0), None)
+    for r in rows:
+        r["law"] = anchor * r["multiplier"] ** AXIS_EXPONENT[axis] if anchor else None
+    return rows
+
+
+def phi_sweep(
+    info: ModelInfo,
+    base: ModelSpec,
+    alpha: float,
+    beta: float,
+    gamma: float,
+    phis: Iterable[float] = tuple(x / 2 for x in range(-6, 15)),
+) -> list[dict]:
+    """Compound scaling of a preset over phi: for each phi the multipliers applied, the law d * w^2 * r^2, the
+    paper's (alpha beta^2 gamma^2)^phi and the exact MACs ratio to the preset (rounded widths, ceil depths, whole
+    pixels). Settings the spec rejects are left out."""
+    base_cost = sweep_cost(info, base)
+    axes = scalable_axes(info.spec)
+    rows = []
+    for phi in phis:
+        m = phi_multipliers(phi, alpha, beta, gamma, axes)
+        try:
+            spec = scale_spec(info, base, m)
+            c = sweep_cost(info, spec)
+        except ValueError:
+            continue
+        rows.append(
+            {
+                "phi": phi,
+                "width": m.width,
+                "depth": m.depth,
+                "resolution": getattr(spec, "resolution", None),
+                "law": m.law(),
+                "compound": compound_law(phi, alpha, beta, gamma),
+                "exact": c.macs / base_cost.macs,
+                "params_ratio": c.params / base_cost.params,
+                "macs": c.macs,
+                "params": c.params,
+            }
+        )
+    return rows

@@ -9,21 +9,24 @@ from __future__ import annotations
 
 import streamlit as st
 
-from effnets.analysis import scaling
+from effnets.analysis import design_space, scaling
 from effnets.models import get_model
+from effnets.models import scaling as model_scaling
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def axis_sweep(name: str, key: tuple, axis: str) -> list[dict]:
     """:func:`effnets.analysis.scaling.axis_sweep` of preset ``name`` with base spec ``key``, one multiplier moving and
     the others at the preset (as the EfficientNet paper's Figure 3): the same for every slider position."""
-    return scaling.axis_sweep(get_model(name), scaling.spec_from_key(name, key), axis, scaling.Multipliers())
+    return model_scaling.axis_sweep(
+        get_model(name), model_scaling.spec_from_key(name, key), axis, model_scaling.Multipliers()
+    )
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def phi_sweep(name: str, key: tuple, alpha: float, beta: float, gamma: float) -> list[dict]:
     """:func:`effnets.analysis.scaling.phi_sweep` (phi = -3 ... 7 in steps of 0.5)."""
-    return scaling.phi_sweep(get_model(name), scaling.spec_from_key(name, key), alpha, beta, gamma)
+    return model_scaling.phi_sweep(get_model(name), model_scaling.spec_from_key(name, key), alpha, beta, gamma)
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -47,7 +50,7 @@ def published_points() -> list[dict]:
 @st.cache_data(max_entries=1, show_spinner=False)
 def presets_where_roundings_differ() -> list[str]:
     """:func:`effnets.analysis.scaling.presets_where_roundings_differ`."""
-    return scaling.presets_where_roundings_differ()
+    return design_space.presets_where_roundings_differ()
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -132,13 +132,13 @@ def _dtypes() -> list[str]:
 
 
 def _axis(axis: str) -> tuple[float, float]:
-    from effnets.analysis.scaling import AXIS_RANGE
+    from effnets.models.scaling import AXIS_RANGE
 
     return AXIS_RANGE[axis]
 
 
 def _bases() -> tuple[float, float]:
-    from effnets.analysis.scaling import BASE_RANGE
+    from effnets.models.scaling import BASE_RANGE
 
     return BASE_RANGE
 

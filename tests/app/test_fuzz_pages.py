@@ -17,10 +17,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 import effnets
-from effnets.analysis import scaling, zoo
+from effnets.analysis import zoo
 from effnets.analysis.compare import comparable_fields, matched_width
 from effnets.blocks import BLOCKS
 from effnets.models import MODELS, sample_regnet_space
+from effnets.models import scaling as model_scaling
 from effnets.report import human
 from effnets.runtime import images, inference, weights
 from effnets.spec import SpecError
@@ -145,8 +146,8 @@ AXIS_CONTROL = schema.AXIS_CONTROL
 def scaling_setting(draw):
     name = draw(st.sampled_from(S["preset"].choices()))
     info = MODELS[name]
-    axes = scaling.scalable_axes(info.spec)
-    skip = tuple(scaling.AXIS_FIELD[a] for a in axes)
+    axes = model_scaling.scalable_axes(info.spec)
+    skip = tuple(model_scaling.AXIS_FIELD[a] for a in axes)
     return {
         "preset": name,
         "controls": {c: draw(control_strategy(S[c])) for c in SCALING_CONTROLS},
@@ -169,8 +170,8 @@ def scaling_lab_case(session: Session, case: dict) -> None:
     at.run()  # phi or the multipliers are enabled by the mode
     phi_mode = controls["mode"] == "phi"
     set_controls(at, S, {k: v for k, v in controls.items() if k != "mode" and (phi_mode or k != "phi")})
-    axes = scaling.scalable_axes(info.spec)
-    skip = tuple(scaling.AXIS_FIELD[a] for a in axes)
+    axes = model_scaling.scalable_axes(info.spec)
+    skip = tuple(model_scaling.AXIS_FIELD[a] for a in axes)
     fields_ = {**{k: v for k, v in info.make_spec().to_dict().items() if k not in skip}, **case["fields"]}
     set_fields(at, S.prefix, info.spec, fields_)
     if not phi_mode:
@@ -181,10 +182,12 @@ def scaling_lab_case(session: Session, case: dict) -> None:
     try:
         base = info.make_spec(**fields_)
         if controls["mode"] == "phi":
-            m = scaling.phi_multipliers(controls["phi"], controls["alpha"], controls["beta"], controls["gamma"], axes)
+            m = model_scaling.phi_multipliers(
+                controls["phi"], controls["alpha"], controls["beta"], controls["gamma"], axes
+            )
         else:
-            m = scaling.Multipliers(**{a: float(v) for a, v in multipliers.items()})
-        cost = info.cost(scaling.scale_spec(info, base, m), record_steps=False)
+            m = model_scaling.Multipliers(**{a: float(v) for a, v in multipliers.items()})
+        cost = info.cost(model_scaling.scale_spec(info, base, m), record_steps=False)
     except ValueError as e:
         assert any(str(e) in msg for msg in errors(at)), (str(e), errors(at))
         return

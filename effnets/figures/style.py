@@ -1,0 +1,43 @@
+"""One style for every plotly figure: the palette, the user's colour, SI tick labels, the legend on top, and one way
+to build a figure (a dict of traces and a layout, turned into a ``go.Figure`` once)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import plotly.graph_objects as go
+
+COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22", "#7f7f7f")
+
+
+USER_COLOR = "#d62728"  # the user's configuration, in every figure
+
+
+SI = {"exponentformat": "SI"}  # 1G, not plotly's default 1B, as the metrics write it
+
+
+LEGEND_TOP = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0}
+
+
+def figure(data: list[dict], layout: dict, height: int = 420) -> go.Figure:
+    base = {"height": height, "margin": {"t": 40, "b": 10, "l": 10, "r": 10}, "legend": LEGEND_TOP}
+    return go.Figure({"data": data, "layout": {**base, **layout}})
+
+
+def domains(n: int, gap: float = 0.06) -> list[list[float]]:
+    width = (1 - gap * (n - 1)) / n
+    return [[i * (width + gap), i * (width + gap) + width] for i in range(n)]
+
+
+def panel_title(text: str, domain: Sequence[float]) -> dict:
+    return {
+        "text": text,
+        "x": (domain[0] + domain[1]) / 2,
+        "y": 1.0,
+        "xref": "paper",
+        "yref": "paper",
+        "xanchor": "center",
+        "yanchor": "bottom",
+        "showarrow": False,
+        "font": {"size": 13},
+    }
