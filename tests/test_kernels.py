@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from effnets.analysis import kernels
+from effnets.blocks import vgnet
 
 
 def _random_depthwise(n: int, k: int, seed: int = 0) -> torch.Tensor:
@@ -23,7 +24,7 @@ def _random_depthwise(n: int, k: int, seed: int = 0) -> torch.Tensor:
 
 
 def test_library_values_match_vgnet():
-    lib = kernels.library()
+    lib = vgnet.library()
     g = lib["gaussian"]
     assert g.sum().item() == pytest.approx(1.0)
     assert g[1, 1].item() == pytest.approx(0.1853, abs=5e-4) and g[0, 1].item() == pytest.approx(0.1226, abs=5e-4)
@@ -33,14 +34,14 @@ def test_library_values_match_vgnet():
 
 
 def test_fixed_depthwise_is_a_buffer_and_blurs():
-    m = kernels.FixedDepthwise(8, "gaussian", stride=2)
+    m = vgnet.FixedDepthwise(8, "gaussian", stride=2)
     assert list(m.parameters()) == [] and "weight" in dict(m.named_buffers())
     x = torch.ones(1, 8, 8, 8)
     y = m(x)
     assert y.shape == (1, 8, 4, 4)
     assert torch.allclose(y[..., 1:, 1:], torch.ones_like(y[..., 1:, 1:]))  # a blur keeps flat regions flat
     with pytest.raises(ValueError, match="'box' is not 'gaussian' or 'edge'"):
-        kernels.bank("box", 4)
+        vgnet.bank("box", 4)
 
 
 # ----- classification --------------------------------------------------------------------------------------------
@@ -61,7 +62,7 @@ def test_fixed_depthwise_is_a_buffer_and_blurs():
     ],
 )
 def test_library_kernels_are_classified_as_themselves(name, family):
-    (m,) = kernels.classify_kernels(kernels.library()[name])
+    (m,) = kernels.classify_kernels(vgnet.library()[name])
     assert m.family == family
     assert m.score == pytest.approx(1.0, abs=1e-6)
     # sobel_y and the anti-diagonal are found as rotations of sobel_x / sobel_diag: the same template up to sign
@@ -70,7 +71,7 @@ def test_library_kernels_are_classified_as_themselves(name, family):
 
 
 def test_whole_edge_bank_is_edges_and_blurs():
-    matches = kernels.classify_kernels(kernels.bank("edge", 16))
+    matches = kernels.classify_kernels(vgnet.bank("edge", 16))
     fams = [m.family for m in matches]
     assert fams == (["edge"] * 6 + ["gaussian"] * 2) * 2
 
@@ -78,13 +79,13 @@ def test_whole_edge_bank_is_edges_and_blurs():
 @pytest.mark.parametrize("k", [3, 5, 7])
 def test_gaussians_of_any_size_are_gaussian(k):
     for sigma in (0.7, 1.0, 1.3, 1.8):
-        (m,) = kernels.classify_kernels(kernels.gaussian(sigma, k))
+        (m,) = kernels.classify_kernels(vgnet.gaussian(sigma, k))
         assert m.family == "gaussian", (k, sigma, m.rule)
         assert m.score > 0.97
 
 
 def test_rotated_flipped_scaled_and_negated_sobel_is_edge():
-    s = kernels.library()["sobel_x"]
+    s = vgnet.library()["sobel_x"]
     for variant in (torch.rot90(s, 1), torch.rot90(s, 3), torch.flip(s, (0,)), -3.7 * s, 0.01 * s.T):
         (m,) = kernels.classify_kernels(variant)
         assert m.family == "edge" and m.score == pytest.approx(1.0, abs=1e-6)
@@ -93,7 +94,7 @@ def test_rotated_flipped_scaled_and_negated_sobel_is_edge():
 def test_noisy_templates_still_match_but_noise_alone_is_other():
     torch.manual_seed(1)
     noise = torch.randn(200, 3, 3)
-    lib = kernels.library()
+    lib = vgnet.library()
     noisy_sobel = lib["sobel_x"] / lib["sobel_x"].norm() + 0.08 * noise
     noisy_gauss = lib["gaussian"] / lib["gaussian"].norm() + 0.08 * noise
     assert all(m.family == "edge" for m in kernels.classify_kernels(noisy_sobel))
@@ -104,14 +105,14 @@ def test_noisy_templates_still_match_but_noise_alone_is_other():
 
 def test_off_centre_gaussian_5x5_matches_a_shifted_template():
     g = torch.zeros(5, 5)
-    g[0:4, 0:4] = kernels.gaussian(1.0, 5)[1:5, 1:5]  # moved one pixel up-left, as strided TF-SAME layers learn
+    g[0:4, 0:4] = vgnet.gaussian(1.0, 5)[1:5, 1:5]  # moved one pixel up-left, as strided TF-SAME layers learn
     (m,) = kernels.classify_kernels(g)
     assert m.family == "gaussian" and "shifted 1 up 1 left" in m.template
     assert m.score > 0.99
 
 
 def test_threshold_and_rule_text():
-    k = kernels.library()["gaussian"] + 0.3 * torch.tensor([[1.0, 0, -1], [0, 0, 0], [-1, 0, 1]])
+    k = vgnet.library()["gaussian"] + 0.3 * torch.tensor([[1.0, 0, -1], [0, 0, 0], [-1, 0, 1]])
     (m,) = kernels.classify_kernels(k)
     strict = kernels.classify_kernels(k, threshold=0.999)[0]
     assert strict.family == "other" and strict.rule.startswith(f"best |cos| = {m.score:.2f}")
@@ -160,19 +161,19 @@ def test_explanation_mentions_the_measure():
 
 
 def test_frequency_response_centre_is_dc_gain():
-    g = kernels.library()["gaussian"]
+    g = vgnet.library()["gaussian"]
     r = kernels.frequency_response(g, size=32)
     f = kernels.frequencies(32)
     assert r.shape == (32, 32) and f[16] == 0.0 and f[0] == -0.5
     assert r[16, 16] == pytest.approx(1.0, abs=1e-6)  # a normalised blur passes flat regions unchanged
     assert r[0, 0] < 0.1  # and kills the one-pixel checkerboard
-    sob = kernels.frequency_response(kernels.library()["sobel_x"], size=32)
+    sob = kernels.frequency_response(vgnet.library()["sobel_x"], size=32)
     assert sob[16, 16] == pytest.approx(0.0, abs=1e-6)  # edge detectors ignore flat regions
-    assert np.allclose(kernels.frequency_response(kernels.library()["identity"]), 1.0)
+    assert np.allclose(kernels.frequency_response(vgnet.library()["identity"]), 1.0)
 
 
 def test_low_pass_scores_order_and_baseline():
-    lib = kernels.library()
+    lib = vgnet.library()
     scores = {
         n: kernels.low_pass_score(lib[n]) for n in ("gaussian", "gaussian_sharp", "identity", "sobel_x", "laplacian_4")
     }
@@ -195,10 +196,10 @@ class _TinyNet(nn.Module):
         self.stem = nn.Conv2d(3, 8, 3, 2, 1, bias=False)
         self.dw_s2 = nn.Conv2d(8, 8, 3, 2, 1, groups=8, bias=False)
         self.pw = nn.Conv2d(8, 16, 1, bias=False)
-        self.fixed = kernels.FixedDepthwise(16, "edge")
+        self.fixed = vgnet.FixedDepthwise(16, "edge")
         self.dw_s1 = nn.Conv2d(16, 16, 5, 1, 2, groups=16, bias=False)
         with torch.no_grad():
-            self.dw_s2.weight.copy_(kernels.bank("gaussian", 8))
+            self.dw_s2.weight.copy_(vgnet.bank("gaussian", 8))
 
     def forward(self, x):
         return self.dw_s1(self.fixed(self.pw(self.dw_s2(self.stem(x)))))

@@ -303,7 +303,7 @@ def _rows(name, **fields):
 
 def test_efficientnet_b0_is_the_papers_table_1():
     rows = _rows("efficientnet_b0")
-    table = [(r.operator, r.resolution, r.channels, r.layers) for r in rows]
+    table = [(r.operator, r.resolution, r.channels, r.repeats) for r in rows]
     assert table == [
         ("Conv3x3", (224, 224), 32, 1),
         ("MBConv1, k3x3", (112, 112), 16, 1),
@@ -319,22 +319,22 @@ def test_efficientnet_b0_is_the_papers_table_1():
 
 def test_efficientnet_b7_and_lite_scaling_rules():
     b7 = _rows("efficientnet_b7")
-    assert [r.layers for r in b7[1:-1]] == [4, 7, 7, 10, 10, 13, 4]
+    assert [r.repeats for r in b7[1:-1]] == [4, 7, 7, 10, 10, 13, 4]
     assert b7[0].channels == 64 and b7[-2].channels == 640
     lite4 = effnets.model_cost("efficientnet_lite4")
     rows = lite4.stages
     assert rows[0].channels == 32  # stem never width-scaled
-    assert rows[1].layers == 1 and rows[-2].layers == 1  # first and last stages never depth-scaled
+    assert rows[1].repeats == 1 and rows[-2].repeats == 1  # first and last stages never depth-scaled
     assert rows[-2].channels == 448  # 320 x 1.4
     head_conv = [s for s in lite4.total.steps if s.label == "1x1 conv (head)"][0]
     assert head_conv.out_shape[0] == 1280  # head never width-scaled
     b4 = effnets.model_cost("efficientnet_b4").stages
-    assert b4[0].channels == 48 and b4[1].layers == 2
+    assert b4[0].channels == 48 and b4[1].repeats == 2
 
 
 def test_mobilenet_v1_layers_and_grid():
     rows = _rows("mobilenet_v1")
-    assert [(r.channels, r.layers, r.stride) for r in rows[:-1]] == [
+    assert [(r.channels, r.repeats, r.stride) for r in rows[:-1]] == [
         (32, 1, 2),
         (64, 1, 1),
         (128, 2, 2),
@@ -353,7 +353,7 @@ def test_shufflenet_v1_widths_per_groups():
     for g, widths in V1_WIDTHS.items():
         rows = _rows("shufflenet_v1", groups=g)
         assert tuple(r.channels for r in rows[1:4]) == widths == shufflenet_v1_widths(g)[1:]
-        assert [r.layers for r in rows[1:4]] == [4, 8, 4]
+        assert [r.repeats for r in rows[1:4]] == [4, 8, 4]
         assert [r.output_shape[1] for r in rows[:4]] == [56, 28, 14, 7]
     sweep = shufflenet_v1_groups_sweep()
     macs = [r["macs"] for r in sweep]
@@ -372,7 +372,7 @@ def test_xception_flows():
         ("Xception module & SeparableConv x2", (2048, 10, 10)),
         ("Pooling & FC", (1000, 1, 1)),
     ]
-    assert [r.layers for r in rows] == [2, 3, 8, 3, 1]
+    assert [r.repeats for r in rows] == [2, 3, 8, 3, 1]
 
 
 def test_squeezenet_versions():
@@ -391,7 +391,7 @@ def test_regnet_stages_follow_the_generator():
     spec = MODELS["regnetx_400mf"].make_spec()
     widths, depths, groups = stage_widths(spec)
     rows = _rows("regnetx_400mf")
-    assert [r.channels for r in rows[1:-1]] == widths and [r.layers for r in rows[1:-1]] == depths
+    assert [r.channels for r in rows[1:-1]] == widths and [r.repeats for r in rows[1:-1]] == depths
     assert sum(depths) == spec.depth == 22
     assert widths[-1] == 384  # pycls; torchvision's rounding gives 400
     y = effnets.model_cost("regnety_400mf")
@@ -411,7 +411,7 @@ def test_vgnet_variants():
     c = effnets.model_cost("vgnetc_1_5mp")
     f = effnets.model_cost("vgnetf_1_5mp")
     assert [r.channels for r in g.stages[:-1]] == [32, 64, 128, 256, 512]
-    assert [r.layers for r in g.stages[1:-1]] == [3, 7, 14, 2]
+    assert [r.repeats for r in g.stages[1:-1]] == [3, 7, 14, 2]
     assert [r.output_shape[1] for r in g.stages[:-1]] == [112, 56, 28, 14, 7]
     # Same MACs; fixed kernels are buffers, not parameters (C learns its downsampling kernels, F fixes every one).
     assert g.macs == c.macs == f.macs

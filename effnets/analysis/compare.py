@@ -74,7 +74,7 @@ def _note(info: BlockInfo, spec, c_out: int, k: int, shape) -> str:
     if getattr(spec, "kernel_size", k) != k:
         notes.append(f"kernel {spec.kernel_size}")
     if info.name == "stacked_3x3":
-        notes.append(f"{spec.num_layers} x 3x3 = {2 * spec.num_layers + 1}x{2 * spec.num_layers + 1} view")
+        notes.append(f"{spec.repeats} x 3x3 = {2 * spec.repeats + 1}x{2 * spec.repeats + 1} view")
     if info.name == "shuffle_v1":
         notes.append(f"g={spec.groups}")
     if info.name == "fire":

@@ -39,10 +39,13 @@ class BlockInfo:
         module: the nn.Module class; ``module(spec)`` builds it and ``module.cost(spec, x)`` costs it.
         paper: short citation.
         url: link to the paper.
-        layout: one line: the layers in order ("1x1 expand -> kxk depthwise -> SE -> 1x1 project [+ skip]").
+        layout: (a property) the first line of the module's docstring: the layers in order ("1x1 expand -> kxk
+            depthwise -> [SE] -> 1x1 project [+ skip]"); written once, in the block's class.
         explanation: one paragraph: what the block is for and why it is cheap (or not).
         formula: symbolic LaTeX of params and MACs.
         group: catalog section ("convolution", "unit", "vgnet").
+        order: position in the catalog, the Block Lab's list and ``list blocks`` (lower first).
+        compare_defaults: (C_in, C_out, H, W) -> settings of this block in the Latency Lab's matched comparison.
     """
 
     name: str
@@ -51,11 +54,16 @@ class BlockInfo:
     module: type[nn.Module]
     paper: str
     url: str
-    layout: str
     explanation: str
     formula: str
     group: str = "convolution"
+    order: int = 1000
     compare_defaults: Callable[[int, int, int, int], dict[str, Any]] | None = None
+
+    @property
+    def layout(self) -> str:
+        """The layers in order: the first line of the module class's docstring."""
+        return (self.module.__doc__ or "").strip().splitlines()[0].strip()
 
     def make_spec(self, **fields: Any) -> BlockSpec:
         """A validated spec; unknown keys raise ValueError naming the key."""
@@ -149,27 +157,13 @@ def _discover() -> None:
             importlib.import_module(f"{__name__}.{mod.name}")
 
 
+def sort_registry() -> None:
+    """Order :data:`BLOCKS` by each block's ``order`` (run after discovery; a test that registers a throwaway block
+    calls it again)."""
+    ordered = sorted(BLOCKS.values(), key=lambda b: (b.order, b.name))
+    BLOCKS.clear()
+    BLOCKS.update((b.name, b) for b in ordered)
+
+
 _discover()
-ORDER = [
-    "standard",
-    "grouped",
-    "depthwise",
-    "depthwise_separable",
-    "dilated",
-    "asymmetric",
-    "stacked_3x3",
-    "shuffle_v1",
-    "shuffle_v2",
-    "se",
-    "mbconv",
-    "fire",
-    "inception",
-    "xception",
-    "regnet",
-    "deformable",
-    "vgnet_downsampling",
-    "vgnet_half_identity",
-]
-_sorted = sorted(BLOCKS.items(), key=lambda kv: ORDER.index(kv[0]) if kv[0] in ORDER else len(ORDER))
-BLOCKS.clear()
-BLOCKS.update(_sorted)
+sort_registry()

@@ -22,7 +22,9 @@ class AsymmetricSpec(BlockSpec):
 
 
 class AsymmetricConv(torch.nn.Module):
-    """1xk conv -> BN -> act -> kx1 conv -> BN -> act. Szegedy et al. 2016 (Inception-v3)."""
+    """1xk conv -> BN -> act -> kx1 conv -> BN -> act
+
+    Szegedy et al. 2016 (Inception-v3)."""
 
     def __init__(self, spec: AsymmetricSpec):
         super().__init__()
@@ -51,12 +53,12 @@ class AsymmetricConv(torch.nn.Module):
 register(
     BlockInfo(
         name="asymmetric",
+        order=60,
         label="Asymmetric (1xk + kx1) convolution",
         spec=AsymmetricSpec,
         module=AsymmetricConv,
         paper="Szegedy et al. 2016, Rethinking the Inception Architecture (Inception-v3)",
         url="https://arxiv.org/abs/1512.00567",
-        layout="1xk conv -> BN -> act -> kx1 conv -> BN -> act",
         explanation=(
             "A k x k conv is replaced by a 1 x k conv and a k x 1 conv: the same k x k receptive field for "
             "2k instead of k^2 weights per channel pair (a 7x7 costs 3.5x more than 1x7 + 7x1). The factorised "

@@ -41,7 +41,7 @@ class DeformableSpec(BlockSpec):
 
 
 class DeformableConv(nn.Module):
-    """offset conv (kxk, bias) [+ mask conv -> sigmoid] -> kxk deformable conv -> BN -> act.
+    """offset conv (+ mask conv) -> kxk deformable conv (bilinear sampling at shifted points) -> BN -> act
     Dai et al. 2017 (DCN); Zhu et al. 2019 (DCNv2). Uses torchvision.ops.DeformConv2d."""
 
     def __init__(self, spec: DeformableSpec):
@@ -107,12 +107,12 @@ class DeformableConv(nn.Module):
 register(
     BlockInfo(
         name="deformable",
+        order=160,
         label="Deformable convolution",
         spec=DeformableSpec,
         module=DeformableConv,
         paper="Dai et al. 2017, Deformable Convolutional Networks; Zhu et al. 2019 (DCNv2)",
         url="https://arxiv.org/abs/1703.06211",
-        layout="offset conv (+ mask conv) -> kxk deformable conv (bilinear sampling at shifted points) -> BN -> act",
         explanation=(
             "A regular conv samples a fixed grid. A deformable conv first predicts, with an ordinary conv, a 2-D "
             "offset for each of the k x k sampling points at every output position (and in DCNv2 a mask weight), "

@@ -26,7 +26,9 @@ class DepthwiseSpec(BlockSpec):
 
 
 class DepthwiseConv(torch.nn.Module):
-    """kxk depthwise conv (groups = C_in) -> BN -> act. Sifre 2014; Howard et al. 2017 (MobileNets)."""
+    """kxk depthwise conv (groups = C_in) -> BN -> act
+
+    Sifre 2014; Howard et al. 2017 (MobileNets)."""
 
     def __init__(self, spec: DepthwiseSpec):
         super().__init__()
@@ -64,12 +66,12 @@ class DepthwiseConv(torch.nn.Module):
 register(
     BlockInfo(
         name="depthwise",
+        order=30,
         label="Depthwise convolution",
         spec=DepthwiseSpec,
         module=DepthwiseConv,
         paper="Sifre 2014; Howard et al. 2017 (MobileNets)",
         url="https://arxiv.org/abs/1704.04861",
-        layout="kxk depthwise conv (groups = C_in) -> BN -> act",
         explanation=(
             "A grouped conv with as many groups as channels: each channel is filtered by its own k x k kernel. It "
             "filters space but never mixes channels, so it costs k^2 per element, C_out times less than a standard "

@@ -22,7 +22,9 @@ class DepthwiseSeparableSpec(BlockSpec):
 
 
 class DepthwiseSeparableConv(torch.nn.Module):
-    """kxk depthwise -> BN -> act -> 1x1 pointwise -> BN -> act. Howard et al. 2017 (MobileNets)."""
+    """kxk depthwise -> BN -> act -> 1x1 pointwise -> BN -> act
+
+    Howard et al. 2017 (MobileNets)."""
 
     def __init__(self, spec: DepthwiseSeparableSpec):
         super().__init__()
@@ -43,12 +45,12 @@ class DepthwiseSeparableConv(torch.nn.Module):
 register(
     BlockInfo(
         name="depthwise_separable",
+        order=40,
         label="Depthwise-separable convolution",
         spec=DepthwiseSeparableSpec,
         module=DepthwiseSeparableConv,
         paper="Howard et al. 2017 (MobileNets); Chollet 2017 (Xception)",
         url="https://arxiv.org/abs/1704.04861",
-        layout="kxk depthwise -> BN -> act -> 1x1 pointwise -> BN -> act",
         explanation=(
             "A standard conv filters space and mixes channels in one step. Splitting the two - a depthwise k x k "
             "conv for space, a 1x1 conv for channels - costs k^2 C_in + C_in C_out per position instead of "

@@ -24,7 +24,9 @@ class DilatedSpec(BlockSpec):
 
 
 class DilatedConv(torch.nn.Module):
-    """kxk conv with dilation d -> BN -> act. Yu & Koltun 2016; Chen et al. (DeepLab)."""
+    """kxk conv with dilation d -> BN -> act
+
+    Yu & Koltun 2016; Chen et al. (DeepLab)."""
 
     def __init__(self, spec: DilatedSpec):
         super().__init__()
@@ -59,12 +61,12 @@ class DilatedConv(torch.nn.Module):
 register(
     BlockInfo(
         name="dilated",
+        order=50,
         label="Dilated (atrous) convolution",
         spec=DilatedSpec,
         module=DilatedConv,
         paper="Yu & Koltun 2016, Multi-scale context aggregation by dilated convolutions",
         url="https://arxiv.org/abs/1511.07122",
-        layout="kxk conv with dilation d -> BN -> act",
         explanation=(
             "The kernel's taps are spread d pixels apart, so a 3x3 kernel with d = 2 sees a 5x5 window for the cost "
             "of a 3x3: the receptive field grows without extra parameters, MACs or downsampling. Segmentation nets "

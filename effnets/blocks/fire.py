@@ -28,7 +28,9 @@ class FireSpec(BlockSpec):
 
 
 class Fire(nn.Module):
-    """1x1 squeeze (bias) -> ReLU -> concat(1x1 expand -> ReLU, 3x3 expand -> ReLU). Iandola et al. 2016.
+    """1x1 squeeze -> ReLU -> concat(1x1 expand, 3x3 expand) -> ReLU
+
+    Iandola et al. 2016.
 
     Layout and names follow torchvision's SqueezeNet Fire (convs with bias, no batch norm)."""
 
@@ -78,12 +80,12 @@ class Fire(nn.Module):
 register(
     BlockInfo(
         name="fire",
+        order=120,
         label="Fire module (SqueezeNet)",
         spec=FireSpec,
         module=Fire,
         paper="Iandola et al. 2016, SqueezeNet",
         url="https://arxiv.org/abs/1602.07360",
-        layout="1x1 squeeze -> ReLU -> concat(1x1 expand, 3x3 expand) -> ReLU",
         explanation=(
             "SqueezeNet's strategies in one module: replace most 3x3 filters by 1x1 (9x fewer weights), and feed the "
             "remaining 3x3 filters few input channels through a 1x1 squeeze layer. It reached AlexNet accuracy with "

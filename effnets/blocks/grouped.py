@@ -29,7 +29,9 @@ class GroupedSpec(BlockSpec):
 
 
 class GroupedConv(torch.nn.Module):
-    """kxk group conv (g groups) -> BN -> act. Krizhevsky et al. 2012; Xie et al. 2017 (ResNeXt)."""
+    """kxk group conv (g groups) -> BN -> act
+
+    Krizhevsky et al. 2012; Xie et al. 2017 (ResNeXt)."""
 
     def __init__(self, spec: GroupedSpec):
         super().__init__()
@@ -64,12 +66,12 @@ class GroupedConv(torch.nn.Module):
 register(
     BlockInfo(
         name="grouped",
+        order=20,
         label="Grouped convolution",
         spec=GroupedSpec,
         module=GroupedConv,
         paper="Krizhevsky et al. 2012 (AlexNet); Xie et al. 2017 (ResNeXt)",
         url="https://arxiv.org/abs/1611.05431",
-        layout="kxk group conv (g groups) -> BN -> act",
         explanation=(
             "The input channels are split into g groups and each group is convolved on its own, so every output "
             "channel sees only C_in/g inputs: parameters and MACs fall to 1/g of the standard conv. The price is that "

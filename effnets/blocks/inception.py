@@ -37,7 +37,9 @@ class InceptionSpec(BlockSpec):
 
 
 class Inception(nn.Module):
-    """concat(1x1 | 1x1 -> 3x3 | 1x1 -> 5x5 | 3x3 maxpool -> 1x1), each conv + BN + ReLU. Szegedy et al. 2015.
+    """concat(1x1 | 1x1 -> 3x3 | 1x1 -> 5x5 | maxpool -> 1x1)
+
+    Szegedy et al. 2015.
 
     Defaults are GoogLeNet's inception (3a); BN after every conv as in torchvision's GoogLeNet."""
 
@@ -102,12 +104,12 @@ class Inception(nn.Module):
 register(
     BlockInfo(
         name="inception",
+        order=130,
         label="Inception module",
         spec=InceptionSpec,
         module=Inception,
         paper="Szegedy et al. 2015, Going Deeper with Convolutions (GoogLeNet)",
         url="https://arxiv.org/abs/1409.4842",
-        layout="concat(1x1 | 1x1 -> 3x3 | 1x1 -> 5x5 | maxpool -> 1x1)",
         explanation=(
             "Instead of choosing a kernel size, run several in parallel and concatenate: the module sees at several "
             "scales at once. What makes it affordable are the 1x1 reductions before the 3x3 and 5x5 convs (without "

@@ -60,7 +60,9 @@ class MBConvSpec(BlockSpec):
 
 
 class MBConv(nn.Module):
-    """1x1 expand -> kxk depthwise -> [SE] -> 1x1 project [+ skip]. Sandler et al. 2018; Tan & Le 2019.
+    """1x1 expand -> kxk depthwise -> [SE] -> 1x1 project (no activation) [+ skip]
+
+    Sandler et al. 2018; Tan & Le 2019.
 
     Parameter order (expand, depthwise, SE fc1/fc2, project) follows torchvision's MBConv and InvertedResidual.
     """
@@ -114,12 +116,12 @@ class MBConv(nn.Module):
 register(
     BlockInfo(
         name="mbconv",
+        order=110,
         label="MBConv (inverted residual)",
         spec=MBConvSpec,
         module=MBConv,
         paper="Sandler et al. 2018 (MobileNetV2); Tan & Le 2019 (EfficientNet)",
         url="https://arxiv.org/abs/1801.04381",
-        layout="1x1 expand -> kxk depthwise -> [SE] -> 1x1 project (no activation) [+ skip]",
         explanation=(
             "The residual connects the thin ends and the block widens inside: a 1x1 conv expands C_in by t, a cheap "
             "depthwise conv filters the wide tensor, and a linear 1x1 projects back (no ReLU, which would destroy "

@@ -65,7 +65,7 @@ class RegNetSpec(BlockSpec):
 
 
 class RegNetBlock(nn.Module):
-    """1x1 -> BN -> ReLU -> 3x3 group conv (stride) -> BN -> ReLU -> [SE] -> 1x1 -> BN, + shortcut, ReLU.
+    """1x1 -> 3x3 group conv (g channels per group) -> [SE] -> 1x1, + shortcut (1x1 s2 + BN if needed)
     Radosavovic et al. 2020. Layout and parameter order (proj, a, b, se, c) follow torchvision's ResBottleneckBlock."""
 
     def __init__(self, spec: RegNetSpec):
@@ -115,12 +115,12 @@ class RegNetBlock(nn.Module):
 register(
     BlockInfo(
         name="regnet",
+        order=150,
         label="RegNet X/Y block",
         spec=RegNetSpec,
         module=RegNetBlock,
         paper="Radosavovic et al. 2020, Designing Network Design Spaces",
         url="https://arxiv.org/abs/2003.13678",
-        layout="1x1 -> 3x3 group conv (g channels per group) -> [SE] -> 1x1, + shortcut (1x1 s2 + BN if needed)",
         explanation=(
             "RegNet does not design a block, it designs the space: the block is a plain ResNeXt bottleneck whose "
             "group conv has a fixed number of channels per group (group width g), and the search found that good "

@@ -31,7 +31,9 @@ class SESpec(BlockSpec):
 
 
 class ConvSE(nn.Module):
-    """kxk conv -> BN -> act -> SE (global pool -> 1x1 -> act -> 1x1 -> sigmoid -> scale). Hu et al. 2018."""
+    """kxk conv -> BN -> act -> SE(global pool -> 1x1 -> act -> 1x1 -> sigmoid) x
+
+    Hu et al. 2018."""
 
     def __init__(self, spec: SESpec):
         super().__init__()
@@ -53,12 +55,12 @@ class ConvSE(nn.Module):
 register(
     BlockInfo(
         name="se",
+        order=100,
         label="Squeeze-and-excitation",
         spec=SESpec,
         module=ConvSE,
         paper="Hu et al. 2018, Squeeze-and-Excitation Networks",
         url="https://arxiv.org/abs/1709.01507",
-        layout="kxk conv -> BN -> act -> SE(global pool -> 1x1 -> act -> 1x1 -> sigmoid) x",
         explanation=(
             "SE pools each channel to one number, passes the vector through a small bottleneck (C -> C/r -> C) and "
             "multiplies every channel by the resulting gate in (0, 1): channel attention from global context. It adds "

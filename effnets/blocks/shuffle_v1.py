@@ -71,8 +71,10 @@ class ShuffleV1Spec(BlockSpec):
 
 
 class ShuffleV1Unit(nn.Module):
-    """1x1 group conv -> BN -> ReLU -> shuffle -> 3x3 depthwise (stride) -> BN -> 1x1 group conv -> BN,
-    then ReLU(x + branch) at stride 1 or ReLU(concat(avgpool(x), branch)) at stride 2. Zhang et al. 2018."""
+    """1x1 group conv -> shuffle -> 3x3 depthwise -> 1x1 group conv [+ x | concat avgpool(x)]
+
+    Each conv is followed by BN (the first also by ReLU; the depthwise conv carries the stride), then ReLU(x + branch)
+    at stride 1 or ReLU(concat(avgpool(x), branch)) at stride 2. Zhang et al. 2018."""
 
     def __init__(self, spec: ShuffleV1Spec):
         super().__init__()
@@ -113,12 +115,12 @@ class ShuffleV1Unit(nn.Module):
 register(
     BlockInfo(
         name="shuffle_v1",
+        order=80,
         label="ShuffleNet V1 unit",
         spec=ShuffleV1Spec,
         module=ShuffleV1Unit,
         paper="Zhang et al. 2018, ShuffleNet",
         url="https://arxiv.org/abs/1707.01083",
-        layout="1x1 group conv -> shuffle -> 3x3 depthwise -> 1x1 group conv [+ x | concat avgpool(x)]",
         explanation=(
             "In a depthwise-separable design the dense 1x1 convs dominate the cost. ShuffleNet groups them too, which "
             "cuts their cost by g, and inserts a channel shuffle so that the next group conv sees channels from every "

@@ -37,9 +37,11 @@ class ShuffleV2Spec(BlockSpec):
 
 
 class ShuffleV2Unit(nn.Module):
-    """Stride 1: split -> [x1, 1x1 -> kxk depthwise -> 1x1 on x2] -> concat -> shuffle.
-    Stride 2: [kxk depthwise s2 -> 1x1 on x, 1x1 -> kxk depthwise s2 -> 1x1 on x] -> concat -> shuffle.
-    Ma et al. 2018. Layout and parameter order follow torchvision's InvertedResidual (branch1, then branch2)."""
+    """split -> (identity | 1x1 -> kxk dw -> 1x1) -> concat -> shuffle
+
+    That is stride 1. Stride 2: [kxk depthwise s2 -> 1x1 on x, 1x1 -> kxk depthwise s2 -> 1x1 on x] -> concat ->
+    shuffle. Ma et al. 2018. Layout and parameter order follow torchvision's InvertedResidual (branch1, then
+    branch2)."""
 
     def __init__(self, spec: ShuffleV2Spec):
         super().__init__()
@@ -96,12 +98,12 @@ class ShuffleV2Unit(nn.Module):
 register(
     BlockInfo(
         name="shuffle_v2",
+        order=90,
         label="ShuffleNet V2 unit",
         spec=ShuffleV2Spec,
         module=ShuffleV2Unit,
         paper="Ma et al. 2018, ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design",
         url="https://arxiv.org/abs/1807.11164",
-        layout="split -> (identity | 1x1 -> kxk dw -> 1x1) -> concat -> shuffle",
         explanation=(
             "ShuffleNet V2 starts from measured speed, not MACs: equal input/output widths minimise memory access "
             "(G1), group convs cost memory traffic (G2), fragmented branches hurt parallelism (G3) and element-wise "

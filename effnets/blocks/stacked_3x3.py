@@ -17,7 +17,7 @@ from effnets.spec import param
 @dataclass(frozen=True)
 class Stacked3x3Spec(BlockSpec):
     out_channels: int = param(64, lo=1, hi=4096, help="Channels of every conv's output (C_out).", label="C_out")
-    num_layers: int = param(
+    repeats: int = param(
         2, lo=1, hi=8, help="n stacked 3x3 convs: the receptive field is (2n+1) x (2n+1).", label="layers n"
     )
     stride: int = param(1, lo=1, hi=4, help=STRIDE_HELP + " Applied by the first conv.")
@@ -25,20 +25,22 @@ class Stacked3x3Spec(BlockSpec):
 
 
 class Stacked3x3(torch.nn.Module):
-    """n x (3x3 conv -> BN -> act). Simonyan & Zisserman 2015 (VGG)."""
+    """n x (3x3 conv -> BN -> act)
+
+    Simonyan & Zisserman 2015 (VGG)."""
 
     def __init__(self, spec: Stacked3x3Spec):
         super().__init__()
         layers = []
         c = spec.in_channels
-        for i in range(spec.num_layers):
+        for i in range(spec.repeats):
             layers.append(ConvBNAct(c, spec.out_channels, 3, spec.stride if i == 0 else 1, activation=spec.activation))
             c = spec.out_channels
         self.layers = nn.Sequential(*layers)
 
     @staticmethod
     def cost(spec: Stacked3x3Spec, x: Cost) -> Cost:
-        for i in range(spec.num_layers):
+        for i in range(spec.repeats):
             x = ConvBNAct.cost(
                 x,
                 spec.out_channels,
@@ -56,12 +58,12 @@ class Stacked3x3(torch.nn.Module):
 register(
     BlockInfo(
         name="stacked_3x3",
+        order=70,
         label="Stacked 3x3 convolutions",
         spec=Stacked3x3Spec,
         module=Stacked3x3,
         paper="Simonyan & Zisserman 2015 (VGG)",
         url="https://arxiv.org/abs/1409.1556",
-        layout="n x (3x3 conv -> BN -> act)",
         explanation=(
             "n stacked 3x3 convs see a (2n+1) x (2n+1) window, like one large kernel, but with 9n C^2 instead of "
             "(2n+1)^2 C^2 weights (two 3x3 = 18 C^2 against 25 C^2 for one 5x5; three = 27 against 49 for 7x7) and "

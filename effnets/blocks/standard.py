@@ -27,7 +27,9 @@ class StandardSpec(BlockSpec):
 
 
 class StandardConv(torch.nn.Module):
-    """kxk conv -> BN -> act. The dense convolution of VGG and ResNet: every output sees every input channel."""
+    """kxk conv -> BN -> act
+
+    The dense convolution of VGG and ResNet: every output sees every input channel."""
 
     def __init__(self, spec: StandardSpec):
         super().__init__()
@@ -54,12 +56,12 @@ class StandardConv(torch.nn.Module):
 register(
     BlockInfo(
         name="standard",
+        order=10,
         label="Standard convolution",
         spec=StandardSpec,
         module=StandardConv,
         paper="LeCun et al. 1998; Simonyan & Zisserman 2015 (VGG)",
         url="https://arxiv.org/abs/1409.1556",
-        layout="kxk conv -> BN -> act",
         explanation=(
             "Every output channel mixes every input channel over a k x k window, so the cost grows with "
             "k^2 * C_in * C_out at each output position. Efficient designs attack one of those factors: grouping "

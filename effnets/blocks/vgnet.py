@@ -6,13 +6,14 @@ as conv -> activation -> BN (activation before BN) with no bias; SE widths are r
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from effnets import cost as steps
-from effnets.analysis.kernels import KERNEL_KINDS, FixedDepthwise
 from effnets.blocks import BlockInfo, BlockSpec, register
 from effnets.blocks._layers import SqueezeExcite, make_act, make_divisible
 from effnets.cost import ACTIVATIONS, Cost
@@ -44,6 +45,87 @@ def depthwise_cost(x: Cost, kind: str, stride: int, branch_name: str = "") -> Co
         return steps.conv(x, x.c, 3, stride, 1, groups=x.c, label=label, branch_name=branch_name)
     y = steps.fixed_depthwise(x, 3, stride, label=f"{label} {kind}")
     return steps.norm(y, branch_name=branch_name) if kind == "edge" else y
+
+
+# ----- VGNet's fixed kernels: Gaussian blur, Sobel, Laplacian, and the depthwise layer that applies them -----------
+# The kernels trained networks learn on their own (the VGNet paper's observation). A FixedDepthwise layer stores them
+# as a buffer, so they are not parameters and are never trained.
+
+GAUSSIAN_SIGMA = 1.1
+SHARP_GAUSSIAN_SIGMA = 0.6
+
+
+def gaussian(sigma: float = GAUSSIAN_SIGMA, size: int = 3) -> torch.Tensor:
+    """Normalised size x size Gaussian (sums to 1). sigma 1.1 gives VGNet's blur: centre .1853, edge .1226."""
+    if sigma <= 0:
+        raise ValueError(f"sigma={sigma} must be positive")
+    if size < 1 or size % 2 == 0:
+        raise ValueError(f"size={size} must be odd and positive")
+    r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
+    yy, xx = torch.meshgrid(r, r, indexing="ij")
+    k = torch.exp(-(xx**2 + yy**2) / (2 * sigma**2))
+    return (k / k.sum()).float()
+
+
+def _t(rows) -> torch.Tensor:
+    return torch.tensor(rows, dtype=torch.float32)
+
+
+def library() -> dict[str, torch.Tensor]:
+    """The named 3x3 kernels: VGNetF's bank of 8, plus identity for comparison."""
+    return {
+        "sobel_y": _t([[-1, -2, -1], [0, 0, 0], [1, 2, 1]]) / 2,
+        "sobel_x": _t([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]) / 2,
+        "laplacian_8": _t([[-1, -2, -1], [-2, 12, -2], [-1, -2, -1]]) / 12,
+        "laplacian_4": _t([[0, -1, 0], [-1, 4, -1], [0, -1, 0]]) / 4,
+        "sobel_diag": _t([[0, 1, 2], [-1, 0, 1], [-2, -1, 0]]) / 2,
+        "sobel_antidiag": _t([[-2, -1, 0], [-1, 0, 1], [0, 1, 2]]) / 2,
+        "gaussian": gaussian(GAUSSIAN_SIGMA),
+        "gaussian_sharp": gaussian(SHARP_GAUSSIAN_SIGMA),
+        "identity": _t([[0, 0, 0], [0, 1, 0], [0, 0, 0]]),
+    }
+
+
+EDGE_BANK = (
+    "sobel_y",
+    "sobel_x",
+    "laplacian_8",
+    "laplacian_4",
+    "sobel_diag",
+    "sobel_antidiag",
+    "gaussian",
+    "gaussian_sharp",
+)
+KERNEL_KINDS = ("learnable", "gaussian", "edge")
+
+
+def bank(kind: str, channels: int) -> torch.Tensor:
+    """Depthwise weight (channels, 1, 3, 3) for a fixed kind: 'gaussian' (every channel blurred alike) or 'edge'
+    (VGNetF: the 8 kernels of EDGE_BANK repeated over the channels)."""
+    lib = library()
+    if kind == "gaussian":
+        return lib["gaussian"].expand(channels, 1, 3, 3).clone()
+    if kind == "edge":
+        ks = torch.stack([lib[n] for n in EDGE_BANK])
+        reps = math.ceil(channels / len(EDGE_BANK))
+        return ks.repeat(reps, 1, 1)[:channels].unsqueeze(1).clone()
+    raise ValueError(f"fixed kernel kind '{kind}' is not 'gaussian' or 'edge'")
+
+
+class FixedDepthwise(nn.Module):
+    """A 3x3 depthwise conv whose weights are a buffer (not a parameter, never trained)."""
+
+    def __init__(self, channels: int, kind: str, stride: int = 1):
+        super().__init__()
+        self.stride = stride
+        self.kind = kind
+        self.register_buffer("weight", bank(kind, channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(x, self.weight, None, self.stride, 1, 1, self.weight.shape[0])
+
+    def extra_repr(self) -> str:
+        return f"{self.weight.shape[0]}, kind={self.kind}, stride={self.stride}, fixed"
 
 
 class PointwiseBlock(nn.Sequential):
@@ -84,7 +166,7 @@ class VGNetDownsamplingSpec(BlockSpec):
 
 
 class VGNetDownsampling(nn.Module):
-    """3x3 depthwise s2 (blur) -> [last `split` channels as identity | 1x1 pointwise block -> C_out - split] -> concat.
+    """3x3 depthwise s2 (fixed Gaussian blur) -> [identity half | 1x1 -> act -> BN] -> concat
     Zhang et al. 2022 (VGNet)."""
 
     def __init__(self, spec: VGNetDownsamplingSpec):
@@ -129,7 +211,7 @@ class VGNetHalfIdentitySpec(BlockSpec):
 
 
 class VGNetHalfIdentity(nn.Module):
-    """[x0, x1] -> concat(x0, dw3x3(x1)) -> 1x1 pointwise block (C -> C/2) = new; output [x1, new].
+    """[x0, x1] -> concat(x0, dw3x3(x1)) -> 1x1 (C -> C/2) -> output [x1, new]
     Half the channels pass unchanged; half the pointwise work is saved. Zhang et al. 2022 (VGNet)."""
 
     def __init__(self, spec: VGNetHalfIdentitySpec):
@@ -159,12 +241,12 @@ class VGNetHalfIdentity(nn.Module):
 register(
     BlockInfo(
         name="vgnet_downsampling",
+        order=170,
         label="VGNet downsampling block",
         spec=VGNetDownsamplingSpec,
         module=VGNetDownsampling,
         paper="Zhang et al. 2022, Efficient CNN Architecture Design Guided by Visualization (VGNet)",
         url="https://arxiv.org/abs/2207.10318",
-        layout="3x3 depthwise s2 (fixed Gaussian blur) -> [identity half | 1x1 -> act -> BN] -> concat",
         explanation=(
             "Trained networks learn Gaussian-like kernels in their strided depthwise convs: a low-pass filter before "
             "subsampling, as the sampling theorem asks. VGNet stops learning them and fixes a Gaussian blur (a buffer, "
@@ -179,12 +261,12 @@ register(
 register(
     BlockInfo(
         name="vgnet_half_identity",
+        order=180,
         label="VGNet half-identity block",
         spec=VGNetHalfIdentitySpec,
         module=VGNetHalfIdentity,
         paper="Zhang et al. 2022, Efficient CNN Architecture Design Guided by Visualization (VGNet)",
         url="https://arxiv.org/abs/2207.10318",
-        layout="[x0, x1] -> concat(x0, dw3x3(x1)) -> 1x1 (C -> C/2) -> output [x1, new]",
         explanation=(
             "In the middle of a trained network many depthwise kernels are close to the identity and adjacent layers "
             "produce similar feature maps. So VGNet passes half the channels through unchanged and computes only the "

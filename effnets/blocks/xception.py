@@ -18,7 +18,7 @@ from effnets.spec import param
 class XceptionSpec(BlockSpec):
     in_channels: int = param(64, lo=1, hi=4096, help="Channels of the input tensor (C_in).", label="C_in")
     out_channels: int = param(128, lo=1, hi=4096, help="Channels of the output (C_out).", label="C_out")
-    reps: int = param(
+    repeats: int = param(
         2,
         lo=1,
         hi=4,
@@ -65,7 +65,9 @@ class SeparableConv(nn.Sequential):
 
 
 class XceptionModule(nn.Module):
-    """[ReLU] sepconv -> BN (-> ReLU -> sepconv -> BN) x (reps-1) [-> 3x3 maxpool s2] + shortcut. Chollet 2017.
+    """[ReLU] sepconv -> BN -> ReLU -> sepconv -> BN [-> maxpool s2] + (1x1 conv s2 + BN | identity)
+
+    Chollet 2017.
 
     The shortcut is a 1x1 conv (stride) + BN when the shape changes, else the identity."""
 
@@ -117,19 +119,19 @@ class XceptionModule(nn.Module):
 
 def _widths(spec: XceptionSpec) -> list[int]:
     if spec.grow_first:
-        return [spec.out_channels] * spec.reps
-    return [spec.in_channels] * (spec.reps - 1) + [spec.out_channels]
+        return [spec.out_channels] * spec.repeats
+    return [spec.in_channels] * (spec.repeats - 1) + [spec.out_channels]
 
 
 register(
     BlockInfo(
         name="xception",
+        order=140,
         label="Xception module",
         spec=XceptionSpec,
         module=XceptionModule,
         paper="Chollet 2017, Xception: Deep Learning with Depthwise Separable Convolutions",
         url="https://arxiv.org/abs/1610.02357",
-        layout="[ReLU] sepconv -> BN -> ReLU -> sepconv -> BN [-> maxpool s2] + (1x1 conv s2 + BN | identity)",
         explanation=(
             "Xception takes the Inception idea to its extreme: if cross-channel and spatial correlations can be "
             "mapped separately, use one 1x1 conv and then a separate 3x3 filter per channel. The paper's analysis "

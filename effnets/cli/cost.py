@@ -130,7 +130,7 @@ def cmd_cost_model(args: argparse.Namespace) -> int:
             k = "" if r.kernel is None else str(r.kernel)
             t = "" if r.expand_ratio is None else f"{r.expand_ratio:g}"
             print(
-                f"  {r.stage:>2}  {r.operator[:34]:<34} {res:>9} {r.channels:>5} {r.layers:>3} {k:>2} {r.stride:>2} "
+                f"  {r.stage:>2}  {r.operator[:34]:<34} {res:>9} {r.channels:>5} {r.repeats:>3} {k:>2} {r.stride:>2} "
                 f"{t:>3} {r.params:>12,} {r.macs:>15,}"
             )
     return 0

@@ -191,7 +191,9 @@ class Stage:
     repeats: int | None = None
 
     @property
-    def depth(self) -> int:
+    def repeat_count(self) -> int:
+        """How many layers the row repeats, as the paper's table gives it (``repeats`` where a row's layers are not
+        all repeats of one block, else the number of layers)."""
         return self.repeats if self.repeats is not None else len(self.layers)
 
 
@@ -227,7 +229,7 @@ class StageRow:
         resolution: the INPUT resolution (H, W) of the row.
         channels: output channels (for a row that ends in pooling and a classifier, the channels it pools, as in
             Table 1: B0's head row has 1280).
-        layers: number of layers (blocks) in the row.
+        repeats: how many layers (blocks) the row repeats (Table 1's #Layers).
         kernel: main kernel size (None when not a single conv kernel).
         stride: stride of the row's first layer.
         expand_ratio: MBConv expansion t where it applies.
@@ -240,7 +242,7 @@ class StageRow:
     operator: str
     resolution: tuple[int, int]
     channels: int
-    layers: int
+    repeats: int
     kernel: int | None
     stride: int
     expand_ratio: float | None
@@ -256,7 +258,7 @@ class StageRow:
             "operator": self.operator,
             "resolution": list(self.resolution),
             "channels": self.channels,
-            "layers": self.layers,
+            "repeats": self.repeats,
             "kernel": self.kernel,
             "stride": self.stride,
             "expand_ratio": self.expand_ratio,
@@ -329,7 +331,7 @@ def plan_cost(plan: Plan, record_steps: bool = True) -> ModelCost:
                 operator=st.operator,
                 resolution=(before.h, before.w),
                 channels=x.c if channels is None else channels,
-                layers=st.depth,
+                repeats=st.repeat_count,
                 kernel=st.kernel,
                 stride=st.stride,
                 expand_ratio=st.expand_ratio,

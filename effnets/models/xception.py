@@ -44,7 +44,7 @@ class XceptionRow:
     """One residual module of the flows: output channels, separable convs, stride, where the width changes."""
 
     channels: int
-    reps: int
+    repeats: int
     stride: int
     grow_first: bool = True
     start_with_relu: bool = True
@@ -106,7 +106,7 @@ def plan(spec: XceptionNetSpec) -> Plan:
         s = XceptionSpec(
             in_channels=c_in,
             out_channels=row.channels,
-            reps=row.reps,
+            repeats=row.repeats,
             stride=row.stride,
             grow_first=row.grow_first,
             start_with_relu=row.start_with_relu,
@@ -115,7 +115,7 @@ def plan(spec: XceptionNetSpec) -> Plan:
         c_in = row.channels
     stages.append(Stage("entry", "Xception module (entry flow)", tuple(entry), 3, 2))
     if spec.middle_repeats:
-        m = XceptionSpec(in_channels=c_in, out_channels=MIDDLE.channels, reps=MIDDLE.reps, stride=MIDDLE.stride)
+        m = XceptionSpec(in_channels=c_in, out_channels=MIDDLE.channels, repeats=MIDDLE.repeats, stride=MIDDLE.stride)
         stages.append(
             Stage(
                 "middle",
@@ -127,7 +127,11 @@ def plan(spec: XceptionNetSpec) -> Plan:
         )
         c_in = MIDDLE.channels
     ex = XceptionSpec(
-        in_channels=c_in, out_channels=EXIT.channels, reps=EXIT.reps, stride=EXIT.stride, grow_first=EXIT.grow_first
+        in_channels=c_in,
+        out_channels=EXIT.channels,
+        repeats=EXIT.repeats,
+        stride=EXIT.stride,
+        grow_first=EXIT.grow_first,
     )
     tail = (Block(XceptionModule, ex), SepConvBNReLU(EXIT.channels, EXIT_TAIL[0]), SepConvBNReLU(*EXIT_TAIL))
     stages.append(Stage("exit", "Xception module & SeparableConv x2 (exit flow)", tail, 3, 2))
