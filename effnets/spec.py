@@ -103,17 +103,6 @@ def name_fields(cls: type, message: str) -> str:
     return pattern.sub(lambda m: named[m.group(1)], message)
 
 
-def _first_field(cls: type, message: str) -> str | None:
-    """The field a message is about: the first one written 'name=value', else the first one named."""
-    for pattern in (r"(?<![\w]){}=", r"(?<![\w]){}(?![\w])"):
-        hits = [
-            (m.start(), f.name) for f in fields(cls) if (m := re.search(pattern.format(re.escape(f.name)), message))
-        ]
-        if hits:
-            return min(hits)[1]
-    return None
-
-
 def field_type(cls: type, name: str) -> type:
     """The Python type of a spec field (int, float, bool or str)."""
     return _hints(cls)[name]
@@ -136,17 +125,13 @@ class Spec:
             object.__setattr__(self, f.name, value)
         try:
             self.check()
-        except SpecError as e:
-            if e.field is None:
-                e.field = _first_field(cls, e.message)
-            raise
-        except ValueError as e:
-            msg = str(e)
-            field_ = _first_field(cls, msg)
-            raise SpecError(name_fields(cls, msg), field_, getattr(self, field_, None) if field_ else None) from None
+        except SpecError as e:  # the message as the user reads it: each field as 'label (name)'
+            raise type(e)(name_fields(cls, e.message), e.field, e.value) from None
+        except ValueError as e:  # a check that did not name its field: the message stands alone
+            raise SpecError(name_fields(cls, str(e))) from None
 
     def check(self) -> None:
-        """Constraints between fields; raise ValueError naming the rule and the values."""
+        """Constraints between fields: raise :class:`SpecError` with the message, the field to blame and its value."""
 
     def replace(self, **changes: Any) -> Spec:
         """A copy with some fields changed (validated again)."""

@@ -12,7 +12,7 @@ from effnets.blocks import BlockInfo, BlockSpec, register
 from effnets.blocks._layers import make_act, resolve_padding
 from effnets.blocks.standard import ACT_HELP, KERNEL_HELP, PAD_HELP, STRIDE_HELP
 from effnets.cost import ACTIVATIONS, Cost
-from effnets.spec import param
+from effnets.spec import SpecError, param
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,11 @@ class DeformableSpec(BlockSpec):
 
     def check(self) -> None:
         if self.in_channels % self.offset_groups:
-            raise ValueError(f"offset_groups={self.offset_groups} must divide in_channels={self.in_channels}")
+            raise SpecError(
+                f"offset_groups={self.offset_groups} must divide in_channels={self.in_channels}",
+                "offset_groups",
+                self.offset_groups,
+            )
 
 
 class DeformableConv(nn.Module):

@@ -10,7 +10,7 @@ from torch import nn
 from effnets import cost as steps
 from effnets.blocks import BlockInfo, BlockSpec, register
 from effnets.cost import Cost
-from effnets.spec import param
+from effnets.spec import SpecError, param
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,11 @@ class FireSpec(BlockSpec):
 
     def check(self) -> None:
         if self.expand1x1_channels + self.expand3x3_channels < 1:
-            raise ValueError("expand1x1_channels + expand3x3_channels must be at least 1: the module needs an output")
+            raise SpecError(
+                "expand1x1_channels + expand3x3_channels must be at least 1: the module needs an output",
+                "expand1x1_channels",
+                self.expand1x1_channels,
+            )
 
 
 class Fire(nn.Module):

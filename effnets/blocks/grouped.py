@@ -10,7 +10,7 @@ from effnets.blocks import BlockInfo, BlockSpec, register
 from effnets.blocks._layers import ConvBNAct
 from effnets.blocks.standard import ACT_HELP, KERNEL_HELP, PAD_HELP, STRIDE_HELP
 from effnets.cost import ACTIVATIONS, Cost
-from effnets.spec import param
+from effnets.spec import SpecError, param
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class GroupedSpec(BlockSpec):
     def check(self) -> None:
         for name, c in (("in_channels", self.in_channels), ("out_channels", self.out_channels)):
             if c % self.groups:
-                raise ValueError(f"groups={self.groups} must divide {name}={c}")
+                raise SpecError(f"groups={self.groups} must divide {name}={c}", "groups", self.groups)
 
 
 class GroupedConv(torch.nn.Module):

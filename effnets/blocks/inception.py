@@ -11,7 +11,7 @@ from effnets import cost as steps
 from effnets.blocks import BlockInfo, BlockSpec, register
 from effnets.blocks._layers import ConvBNAct
 from effnets.cost import Cost
-from effnets.spec import param
+from effnets.spec import SpecError, param
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,9 @@ class InceptionSpec(BlockSpec):
 
     def check(self) -> None:
         if self.ch1x1 + self.ch3x3 + self.ch5x5 + self.pool_proj < 1:
-            raise ValueError("at least one tower needs a width above 0 (ch1x1, ch3x3, ch5x5 or pool_proj)")
+            raise SpecError(
+                "at least one tower needs a width above 0 (ch1x1, ch3x3, ch5x5 or pool_proj)", "ch1x1", self.ch1x1
+            )
 
 
 class Inception(nn.Module):

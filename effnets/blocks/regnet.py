@@ -11,7 +11,7 @@ from effnets import cost as steps
 from effnets.blocks import BlockInfo, BlockSpec, register
 from effnets.blocks._layers import ConvBNAct, SqueezeExcite
 from effnets.cost import Cost
-from effnets.spec import param
+from effnets.spec import SpecError, param
 
 
 @dataclass(frozen=True)
@@ -50,17 +50,27 @@ class RegNetSpec(BlockSpec):
     def check(self) -> None:
         wb, g = self.bottleneck_channels, self.group_width
         if wb < 1:
-            raise ValueError(f"bottleneck width out_channels x bottleneck_ratio = {wb} is below 1")
+            raise SpecError(
+                f"bottleneck width out_channels x bottleneck_ratio = {wb} is below 1", "out_channels", self.out_channels
+            )
         if g > wb:
-            raise ValueError(
+            raise SpecError(
                 f"group_width={g} is above the bottleneck width {wb} (out_channels x bottleneck_ratio): "
-                "a group cannot hold more channels than there are"
+                "a group cannot hold more channels than there are",
+                "group_width",
+                self.group_width,
             )
         if wb % g:
-            raise ValueError(f"group_width={g} must divide the bottleneck width {wb} (out_channels x bottleneck_ratio)")
+            raise SpecError(
+                f"group_width={g} must divide the bottleneck width {wb} (out_channels x bottleneck_ratio)",
+                "group_width",
+                self.group_width,
+            )
         if self.se_ratio > 0 and int(round(self.se_ratio * self.in_channels)) < 1:
-            raise ValueError(
-                f"SE width round(se_ratio x in_channels) = round({self.se_ratio} x {self.in_channels}) is below 1"
+            raise SpecError(
+                f"SE width round(se_ratio x in_channels) = round({self.se_ratio} x {self.in_channels}) is below 1",
+                "se_ratio",
+                self.se_ratio,
             )
 
 

@@ -11,7 +11,7 @@ from effnets import cost as steps
 from effnets.blocks import BlockInfo, BlockSpec, register
 from effnets.blocks._layers import ConvBNAct, channel_shuffle
 from effnets.cost import Cost
-from effnets.spec import param
+from effnets.spec import SpecError, param
 
 
 @dataclass(frozen=True)
@@ -48,25 +48,43 @@ class ShuffleV1Spec(BlockSpec):
     def check(self) -> None:
         g = self.groups
         if self.stride == 1 and self.in_channels != self.out_channels:
-            raise ValueError(
+            raise SpecError(
                 f"a stride-1 ShuffleNet unit adds its input to its output, so in_channels={self.in_channels} "
-                f"must equal out_channels={self.out_channels}"
+                f"must equal out_channels={self.out_channels}",
+                "in_channels",
+                self.in_channels,
             )
         if self.stride == 2 and self.out_channels <= self.in_channels:
-            raise ValueError(
+            raise SpecError(
                 f"a stride-2 ShuffleNet unit concatenates the pooled input with its branch, so out_channels="
-                f"{self.out_channels} must be greater than in_channels={self.in_channels}"
+                f"{self.out_channels} must be greater than in_channels={self.in_channels}",
+                "out_channels",
+                self.out_channels,
             )
         if self.mid_channels < 1:
-            raise ValueError(f"bottleneck width out_channels x bottleneck_ratio = {self.mid_channels} is below 1")
+            raise SpecError(
+                f"bottleneck width out_channels x bottleneck_ratio = {self.mid_channels} is below 1",
+                "out_channels",
+                self.out_channels,
+            )
         if self.mid_channels % g:
-            raise ValueError(f"groups={g} must divide the bottleneck width {self.mid_channels} (C_out x ratio)")
+            raise SpecError(
+                f"groups={g} must divide the bottleneck width {self.mid_channels} (C_out x ratio)",
+                "groups",
+                self.groups,
+            )
         if self.grouped_first and self.in_channels % g:
-            raise ValueError(f"groups={g} must divide in_channels={self.in_channels} (or don't group the first 1x1)")
+            raise SpecError(
+                f"groups={g} must divide in_channels={self.in_channels} (or don't group the first 1x1)",
+                "groups",
+                self.groups,
+            )
         if self.branch_channels % g:
-            raise ValueError(
+            raise SpecError(
                 f"groups={g} must divide the branch output {self.branch_channels} "
-                f"({'C_out' if self.stride == 1 else 'C_out - C_in'})"
+                f"({'C_out' if self.stride == 1 else 'C_out - C_in'})",
+                "groups",
+                self.groups,
             )
 
 

@@ -11,7 +11,7 @@ from effnets import cost as steps
 from effnets.blocks import BlockInfo, BlockSpec, register
 from effnets.blocks._layers import ConvBNAct, channel_shuffle
 from effnets.cost import Cost
-from effnets.spec import param
+from effnets.spec import SpecError, param
 
 
 @dataclass(frozen=True)
@@ -23,16 +23,24 @@ class ShuffleV2Spec(BlockSpec):
 
     def check(self) -> None:
         if self.out_channels % 2:
-            raise ValueError(f"out_channels={self.out_channels} must be even: the unit concatenates two equal halves")
+            raise SpecError(
+                f"out_channels={self.out_channels} must be even: the unit concatenates two equal halves",
+                "out_channels",
+                self.out_channels,
+            )
         if self.stride == 1:
             if self.in_channels % 2:
-                raise ValueError(
-                    f"in_channels={self.in_channels} must be even: a stride-1 unit splits its input into two halves"
+                raise SpecError(
+                    f"in_channels={self.in_channels} must be even: a stride-1 unit splits its input into two halves",
+                    "in_channels",
+                    self.in_channels,
                 )
             if self.in_channels != self.out_channels:
-                raise ValueError(
+                raise SpecError(
                     f"a stride-1 ShuffleNetV2 unit keeps the width: in_channels={self.in_channels} must equal "
-                    f"out_channels={self.out_channels}"
+                    f"out_channels={self.out_channels}",
+                    "in_channels",
+                    self.in_channels,
                 )
 
 

@@ -17,7 +17,7 @@ from effnets import cost as steps
 from effnets.blocks import BlockInfo, BlockSpec, register
 from effnets.blocks._layers import SqueezeExcite, make_act, make_divisible
 from effnets.cost import ACTIVATIONS, Cost
-from effnets.spec import param
+from effnets.spec import SpecError, param
 
 KIND_HELP = (
     "learnable: a trained 3x3 depthwise conv (VGNetC). gaussian: a fixed blur (VGNetG's downsampling). edge: VGNetF's "
@@ -162,7 +162,11 @@ class VGNetDownsamplingSpec(BlockSpec):
 
     def check(self) -> None:
         if self.out_channels % 2:
-            raise ValueError(f"out_channels={self.out_channels} must be even: the stage carries two equal halves")
+            raise SpecError(
+                f"out_channels={self.out_channels} must be even: the stage carries two equal halves",
+                "out_channels",
+                self.out_channels,
+            )
 
 
 class VGNetDownsampling(nn.Module):
@@ -207,7 +211,11 @@ class VGNetHalfIdentitySpec(BlockSpec):
 
     def check(self) -> None:
         if self.in_channels % 2:
-            raise ValueError(f"in_channels={self.in_channels} must be even: the block works on two equal halves")
+            raise SpecError(
+                f"in_channels={self.in_channels} must be even: the block works on two equal halves",
+                "in_channels",
+                self.in_channels,
+            )
 
 
 class VGNetHalfIdentity(nn.Module):

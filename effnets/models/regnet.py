@@ -21,7 +21,7 @@ from effnets.models import (
 )
 from effnets.models.network import Block, Classifier, Conv, Plan, Stage
 from effnets.models.scaling import _check_regnet, adjust_widths_groups, regnet_widths
-from effnets.spec import param
+from effnets.spec import SpecError, param
 
 PAPER = "Radosavovic et al. 2020, Designing Network Design Spaces"
 URL = "https://arxiv.org/abs/2003.13678"
@@ -93,12 +93,18 @@ class RegNetModelSpec(ModelSpec):
         _check_regnet(self.depth, self.w0, self.wa, self.wm, QUANTUM)
         b = self.bottleneck_ratio
         if self.rounding == "pycls" and not (b < 1 or b % 1 == 0):
-            raise ValueError(f"bottleneck_ratio={b}: pycls rounding needs a ratio below 1 or a whole number")
+            raise SpecError(
+                f"bottleneck_ratio={b}: pycls rounding needs a ratio below 1 or a whole number",
+                "bottleneck_ratio",
+                self.bottleneck_ratio,
+            )
         widths, _, _ = stage_widths(self)
         if max(widths) > MAX_WIDTH:
-            raise ValueError(
+            raise SpecError(
                 f"the generated widths reach {max(widths)} channels (stages {widths}), above the {MAX_WIDTH} a block "
-                f"allows: lower wa, wm or depth"
+                f"allows: lower wa, wm or depth",
+                "wa",
+                self.wa,
             )
 
 

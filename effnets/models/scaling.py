@@ -24,6 +24,7 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from effnets.models.network import Totals, plan_totals
+from effnets.spec import SpecError
 
 if TYPE_CHECKING:
     from effnets.models import ModelInfo, ModelSpec
@@ -164,15 +165,15 @@ class RegNetWidths:
 
 def _check_regnet(depth: int, w0: float, wa: float, wm: float, q: int) -> None:
     if depth < 1:
-        raise ValueError(f"depth={depth} must be at least 1 block")
+        raise SpecError(f"depth={depth} must be at least 1 block", "depth", depth)
     if q < 1:
-        raise ValueError(f"q={q} must be at least 1")
+        raise SpecError(f"q={q} must be at least 1", "q", q)
     if w0 <= 0 or w0 % q:
-        raise ValueError(f"w0={w0} must be a positive multiple of q={q} (pycls asserts w_0 % q == 0)")
+        raise SpecError(f"w0={w0} must be a positive multiple of q={q} (pycls asserts w_0 % q == 0)", "w0", w0)
     if wa < 0:
-        raise ValueError(f"wa={wa} must be at least 0 (the width slope w_a)")
+        raise SpecError(f"wa={wa} must be at least 0 (the width slope w_a)", "wa", wa)
     if wm <= 1:
-        raise ValueError(f"wm={wm} must be above 1: widths step by powers of w_m (log(w_m) divides)")
+        raise SpecError(f"wm={wm} must be above 1: widths step by powers of w_m (log(w_m) divides)", "wm", wm)
 
 
 def regnet_widths(depth: int, w0: float, wa: float, wm: float, q: int = 8, rounding: str = "pycls") -> RegNetWidths:
@@ -316,6 +317,12 @@ def scalable_axes(spec_cls: type[ModelSpec]) -> tuple[str, ...]:
         if f is not None and f.metadata.get("choices") is None:
             out.append(axis)
     return tuple(out)
+
+
+def scaled_fields(spec_cls: type[ModelSpec]) -> tuple[str, ...]:
+    """The spec fields the multipliers set (``width_mult``, ``depth_mult``, ``resolution`` where the family has the
+    axis): a page that scales a preset draws no widget of its own for them."""
+    return tuple(AXIS_FIELD[axis] for axis in scalable_axes(spec_cls))
 
 
 @dataclass(frozen=True)
