@@ -99,3 +99,15 @@ def torchinfo_reasons(totals: dict, analytic_macs: int) -> list[tuple[str, int]]
     elif missed < 0:
         reasons.append(("conv/linear weights torchinfo counts at more positions than effnets' rule", -missed))
     return reasons
+
+
+def torchinfo_caption(totals: dict, analytic_macs: int) -> str:
+    """torchinfo's totals against effnets' conv + linear MACs, with each reason for the difference and its amount."""
+    torchinfo_macs = totals["mult-adds (torchinfo)"]
+    reasons = torchinfo_reasons(totals, analytic_macs)
+    return (
+        f"torchinfo: {totals['params']:,} params, {torchinfo_macs:,} mult-adds, {torchinfo_macs - analytic_macs:+,} "
+        f"against the {analytic_macs:,} conv + linear MACs above. torchinfo counts each layer's parameters × its "
+        "output positions (a norm layer's parameters once per image)"
+        + (": " + "; ".join(f"{n:+,} for {why}" for why, n in reasons) + "." if reasons else ", which agrees here.")
+    )

@@ -202,8 +202,11 @@ def test_sampling_figure_legend_names_only_what_is_drawn():
 
 @pytest.mark.parametrize("name", list(BLOCKS))
 def test_torchinfo_difference_is_explained_exactly(name):
-    """The listed reasons for torchinfo's mult-adds add up to its difference from the analytic MACs, exactly."""
-    from effnets.layer_table import layer_table, torchinfo_reasons
+    """The listed reasons for torchinfo's mult-adds add up to its difference from the analytic MACs, exactly, and
+    the page's caption states that difference and each reason's amount."""
+    import re
+
+    from effnets.layer_table import layer_table, torchinfo_caption, torchinfo_reasons
 
     info = BLOCKS[name]
     spec = info.make_spec()
@@ -213,6 +216,11 @@ def test_torchinfo_difference_is_explained_exactly(name):
     reasons = torchinfo_reasons(totals, c.macs)
     assert sum(n for _, n in reasons) == totals["mult-adds (torchinfo)"] - c.macs
     assert all(n > 0 for why, n in reasons if "biases" in why or "normalisation" in why)  # extra counting adds
+    text = torchinfo_caption(totals, c.macs)
+    stated = int(re.search(r"mult-adds, ([+-][\d,]+) against", text).group(1).replace(",", ""))
+    assert stated == totals["mult-adds (torchinfo)"] - c.macs
+    assert [int(n.replace(",", "")) for n in re.findall(r"([+-][\d,]+) for ", text)] == [n for _, n in reasons]
+    assert text.endswith("which agrees here.") == (not reasons)
 
 
 def test_torchinfo_misses_vgnets_fixed_blur_and_counts_bn_once_per_image():
@@ -247,3 +255,54 @@ def test_fvcore_difference_is_explained_exactly(name):
         if note.startswith("fvcore skips"):
             for line in re.findall(r"effnets' (\w+) line(?! \(empty here\))", note):
                 assert c.extra(line_of[line]) > 0, (line, note)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_formula_lines_add_up_to_the_totals_shown_under_them(name):
+    """Each conv/linear layer's substituted formula ends in its MACs; they sum to the total line, which is the
+    traced count, and the params line is the module's."""
+    import re
+
+    from effnets.figures import blocks as block_figures
+
+    info = BLOCKS[name]
+    spec = info.make_spec()
+    shape = (spec.in_channels, 20, 20)
+    c = info.cost(spec, shape)
+    *layers, total, params = block_figures.formula_latex(c)
+    assert len(layers) == sum(1 for s in c.steps if s.kind in ("conv", "linear"))
+
+    def last_number(tex: str) -> int:
+        return int(re.findall(r"= ([\d{},]+)$", tex)[-1].replace("{,}", ""))
+
+    module = info.build(spec)
+    traced = counting.dispatch_counts(module, shape)
+    assert sum(last_number(t) for t in layers) == last_number(total) == traced.macs
+    assert last_number(params) == counting.param_count(module)
+
+
+def test_extras_check_rows_flag_exactly_the_lines_that_disagree():
+    from effnets.figures import blocks as block_figures
+
+    info = BLOCKS["mbconv"]
+    spec = info.make_spec()
+    shape = (spec.in_channels, 16, 16)
+    c = info.cost(spec, shape)
+    traced = counting.dispatch_counts(info.build(spec), shape).extras
+    rows = block_figures.extras_check_rows(c, traced)
+    assert [r["line"] for r in rows] == list(EXTRA_KINDS) and all(r["agrees"] for r in rows)
+    off = {**traced, "act": traced["act"] + 1}
+    assert [r["line"] for r in block_figures.extras_check_rows(c, off) if not r["agrees"]] == ["act"]
+
+
+@pytest.mark.parametrize(("out_pos", "expected_in_padding"), [((0, 0), 5), ((3, 3), 0)])
+def test_sampling_caption_counts_the_taps_and_those_in_the_padding(out_pos, expected_in_padding):
+    """A 3x3 window at the corner of a 6x6 input reads 5 padding cells (a row and a column of 3, sharing one)."""
+    from effnets.analysis.sampling import picture
+
+    spec = BLOCKS["standard"].make_spec()
+    pic = picture(spec, (6, 6), out_pos, (3, 3))
+    outside = sum(1 for r, col in pic.taps if not (0 <= r < 6 and 0 <= col < 6))
+    assert outside == expected_in_padding
+    assert f"reads {len(pic.taps)} input pixels, {outside} of them in the zero padding" in pic.caption()
+    assert "receptive field (3×3)" in pic.caption()

@@ -50,6 +50,21 @@ class SamplingPicture:
         h, w = self.in_hw
         return sum(1 for r, c in self.taps if not (0 <= r < h and 0 <= c < w))
 
+    def caption(self) -> str:
+        """One paragraph: the window's arithmetic, how many taps fall in the padding, and the receptive field box."""
+        win = self.window
+        return (
+            f"kernel {win.kernel[0]}×{win.kernel[1]}, stride {win.stride}, padding {win.padding[0]}, dilation "
+            f"{win.dilation}: output ({self.out_pos[0]}, {self.out_pos[1]}) of {self.out_hw[0]}×{self.out_hw[1]} "
+            f"reads {len(self.taps)} input pixels, {self.taps_in_padding} of them in the zero padding. "
+            + (
+                f"The dashed box is the whole block's receptive field ({self.rf[0]}×{self.rf[1]})."
+                if self.rf[0] and self.rf[1]
+                else "A deformable conv has no fixed receptive field: its offsets move the taps (red), so no "
+                "box is drawn."
+            )
+        )
+
 
 def window_of(spec) -> Window:
     """The first spatial conv of a block, from its spec's fields (kernel_size, stride, padding, dilation)."""

@@ -57,6 +57,22 @@ def formula_lines(cost: Cost) -> list[tuple[str, str]]:
     return [(s.label, s.formula) for s in cost.steps if s.formula]
 
 
+def formula_latex(cost: Cost) -> list[str]:
+    """The LaTeX lines of the formula section: each conv/linear layer with its numbers, then the totals."""
+    lines = [rf"\text{{{label}}}:\quad {tex}" for label, tex in formula_lines(cost)]
+    lines.append(rf"\text{{total conv + linear MACs}} = {cost.macs:,}".replace(",", "{,}"))
+    lines.append(rf"\text{{params}} = {cost.params:,}".replace(",", "{,}"))
+    return lines
+
+
+def extras_check_rows(cost: Cost, traced: dict[str, int]) -> list[dict]:
+    """Each extras line, analytic against traced (effnets' dispatch counter on the real module)."""
+    return [
+        {"line": k, "analytic": cost.extra(k), "traced": traced[k], "agrees": cost.extra(k) == traced[k]}
+        for k in EXTRA_KINDS
+    ]
+
+
 def comparison_figure(rows: list[CompareRow], metric: str, unit: str, current: str | None = None) -> go.Figure:
     """Horizontal bars of every block's params or MACs/FLOPs (log scale), the standard conv as the reference line."""
     ok = [r for r in rows if r.macs is not None][::-1]

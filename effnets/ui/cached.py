@@ -72,6 +72,16 @@ def deformable_picture(key: tuple, in_hw: tuple[int, int], out_pos: tuple[int, i
         return deformable_taps(_spec("deformable", key), in_hw, out_pos)
 
 
+def sampling_picture(name: str, key: tuple, in_hw: tuple[int, int], out_pos: tuple[int, int] | None, rf):
+    """Where ``out_pos`` of the block's first spatial conv reads the input (a deformable conv's shifted taps come
+    from its cached offset run)."""
+    from effnets.analysis.sampling import picture
+
+    if name == "deformable":
+        return deformable_picture(key, in_hw, out_pos)
+    return picture(_spec(name, key), in_hw, out_pos, rf)
+
+
 def race(name: str, key: tuple, standard_key: tuple, shape: tuple[int, int, int]):
     """This block against the standard conv, timed interleaved (see analysis.quiz.race), now and for this session
     (never cached: a timing belongs to the viewer who raced)."""

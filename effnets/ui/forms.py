@@ -87,6 +87,21 @@ def _draw(box, f, t: type, prefix: str) -> Any:
     return box.text_input(label, key=key, help=help_)
 
 
+def held_values(spec_cls: type, prefix: str) -> dict[str, Any]:
+    """Field name -> the value the session holds for that field's widget, for the fields of ``spec_cls`` that have
+    one (what another block of the page left when the viewer switches block type)."""
+    keys = {f.name: widget_key(prefix, f.name) for f in fields(spec_cls)}
+    return {name: st.session_state[key] for name, key in keys.items() if key in st.session_state}
+
+
+def index_input(box, label: str, size: int, default: int, key: str) -> int:
+    """A number input for an index 0 .. size - 1; a value a change of settings left outside is reset to ``default``
+    before the widget is drawn."""
+    if not 0 <= st.session_state.get(key, -1) <= size - 1:
+        st.session_state[key] = default
+    return box.number_input(label, 0, size - 1, key=key)
+
+
 def control(box, schema, name: str, label: str, **kwargs: Any) -> Any:
     """Draw the page control ``name`` of ``schema`` (an :class:`effnets.ui.schema.PageSchema`) with its range or
     choices; extra keyword arguments (help, format_func, horizontal, ...) go to the widget."""

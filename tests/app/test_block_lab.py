@@ -227,3 +227,16 @@ def test_every_count_column_gets_thousands_separators():
     config = with_separators(df, {"name": "block"})
     assert config["params"]["type_config"]["format"] == "localized"
     assert set(config) == {"params", "name"}  # floats, text and booleans keep their own display
+
+
+def test_sampling_pixel_left_outside_a_smaller_output_moves_to_its_centre():
+    from effnets.analysis.sampling import picture
+
+    at = page("block_lab.py", {"block": "standard"}).run()
+    at.number_input(key="blocks.out_row").set_value(50).run()
+    at.number_input(key="blocks.h").set_value(20).run()  # the output has 20 rows now: row 50 is gone
+    no_exceptions(at)
+    spec = BLOCKS["standard"].make_spec()
+    centre = picture(spec, (20, 56), None, (3, 3)).out_pos
+    assert at.session_state["blocks.out_row"] == centre[0] and at.session_state["blocks.out_col"] == centre[1]
+    assert any(f"output ({centre[0]}, {centre[1]}) of 20×56 reads 9 input pixels" in c.value for c in at.caption)
