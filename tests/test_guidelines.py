@@ -118,3 +118,28 @@ def test_measured_effects_stop():
     ev.set()
     out = guidelines.measured_effects(stop=ev)
     assert len(out) == 1 and out[0].partial and out[0].ratio is None
+
+
+def _effect(guideline: str, follows: list[float] | None, breaks: list[float] | None) -> guidelines.MeasuredEffect:
+    from effnets.runtime.bench import BenchResult
+    from effnets.runtime.inference import timing_from_samples
+
+    def result(label: str, samples: list[float] | None) -> BenchResult:
+        timing = timing_from_samples(samples) if samples else None
+        return BenchResult(label=label, timing=timing, environment={}, config={}, key=label)
+
+    a, b = result("follows", follows), result("breaks", breaks)
+    ratio = b.median_ms / a.median_ms if a.timing and b.timing else None
+    return guidelines.MeasuredEffect(guideline, "t", "q", a, b, 1000, 1002, ratio, ratio is None, {})
+
+
+def test_effect_rows_say_an_effect_only_outside_the_spread():
+    slower = _effect("G1", [1.0, 1.0, 1.1], [3.0, 3.0, 3.2])  # separated: breaking it is 3x slower
+    same = _effect("G2", [1.0, 1.2, 1.4], [1.1, 1.3, 1.5])  # inside each other's spread
+    stopped = _effect("G3", [1.0, 1.0, 1.0], None)
+    rows = guidelines.effect_rows([slower, same, stopped])
+    assert [r["guideline"] for r in rows] == ["G1", "G2", "G3"]
+    assert rows[0]["effect of breaking it"] == f"slower by {3.0 / 1.0:.2f}x"
+    assert rows[0]["follows (ms)"] == slower.follows.median_ms and rows[0]["MACs breaks"] == 1002
+    assert rows[1]["effect of breaking it"].startswith("no measurable effect")
+    assert rows[2]["effect of breaking it"] == "not measured (stopped)" and rows[2]["breaks (ms)"] is None

@@ -7,7 +7,7 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
-from effnets.analysis.verdicts import Timed, compare_pair, fronts, latency_spread, separated
+from effnets.analysis.verdicts import Timed, busy, busy_machine, compare_pair, fronts, latency_spread, separated
 
 
 @st.composite
@@ -53,3 +53,28 @@ def test_fronts_say_whether_they_differ():
     assert fronts(["a", "b"], ["b", "a"]).startswith("Here the front by measured latency holds the same")
     text = fronts(["a", "b"], ["a", "c"])
     assert "is not the one by MACs" in text and "by latency only: c" in text and "by MACs only: b" in text
+
+
+def test_busy_names_the_results_whose_p90_is_far_above_their_p10():
+    from effnets.runtime.bench import BenchResult
+    from effnets.runtime.inference import BUSY_SPREAD, timing_from_samples
+
+    samples = {
+        "steady": [1.0] * 10,
+        "noisy": [1.0] * 5 + [10.0] * 5,  # p10 1 ms, p90 10 ms
+        "mild": [1.0] * 5 + [1.5] * 5,
+        "failed": None,
+    }
+    results = [
+        BenchResult(n, timing_from_samples(s) if s else None, {}, {}, n, error=None if s else "x")
+        for n, s in samples.items()
+    ]
+    # A second way: the spread from the samples, 10th and 90th percentiles interpolated linearly.
+    import numpy as np
+
+    expected = [n for n, s in samples.items() if s and np.percentile(s, 90) > BUSY_SPREAD * np.percentile(s, 10)]
+    assert busy(results) == expected == ["noisy"]
+    text = busy_machine(["MobileNet V2", "noisy"], BUSY_SPREAD, "Measure latency")
+    assert "MobileNet V2, noisy" in text and f"more than {BUSY_SPREAD:g} x p10" in text
+    assert text.endswith("Press *Measure latency* again.")
+    assert busy_machine([], BUSY_SPREAD, "Measure") == ""

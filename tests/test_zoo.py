@@ -110,3 +110,43 @@ def test_every_outlier_gets_a_reason_reference_rows_included():
     assert all(": " in why and not why.endswith("median.") for why in outliers.values())
     assert "high arithmetic intensity" in outliers["resnet18"]
     assert "low arithmetic intensity" in outliers["mobilenet_v3_large"]
+
+
+def test_front_verdict_compares_the_fronts_of_the_rows_with_top1_and_latency():
+    names = ["mobilenet_v1", "mobilenet_v2", "squeezenet1_1", "efficientnet_b0", "vgnetg_1_5mp"]
+    rows = [zoo.zoo_row(n) for n in names]
+    assert rows[-1].top1 is None  # left out of both fronts
+    # latency against MACs reversed: the cheapest by MACs is the slowest
+    order = sorted(rows, key=lambda r: r.macs)
+    for i, r in enumerate(order):
+        r.median_ms = float(len(order) - i)
+    text = zoo.front_verdict(rows)
+
+    def front(cost):  # a second way: walk the models by cost, keep each one more accurate than all cheaper ones
+        best, out = -1.0, set()
+        for r in sorted((r for r in rows if r.top1 is not None), key=lambda r: (cost(r), -r.top1)):
+            if r.top1 > best:
+                out.add(r.name)
+                best = r.top1
+        return out
+
+    by_macs, by_latency = front(lambda r: r.macs), front(lambda r: r.median_ms)
+    assert by_macs != by_latency
+    assert text.startswith("The Pareto front by measured latency on this device is not the one by MACs")
+    for n in by_latency - by_macs:
+        assert n in text.split("by latency only: ")[1].split(";")[0]
+    for r in rows:  # latency in MACs order: the same front
+        r.median_ms = r.macs / 1e6
+    assert zoo.front_verdict(rows) == (
+        f"Here the front by measured latency holds the same models as the front by MACs: {', '.join(sorted(by_macs))}."
+    )
+
+
+def test_table_columns_and_the_measurement_sentence():
+    row = zoo.table_rows([zoo.zoo_row("mobilenet_v2")])[0]
+    assert set(zoo.TABLE_COLUMNS) <= set(row) and set(zoo.COLUMN_FORMATS) <= set(zoo.TABLE_COLUMNS)
+    env = {"device_name": "CPU (x86_64)", "torch": "2.9", "precision": "fp16", "batch": 3}
+    text = zoo.describe_measurement(env, "auto: no GPU", 2, True, False)
+    assert "**on this server**: CPU (x86_64) (auto: no GPU), torch 2.9, 2 CPU threads, fp16, batch 3" in text
+    assert "channels_last, fast path;" in text
+    assert "1 CPU thread, fp16, batch 3, NCHW, eager;" in zoo.describe_measurement(env, "auto", 1, False, True)

@@ -28,6 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from effnets.analysis.verdicts import Timed, compare_pair
 from effnets.cost import Cost, Step
 from effnets.report import plural
 from effnets.runtime import bench
@@ -530,3 +531,28 @@ def measured_effects(guidelines: Sequence[str] = ("G1", "G2", "G3", "G4"), **set
         if out[-1].partial:
             break
     return out
+
+
+def effect_rows(effects: Sequence[MeasuredEffect]) -> list[dict[str, Any]]:
+    """The table of :func:`measured_effects`: each pair's medians and MACs, and what breaking the guideline did
+    (:func:`effnets.analysis.verdicts.compare_pair`: an effect only outside the spread)."""
+
+    def timed(label: str, macs: int, r: bench.BenchResult) -> Timed:
+        return Timed(label, macs, r.median_ms, r.p10_ms, r.p90_ms)
+
+    return [
+        {
+            "guideline": e.guideline,
+            "question": e.question,
+            "follows (ms)": e.follows.median_ms,
+            "breaks (ms)": e.breaks.median_ms,
+            "MACs follows": e.follows_macs,
+            "MACs breaks": e.breaks_macs,
+            "effect of breaking it": compare_pair(
+                timed("follows", e.follows_macs, e.follows), timed("breaks", e.breaks_macs, e.breaks)
+            )
+            if e.ratio
+            else "not measured (stopped)",
+        }
+        for e in effects
+    ]

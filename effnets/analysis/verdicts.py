@@ -73,3 +73,19 @@ def fronts(by_macs: Sequence[str], by_latency: Sequence[str]) -> str:
     if a - b:
         parts.append(f"on it by MACs only: {', '.join(sorted(a - b))}")
     return "The Pareto front by measured latency on this device is not the one by MACs (" + "; ".join(parts) + ")."
+
+
+def busy(results: Sequence) -> list[str]:
+    """Labels of the timed results whose spread says the machine was busy (their ``timing.busy``): their medians are
+    not to be trusted."""
+    return [r.label for r in results if r.timing is not None and r.timing.busy]
+
+
+def busy_machine(labels: Sequence[str], limit: float, button: str) -> str:
+    """The warning for results whose p90 exceeds ``limit`` x p10 (empty when there are none): measure again."""
+    if not labels:
+        return ""
+    return (
+        f"Busy machine: the spread of {', '.join(labels)} (p90 more than {limit:g} x p10) says something else ran "
+        f"during the measurement. Press *{button}* again."
+    )

@@ -8,6 +8,9 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from effnets.analysis.verdicts import fronts
+from effnets.report import plural
+
 DEFAULT_SET = (
     "mobilenet_v1",
     "mobilenet_v2",
@@ -158,6 +161,36 @@ def zoo_row(name: str, resolution: int | None = None) -> ZooRow:
 
 
 NO_TOP1 = "no published ImageNet top-1 for this network in effnets' registry"
+# The table's columns, the measured ones next to the name so that they are on screen without scrolling.
+TABLE_COLUMNS = (
+    "name",
+    "median_ms",
+    "p10_ms",
+    "p90_ms",
+    "images_per_s",
+    "gmacs_per_s",
+    "top1",
+    "params",
+    "macs",
+    "resolution",
+    "acts",
+    "intensity",
+    "family",
+    "source",
+    "top1_source",
+)
+# The number columns' labels and formats ('localized': with thousands separators).
+COLUMN_FORMATS = {
+    "params": ("params", "localized"),
+    "macs": ("MACs", "localized"),
+    "acts": ("activations", "localized"),
+    "intensity": ("MACs/byte", "%.1f"),
+    "median_ms": ("median ms", "%.2f"),
+    "p10_ms": ("p10 ms", "%.2f"),
+    "p90_ms": ("p90 ms", "%.2f"),
+    "images_per_s": ("images/s", "%.0f"),
+    "gmacs_per_s": ("GMAC/s", "%.1f"),
+}
 
 
 def table_rows(rows: list[ZooRow]) -> list[dict[str, Any]]:
@@ -169,6 +202,18 @@ def table_rows(rows: list[ZooRow]) -> list[dict[str, Any]]:
         d["top1_source"] = r.top1_source or NO_TOP1
         out.append(d)
     return out
+
+
+def describe_measurement(env: dict[str, Any], reason: str, threads: int, channels_last: bool, eager: bool) -> str:
+    """The sentence above the table: where the counts come from, and what the latency is measured on and how
+    (``env``: :func:`effnets.runtime.bench.bench_environment`'s device_name, torch, precision and batch)."""
+    return (
+        "Counts are exact (effnets' analytic model; torchvision's reference models traced on the meta device). "
+        f"Latency is measured **on this server**: {env['device_name']} ({reason}), torch {env['torch']}, "
+        f"{plural(threads, 'CPU thread')}, {env['precision']}, batch {env['batch']}, "
+        f"{'channels_last' if channels_last else 'NCHW'}, {'eager' if eager else 'fast path'}; each model at its own "
+        "resolution."
+    )
 
 
 def attach_latency(rows: list[ZooRow], run) -> list[ZooRow]:
@@ -194,6 +239,16 @@ def pareto_front(points: list[tuple[str, float, float]]) -> list[str]:
         if not dominated:
             front.append(name)
     return front
+
+
+def front_verdict(rows: list[ZooRow]) -> str:
+    """Whether the accuracy Pareto front by measured latency holds the models of the front by MACs (over the rows
+    with both a top-1 and a latency; :func:`effnets.analysis.verdicts.fronts`)."""
+    known = [r for r in rows if r.top1 is not None and r.median_ms is not None]
+    return fronts(
+        pareto_front([(r.name, r.macs, r.top1) for r in known]),
+        pareto_front([(r.name, r.median_ms, r.top1) for r in known]),
+    )
 
 
 def latency_outliers(rows: list[ZooRow], factor: float = 1.6) -> list[tuple[str, str]]:

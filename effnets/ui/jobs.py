@@ -92,6 +92,32 @@ def measure_now(key: str, work: Callable[[], Any]) -> Measured:
     return remember(key, value)
 
 
+def recall_or_measure(
+    key: str, work: Callable[[], Any], again: bool, spinner: str, button: str = "Measure again"
+) -> Measured | None:
+    """The measurement of ``key`` to show: measured now (under the lock, with a spinner) when there is none yet or
+    ``again`` (the page's ``button``) asks for one, else the session's own or the server's latest. None, with a
+    notice, when there is none and another measurement holds the server: a page never waits on someone else's
+    timing."""
+    record = recall(key)
+    if record is None and not again and busy():
+        st.info(
+            "Another measurement is running on this server (timings run one at a time, so that none disturbs "
+            f"another): press *{button}* once it has finished."
+        )
+        return None
+    if again or record is None:
+        with st.spinner(spinner):
+            record = measure_now(key, work)
+    return record
+
+
+def show_provenance(record: Measured, settings: str = "these settings") -> None:
+    """Whose measurement ``record`` is (:func:`provenance`): a quiet caption for the viewer's own, a notice for
+    anyone else's."""
+    (st.caption if mine(record) else st.info)(provenance(record, settings))
+
+
 @dataclass
 class Job:
     """A measurement running in a worker thread."""

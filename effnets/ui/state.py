@@ -9,7 +9,7 @@ back, so the address bar is always a link to what is on screen. Spec fields trav
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import streamlit as st
@@ -123,6 +123,49 @@ def seed_session(prefix: str, values: Mapping[str, Any], key: Callable[[str], st
         st.session_state[key(name) if key else f"{prefix}.{name}"] = v
 
 
+def seed_preset(prefix: str, name: str, values: Mapping[str, Any]) -> None:
+    """Put a preset's spec field values into the field widgets and remember whose they are (:func:`seeded_preset`)."""
+    seed_session(prefix, values)
+    st.session_state[f"{prefix}._preset_fields_for"] = name
+
+
+def seeded_preset(prefix: str) -> str | None:
+    """The preset whose field values :func:`seed_preset` last put into the widgets (None before the first)."""
+    return st.session_state.get(f"{prefix}._preset_fields_for")
+
+
+def round_floats(schema: PageSchema, digits: int) -> None:
+    """Round the session's values of the page's float numbers and sliders to ``digits`` decimals (after
+    :func:`restore`: a link may carry more digits than the widgets step by)."""
+    for c in schema.controls:
+        if c.widget in ("number", "slider") and not c.is_int and schema.key(c.name) in st.session_state:
+            st.session_state[schema.key(c.name)] = round(st.session_state[schema.key(c.name)], digits)
+
+
+def _held_key(schema: PageSchema, name: str) -> str:
+    return f"{schema.prefix}._url_{name}"
+
+
+def hold(schema: PageSchema, name: str) -> None:
+    """On a session's first run: keep the link's value of ``name`` (one of the page's ``other_params``, whose choices
+    are known only later on the page, such as a model's layers) for :func:`restore_held`."""
+    raw = st.query_params.get(name)
+    if raw:
+        st.session_state[_held_key(schema, name)] = raw
+
+
+def restore_held(schema: PageSchema, name: str, choices: Sequence[str], missing: str) -> None:
+    """Put the value :func:`hold` kept into the widget ``name`` when it is one of ``choices``; else warn that the
+    link's value was ignored because ``missing`` ("efficientnet_lite0 has no such convolution layer")."""
+    raw = st.session_state.pop(_held_key(schema, name), None)
+    if raw is None:
+        return
+    if raw in choices:
+        st.session_state[schema.key(name)] = raw
+    else:
+        st.warning(f"ignored {name} '{raw[:60]}' from the link: {missing}")
+
+
 def write(params: Mapping[str, Any], spec_fields: Mapping[str, Any] | None = None, param: str = "cfg") -> None:
     """Make the address bar a link to the current settings (only non-default spec fields are written)."""
     out = {k: str(v) for k, v in params.items() if v is not None}
@@ -208,6 +251,18 @@ def defaults(schema: PageSchema) -> None:
         st.session_state.setdefault(schema.key(c.name), list(c.default) if isinstance(c.default, list) else c.default)
 
 
+def load(schema: PageSchema, keep_default_if_empty: tuple[str, ...] = ()) -> None:
+    """The page's settings: on a session's first run those of the link (:func:`restore`; an empty list for a control
+    named in ``keep_default_if_empty`` keeps its default), then every control's default where it has no value."""
+    if first_run(schema.prefix):
+        restored = restore(schema)
+        for name in keep_default_if_empty:
+            if not restored.get(name, True):
+                st.session_state.pop(schema.key(name))
+        mark_loaded(schema.prefix)
+    defaults(schema)
+
+
 def _text(v: Any) -> str:
     if isinstance(v, bool):
         return "1" if v else "0"
@@ -218,12 +273,15 @@ def _text(v: Any) -> str:
     return str(v)
 
 
-def link(schema: PageSchema, always: tuple[str, ...] = (), **overrides: Any) -> dict[str, str | None]:
+def link(
+    schema: PageSchema, always: tuple[str, ...] = (), omit: Sequence[str] = (), **overrides: Any
+) -> dict[str, str | None]:
     """The link parameters of the page's current settings: every control whose value differs from its default (and
-    those named in ``always``); ``overrides`` (by link name) replace or, with None, drop a parameter."""
+    those named in ``always``), except the controls named in ``omit`` (idle ones, such as a disabled slider);
+    ``overrides`` (by link name) replace or, with None, drop a parameter."""
     out: dict[str, str | None] = {}
     for c in schema.controls:
-        if not c.url:
+        if not c.url or c.name in omit:
             continue
         v = st.session_state.get(schema.key(c.name), c.default)
         default = c.default

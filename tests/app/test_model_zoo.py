@@ -57,3 +57,17 @@ def test_latency_lab_checks_a_whole_model():
     at.selectbox(key="latency.check_model").set_value("shufflenet_v2_x1_0").run()
     no_exceptions(at)
     assert sum(1 for m in at.markdown if re.match(r"^(:\w+\[:material/\w+:\]|·) \*\*G[1-4]\*\*", m.value)) == 4
+
+
+def test_an_empty_list_in_the_link_keeps_the_default_set():
+    from effnets.ui import schema
+
+    for file, page_schema, name in (
+        ("model_zoo.py", schema.MODEL_ZOO, "models"),
+        ("latency_lab.py", schema.LATENCY_LAB, "blocks"),
+    ):
+        at = page(file, {name: "", "batch": "2"}).run()
+        no_exceptions(at)
+        assert at.session_state[page_schema.key(name)] == list(page_schema[name].default)
+        assert at.session_state[page_schema.key("batch")] == 2  # the rest of the link is still read
+        assert not any("Pick some" in i.value for i in at.info)
