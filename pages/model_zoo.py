@@ -7,7 +7,7 @@ import streamlit as st
 
 from effnets.analysis import zoo
 from effnets.figures import zoo as zoo_figures
-from effnets.runtime import bench
+from effnets.runtime import bench, bench_networks
 from effnets.ui import classroom, common, forms, measuring, schema, state, zoo_cached
 
 S = schema.MODEL_ZOO
@@ -56,7 +56,7 @@ st.markdown(zoo.describe_measurement(env, ms.reason, ms.threads, channels_last, 
 m = measuring.measure(
     ms,
     ms.key(models=sorted(names), channels_last=channels_last, eager=eager),
-    functools.partial(bench.bench_models, names, channels_last=channels_last, eager=eager, **ms.timing()),
+    functools.partial(bench_networks.bench_models, names, channels_last=channels_last, eager=eager, **ms.timing()),
     button="Measure latency",
     label=f"timing {len(names)} models interleaved",
     job_key=f"{P}.job",

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from effnets.runtime import bench, inference
+from effnets.runtime import bench, bench_networks, inference
 
 
 class FakeClock:
@@ -203,7 +203,7 @@ def test_matmul_module_sanity():
 
 
 def test_bench_models_interleaves_and_reports_failures_per_model():
-    run = bench.bench_models(
+    run = bench_networks.bench_models(
         ["mobilenet_v2", "squeezenet1_1", "nope"], resolution=64, warmup=1, repeats=2, pretrained=False
     )
     assert [r.label for r in run.results] == ["mobilenet_v2", "squeezenet1_1", "nope"]
@@ -219,33 +219,35 @@ def test_bench_models_interleaves_and_reports_failures_per_model():
 
 
 def test_bench_block_eager_and_fast():
-    r = bench.bench_block("depthwise_separable", {"out_channels": 32}, (16, 20, 20), warmup=1, repeats=2, batch=2)
+    r = bench_networks.bench_block(
+        "depthwise_separable", {"out_channels": 32}, (16, 20, 20), warmup=1, repeats=2, batch=2
+    )
     import effnets
 
     assert r.macs == 2 * effnets.block_cost("depthwise_separable", (16, 20, 20), out_channels=32).macs
     assert r.config["path"] == "eager" and r.config["input_shape"] == [16, 20, 20]
     assert r.environment["batch"] == 2 and r.timing.batch_size == 2
-    f = bench.bench_block("mbconv", None, None, eager=False, warmup=0, repeats=1)
+    f = bench_networks.bench_block("mbconv", None, None, eager=False, warmup=0, repeats=1)
     assert f.config["path"] == "fast" and f.config["input_shape"] == [32, 56, 56] and f.info["folded_bn"] == 3
     with pytest.raises(ValueError, match="in_channels=8 disagrees with the input's 16 channels"):
-        bench.block_variant("standard", {"in_channels": 8}, (16, 8, 8))
+        bench_networks.block_variant("standard", {"in_channels": 8}, (16, 8, 8))
     with pytest.raises(ValueError, match="batch=0 must be at least 1"):
-        bench.block_variant("standard", None, (16, 8, 8), batch=0)
+        bench_networks.block_variant("standard", None, (16, 8, 8), batch=0)
     with pytest.raises(ValueError, match="--compile applies to the fast path"):
-        bench.model_variant("mobilenet_v2", resolution=32, eager=True, compile=True, pretrained=False)
+        bench_networks.model_variant("mobilenet_v2", resolution=32, eager=True, compile=True, pretrained=False)
     with pytest.raises(ValueError, match="resolution=4 is too small"):
-        bench.model_variant("mobilenet_v2", resolution=4)
+        bench_networks.model_variant("mobilenet_v2", resolution=4)
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_cuda_models_interleaved_with_sync():
-    run = bench.bench_models(
+    run = bench_networks.bench_models(
         ["efficientnet_lite0", "mobilenet_v2"], device="cuda", precision="fp16", channels_last=True, repeats=5
     )
     for r in run.results:
         assert r.timing is not None and r.environment["device"].startswith("cuda")
         assert r.environment["precision"] == "fp16" and r.environment["device_name"] == torch.cuda.get_device_name()
         assert r.info["device"].startswith("cuda") and r.info["pointwise_matmuls"] == 0
-    eager = bench.bench_model("efficientnet_lite0", device="cuda", eager=True, repeats=5)
+    eager = bench_networks.bench_model("efficientnet_lite0", device="cuda", eager=True, repeats=5)
     assert eager.config["path"] == "eager" and eager.median_ms > 0

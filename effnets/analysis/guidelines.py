@@ -31,7 +31,7 @@ from torch import nn
 from effnets.analysis.verdicts import Timed, compare_pair
 from effnets.cost import Cost, Step
 from effnets.report import plural
-from effnets.runtime import bench
+from effnets.runtime import bench, bench_networks
 
 PAPER = "Ma et al. 2018, ShuffleNet V2: Practical Guidelines for Efficient CNN Architecture Design, section 3"
 URL = "https://arxiv.org/abs/1807.11164"
@@ -494,7 +494,7 @@ def measured_effect(
     for v in (pair.follows, pair.breaks):
         x = torch.randn(batch, *v.input_shape, generator=torch.Generator().manual_seed(0))
         variants.append(
-            bench.prepared_variant(
+            bench_networks.prepared_variant(
                 v.module,
                 x,
                 label=v.label,

@@ -110,11 +110,13 @@ def measure(
 ) -> dict[str, Any]:
     """The device's roofline ceilings, then every block timed interleaved (rotating who goes first):
     {"ceilings": Ceilings, "run": BenchRun}; the run's labels are the blocks' registry names."""
-    from effnets.runtime import bench
+    from effnets.runtime import bench, bench_networks
 
     ceilings = roofline.measure_ceilings(device, precision)
     variants = [
-        bench.block_variant(s.name, s.fields, s.shape, batch=batch, device=device, precision=precision, label=s.name)
+        bench_networks.block_variant(
+            s.name, s.fields, s.shape, batch=batch, device=device, precision=precision, label=s.name
+        )
         for s in built.values()
     ]
     run = bench.run_interleaved(

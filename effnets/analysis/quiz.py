@@ -115,7 +115,7 @@ def race(
 ) -> Race:
     """Time two blocks (name, spec fields) interleaved on ``device`` with the same input (eager, inference mode)."""
     from effnets.blocks import get_block
-    from effnets.runtime import bench
+    from effnets.runtime import bench, bench_networks
 
     variants, macs, labels = [], [], []
     for i, (name, fields) in enumerate((first, second)):
@@ -124,7 +124,9 @@ def race(
         macs.append(info.cost(spec, input_shape).macs)
         labels.append(info.label)
         variants.append(
-            bench.block_variant(name, spec.to_dict(), input_shape, batch=batch, device=device, label=f"{i}:{name}")
+            bench_networks.block_variant(
+                name, spec.to_dict(), input_shape, batch=batch, device=device, label=f"{i}:{name}"
+            )
         )
     with bench.num_threads(threads):
         run = bench.run_interleaved(variants, device=device, warmup=warmup, repeats=repeats, rotate=True)

@@ -68,14 +68,14 @@ def _setup(args: argparse.Namespace):
 
 
 def cmd_bench_model(args: argparse.Namespace) -> int:
-    from effnets.runtime import bench
+    from effnets.runtime import bench_networks
 
     device = _setup(args)
     if args.resolution is not None:
         _positive("--resolution", args.resolution, 8)
     if args.eager and args.compile:
         raise ValueError("--compile applies to the fast path; drop --eager or --compile")
-    r = bench.bench_model(
+    r = bench_networks.bench_model(
         args.name,
         batch=args.batch,
         resolution=args.resolution,
@@ -101,7 +101,7 @@ def cmd_bench_model(args: argparse.Namespace) -> int:
 def cmd_bench_block(args: argparse.Namespace) -> int:
     from effnets.blocks import get_block
     from effnets.cli.common import UsageError, parse_sets, parse_shape
-    from effnets.runtime import bench
+    from effnets.runtime import bench_networks
     from effnets.spec import parse_fields
 
     device = _setup(args)
@@ -111,7 +111,7 @@ def cmd_bench_block(args: argparse.Namespace) -> int:
         raise UsageError("in_channels comes from --input C,H,W; do not --set it")
     fields = parse_fields(info.spec, raw)
     shape = parse_shape(args.input) if args.input else None
-    r = bench.bench_block(
+    r = bench_networks.bench_block(
         args.name,
         fields,
         shape,
