@@ -107,7 +107,7 @@ class Cost:
     params: int = 0
     macs: int = 0
     acts: int = 0
-    extras: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
+    extras: tuple[int, ...] = (0,) * len(EXTRA_KINDS)
     rf_h: int = 1
     rf_w: int = 1
     jump: int = 1
@@ -173,14 +173,14 @@ def _pair(v: int | tuple[int, int]) -> tuple[int, int]:
     return int(v), int(v)
 
 
-def _add_extra(extras: tuple[int, ...], kind: str, n: int) -> tuple[int, int, int, int, int]:
+def _add_extra(extras: tuple[int, ...], kind: str, n: int) -> tuple[int, ...]:
     i = EXTRA_KINDS.index(kind)
     out = list(extras)
     out[i] += n
     return tuple(out)  # type: ignore[return-value]
 
 
-def _sum_extras(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, int, int, int, int]:
+def _sum_extras(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(x + y for x, y in zip(a, b, strict=True))  # type: ignore[return-value]
 
 
