@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 
 def human(n: float, digits: int = 3) -> str:
     """1234567 -> '1.23M'; 5.3e9 -> '5.30G'; small numbers unchanged."""
@@ -25,3 +27,14 @@ def human_bytes(n: float) -> str:
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
         n /= 1024
     return f"{n:.1f} TiB"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One headline number of a page: its label, the shown value, the sentence under its help icon and a small
+    second line (``delta``, never coloured: "1.21× the preset")."""
+
+    label: str
+    value: str
+    help: str | None = None
+    delta: str | None = None

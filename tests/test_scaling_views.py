@@ -401,14 +401,14 @@ def test_rounding_sentences_name_the_stages_that_changed(phi, alpha, beta, gamma
         assert lines == []
         return
     if not lines:  # far off, but no stage's layers or channels changed: nothing to blame on rounding
-        assert all(x.layers == y.layers for x, y in zip(b.stages, c.stages, strict=True))
+        assert all(x.repeats == y.repeats for x, y in zip(b.stages, c.stages, strict=True))
         return
     assert f"{off:+.1%} off" in lines[0]
     for line in lines[1:]:
         stage = int(re.match(r"stage (\d+) ", line).group(1))
         x, y = b.stages[stage - 1], c.stages[stage - 1]
         if mm := re.search(r"(\d+) → (\d+) layers", line):
-            assert (int(mm.group(1)), int(mm.group(2))) == (x.layers, y.layers)
+            assert (int(mm.group(1)), int(mm.group(2))) == (x.repeats, y.repeats)
         if mm := re.search(r"(\d+) → (\d+) channels", line):
             assert (int(mm.group(1)), int(mm.group(2))) == (x.channels, y.channels)
 

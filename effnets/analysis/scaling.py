@@ -46,12 +46,12 @@ def rounding_effects(base_cost: ModelCost, cost: ModelCost, m: Multipliers, unit
     found = []
     for b, s in zip(base_cost.stages, cost.stages, strict=True):
         changes = []
-        if s.layers != b.layers:
-            want = b.layers * m.depth
+        if s.repeats != b.repeats:
+            want = b.repeats * m.depth
             changes.append(
-                f"{b.layers} → {s.layers} layers ({b.layers} × d = {want:.2f}, rounded up to whole blocks)"
-                if s.layers > want
-                else f"{b.layers} → {s.layers} layers ({b.layers} × d = {want:.2f}, rounded)"
+                f"{b.repeats} → {s.repeats} layers ({b.repeats} × d = {want:.2f}, rounded up to whole blocks)"
+                if s.repeats > want
+                else f"{b.repeats} → {s.repeats} layers ({b.repeats} × d = {want:.2f}, rounded)"
             )
         want_c = b.channels * m.width
         if s.channels != b.channels and abs(s.channels - want_c) >= 4:
@@ -95,7 +95,7 @@ def stage_rows(cost: ModelCost, unit: str, extras: Sequence[str] = ()) -> list[d
                 "operator": r.operator,
                 "resolution": f"{r.resolution[0]}×{r.resolution[1]}",
                 "channels": r.channels,
-                "layers": r.layers,
+                "layers": r.repeats,
                 "kernel": f"{r.kernel}×{r.kernel}" if r.kernel else "",
                 "stride": r.stride,
                 "expand ratio": f"{r.expand_ratio:g}" if r.expand_ratio else "",
@@ -338,6 +338,11 @@ def activation_rows(cost: ModelCost, batch: int, bytes_per_value: int) -> list[d
     for r in rows:
         r["bytes at batch N"] = r["values per image"] * batch * bytes_per_value
     return rows
+
+
+def activation_bytes(cost: ModelCost, batch: int, bytes_per_value: int) -> int:
+    """The whole of :func:`activation_rows`: (input + every conv/linear output) x batch N x bytes per value."""
+    return (cost.acts + math.prod(cost.input_shape)) * batch * bytes_per_value
 
 
 def shufflenet_rows(sweep: Sequence[Mapping], published: Mapping[int, Mapping]) -> list[dict]:

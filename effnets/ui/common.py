@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import streamlit as st
 
 from effnets import units
 from effnets.cost import EXTRA_KINDS, EXTRA_LABELS
+from effnets.report import Metric
 from effnets.ui.schema import DEVICES
 
 
@@ -30,6 +33,12 @@ def counting_controls(prefix: str, container=None) -> units.Counting:
         help="Work that is not conv/linear. Each is shown on its own line; the headline includes only what you tick.",
     )
     return units.Counting(unit, tuple(extras))
+
+
+def metric_row(metrics: Sequence[Metric]) -> None:
+    """Headline numbers side by side, one column each; a delta is a plain grey second line, never an arrow."""
+    for column, m in zip(st.columns(len(metrics)), metrics, strict=True):
+        column.metric(m.label, m.value, delta=m.delta, delta_color="off", delta_arrow="off", help=m.help)
 
 
 def show_error(message: str, hint: str = "") -> None:

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from effnets import units
-from effnets.analysis.kernels import DEFAULT_THRESHOLD, GAUSSIAN_SIGMA
+from effnets.analysis.kernels import DEFAULT_THRESHOLD
 from effnets.analysis.zoo import DEFAULT_SET
+from effnets.blocks.vgnet import GAUSSIAN_SIGMA
 from effnets.cost import EXTRA_KINDS
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -276,6 +277,5 @@ LATENCY_LAB = PageSchema(
     ),
 )
 
-PAGES: dict[str, PageSchema] = {
-    s.prefix: s for s in (BLOCK_LAB, SCALING_LAB, DESIGN_SPACE, KERNEL_GALLERY, INFERENCE_LAB, MODEL_ZOO, LATENCY_LAB)
-}
+PAGES: dict[str, PageSchema] = {v.prefix: v for v in list(globals().values()) if isinstance(v, PageSchema)}
+"""Every page's schema by its key prefix: a PageSchema defined in this module is listed here (no second line)."""

@@ -212,3 +212,18 @@ def test_presenter_mode_shows_one_section_at_a_time():
     at.segmented_control(key="scaling.section").set_value("Law vs exact").run()
     no_exceptions(at)
     assert len(at.get("plotly_chart")) == 1 and len(at.dataframe) == 0
+
+
+def test_link_carries_only_the_controls_in_use_rounded_to_the_widgets_step():
+    at = page(PAGE, {"mode": "multipliers", "phi": "1.5", "w": "1.23456", "d": "1.5"}).run()
+    no_exceptions(at)
+    assert at.session_state["scaling.width_x"] == round(1.23456, 2)
+    q = params_of(at)
+    assert "phi" not in q and (q["w"], q["d"]) == ("1.23", "1.5")  # phi is idle while the sliders scale
+    at.radio(key="scaling.mode").set_value("phi").run()
+    q = params_of(at)
+    assert q["phi"] == "1.5" and not {"w", "d", "r"} & set(q)  # the sliders only show what phi sets
+    at.selectbox(key="scaling.family").set_value("mobilenet_v1").run()
+    at.radio(key="scaling.mode").set_value("multipliers").run()
+    at.slider(key="scaling.width_x").set_value(0.5).run()
+    assert "d" not in params_of(at)  # MobileNetV1 has no depth multiplier

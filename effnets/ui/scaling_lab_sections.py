@@ -1,0 +1,159 @@
+"""The Scaling Lab's sections (stage table, multipliers, law against exact, the B0-B7 map, published accuracy,
+activation memory, why B1-B7 differ, predict), drawn for the network the page has scaled."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from effnets.analysis import scaling, scaling_summary
+from effnets.analysis.scaling_summary import Scaled
+from effnets.figures import scaling as scaling_figures
+from effnets.models.scaling import AXES, spec_key
+from effnets.ui import classroom, common, models_cached, schema
+
+P = schema.SCALING_LAB.prefix
+LOCALIZED = st.column_config.NumberColumn(format="localized")
+
+
+def idle_controls(rule: scaling_summary.Rule) -> list[str]:
+    """The controls that stay out of the link: phi unless the rule scales by phi, and a multiplier slider unless it
+    is set by hand on an axis the family has."""
+    idle = [] if rule.by_phi else ["phi"]
+    return idle + [schema.AXIS_CONTROL[a] for a in AXES if rule.by_phi or a not in rule.axes]
+
+
+def stage_table(s: Scaled) -> None:
+    rows = scaling.stage_rows(s.cost, s.counting.unit, s.counting.extras)
+    classroom.table(
+        pd.DataFrame(rows),
+        f"{s.filename}_stages",
+        key=f"{P}.csv_stages",
+        column_config={c: LOCALIZED for c in ("params", s.counting.label)},
+    )
+    st.caption(
+        "As the EfficientNet paper's Table 1: resolution is each row's input, channels its output, stride that "
+        "of its first layer. Params are learnable parameters; the count column says what it counts."
+    )
+    if rest := scaling.extras_note(s.cost, s.counting.extras, s.counting.unit):
+        st.caption(f"Not in the count (tick them under *Also count*): {rest}.")
+
+
+def multipliers(s: Scaled) -> None:
+    sweeps = {a: models_cached.axis_sweep(s.info.name, spec_key(s.base), a) for a in s.rule.axes}
+    classroom.plot(
+        scaling_figures.multiplier_figure(sweeps, s.m, s.counting.unit),
+        f"{s.filename}_multipliers",
+        key=f"{P}.chart_multipliers",
+    )
+    st.caption(
+        "Each panel moves one multiplier alone from the preset, as in the EfficientNet paper's Figure 3 (your "
+        "combined setting is in the headline and in *Law vs exact*). Dashed: the power law (cost ∝ d, w², r²). "
+        "The exact curve steps because depths are rounded up to whole blocks and channels to multiples of 8, and "
+        "bends away from the law where parts do not scale (the stem's 3 input channels, MobileNetV2's "
+        "1280-channel head, the classifier's 1000 outputs)."
+    )
+
+
+def law_vs_exact(s: Scaled) -> None:
+    rule = s.rule
+    sweep = models_cached.phi_sweep(s.info.name, spec_key(s.base), rule.alpha, rule.beta, rule.gamma)
+    released = None
+    if s.info.family == "efficientnet":
+        released = scaling.released_points(models_cached.released_table(rule.alpha, rule.beta, rule.gamma))
+    classroom.plot(
+        scaling_figures.law_figure(sweep, {"law": s.predicted, "exact": s.exact}, released),
+        f"{s.filename}_law_vs_exact",
+        key=f"{P}.chart_law",
+    )
+    st.caption(scaling_summary.law_caption(s, bool(released)))
+
+
+def preset_map(s: Scaled) -> None:
+    groups = {
+        label: models_cached.preset_points(names) for label, names in scaling_summary.map_groups(s.info.family).items()
+    }
+    classroom.plot(
+        scaling_figures.params_macs_figure(groups, {"params": s.cost.params, "macs": s.cost.macs}, s.counting.unit),
+        f"{s.filename}_params_vs_macs",
+        key=f"{P}.chart_map",
+    )
+    st.caption(
+        f"Each preset at its own resolution; the red star is your configuration ({s.counting.name}: conv + linear). "
+        "Resolution moves a network right (more compute) without moving it up (same parameters)."
+    )
+
+
+def published(s: Scaled) -> None:
+    points = models_cached.published_points()
+    classroom.plot(
+        scaling_figures.published_figure(points, s.cost.macs, s.counting.unit),
+        f"{s.filename}_published_top1",
+        key=f"{P}.chart_published",
+    )
+    st.caption(
+        "Every published ImageNet top-1 in the registry, at the exact cost of the network it describes (our "
+        "count, conv + linear). Hover for the source. Open diamonds: torchvision's own training of the same "
+        "network, which often differs from the paper's. No accuracy is predicted for your configuration: "
+        "that needs training."
+    )
+    classroom.table(
+        pd.DataFrame(scaling_summary.published_rows(points, s.counting)),
+        "published_top1",
+        key=f"{P}.csv_published",
+        column_config={f"{s.counting.name} (exact)": LOCALIZED},
+    )
+
+
+def activations(s: Scaled) -> None:
+    rows = scaling.activation_rows(s.cost, s.batch, s.bytes_per_value)
+    classroom.plot(
+        scaling_figures.activation_figure(rows, s.batch, s.dtype), f"{s.filename}_activations", key=f"{P}.chart_acts"
+    )
+    st.caption(scaling_summary.activation_caption(s))
+    classroom.table(
+        pd.DataFrame(rows),
+        f"{s.filename}_activations",
+        key=f"{P}.csv_acts",
+        column_config={c: LOCALIZED for c in ("values per image", "bytes at batch N")},
+    )
+
+
+def released(s: Scaled) -> None:
+    rows = models_cached.released_table(s.rule.alpha, s.rule.beta, s.rule.gamma)
+    st.markdown(scaling_summary.released_intro(s.rule))
+    classroom.table(
+        pd.DataFrame(scaling.released_display_rows(rows, s.counting.unit)),
+        "released_vs_compound",
+        key=f"{P}.csv_rel",
+        wrap=True,
+    )
+    known, inferred = scaling.released_explanation(rows)
+    c1, c2 = st.columns(2)
+    with c1:
+        st.markdown("**What is documented**")
+        st.markdown(known)
+    with c2:
+        st.markdown("**What the numbers suggest** (inferred, not stated by the authors)")
+        st.markdown(inferred)
+
+
+def predict(s: Scaled) -> None:
+    try:
+        q = scaling_summary.phi_one_question(s)
+    except ValueError as e:
+        common.show_error(f"The question needs {s.info.label} at φ = 1, which is not possible here: {e}")
+    else:
+        classroom.predict_then_reveal(f"{P}.quiz_phi", q.question, q.answer, hint=q.hint, explain=lambda: q.explain)
+
+
+SECTIONS = {
+    "Stage table": stage_table,
+    "Multipliers": multipliers,
+    "Law vs exact": law_vs_exact,
+    "B0-B7 map": preset_map,
+    "Published accuracy": published,
+    "Activation memory": activations,
+    "Why B1-B7 differ": released,
+    "Predict": predict,
+}
