@@ -77,6 +77,11 @@ class Counting:
         return f"{self.name} (" + " + ".join(["conv + linear", *self.extras]) + ")"
 
     @property
+    def contents(self) -> str:
+        """What the count contains, for sentences: 'conv + linear', 'conv + linear + bn, act'."""
+        return "conv + linear" + (" + " + ", ".join(self.extras) if self.extras else "")
+
+    @property
     def what(self) -> str:
         """One sentence: what the headline number contains."""
         parts = ["multiply-accumulates of every conv and linear layer (the papers' unit)"]

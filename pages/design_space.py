@@ -4,7 +4,6 @@ MobileNet's width x resolution grid, ShuffleNet's groups trade, and the cost dis
 import streamlit as st
 
 from effnets.analysis import design_space
-from effnets.analysis.block_summary import counted
 from effnets.models import MODELS
 from effnets.models import scaling as model_scaling
 from effnets.ui import classroom, common, design_space_sections, forms, schema, state
@@ -43,7 +42,7 @@ st.markdown(
     "A design space is a rule that turns a few numbers into whole networks. RegNet's six numbers generate every "
     "block's width; MobileNet's α and ρ scale one network into a grid; ShuffleNet's groups trade dense 1x1 convs for "
     "width. Every count here is computed from the settings (no network is built): "
-    f"**{counting.name}** ({counted(counting)}) per image, and learnable parameters."
+    f"**{counting.name}** ({counting.contents}) per image, and learnable parameters."
 )
 
 sections = classroom.sections(P, list(design_space_sections.SECTIONS))

@@ -56,8 +56,8 @@ def test_headline_numbers_are_the_traced_module_s(name):
 
 
 def test_counted_names_the_extras_in_their_registry_order():
-    assert block_summary.counted(units.Counting()) == "conv + linear"
-    assert block_summary.counted(units.Counting("macs", ("act", "bn"))) == "conv + linear + " + ", ".join(
+    assert units.Counting().contents == "conv + linear"
+    assert units.Counting("macs", ("act", "bn")).contents == "conv + linear + " + ", ".join(
         k for k in EXTRA_KINDS if k in ("act", "bn")
     )
 

@@ -15,19 +15,10 @@ from effnets.analysis.compare import CompareRow, comparable_fields
 from effnets.analysis.quiz import Race
 from effnets.blocks import BLOCKS, BlockInfo, BlockSpec
 from effnets.cost import EXTRA_KINDS, Cost
-from effnets.report import human, human_bytes, plural
+from effnets.report import Metric, human, human_bytes, plural
 from effnets.spec import field_label
 
 BYTES_PER_VALUE = 4  # fp32 activations, what a training forward pass keeps
-
-
-@dataclass(frozen=True)
-class Metric:
-    """One headline number: its label, the shown value and the sentence under its help icon."""
-
-    label: str
-    value: str
-    help: str
 
 
 @dataclass(frozen=True)
@@ -61,11 +52,6 @@ def switch_to(info: BlockInfo, carried: dict[str, Any]) -> tuple[dict[str, Any],
     return fitted, f"Switched to {info.label}: {changes} (the previous block's settings do not make this block)."
 
 
-def counted(counting: units.Counting) -> str:
-    """What a headline count contains: 'conv + linear', 'conv + linear + bn, act'."""
-    return "conv + linear" + (" + " + ", ".join(counting.extras) if counting.extras else "")
-
-
 def activation_bytes(cost: Cost, in_shape: tuple[int, int, int], batch: int) -> int:
     """(input + every conv/linear output) x batch x 4 bytes: the fp32 activations a training forward pass keeps."""
     return (cost.acts + math.prod(in_shape)) * batch * BYTES_PER_VALUE
@@ -74,7 +60,7 @@ def activation_bytes(cost: Cost, in_shape: tuple[int, int, int], batch: int) -> 
 def headline(cost: Cost, in_shape: tuple[int, int, int], counting: units.Counting, batch: int) -> list[Metric]:
     """The five numbers at the top of the page: parameters, the count, output shape, receptive field, memory."""
     count = counting.total(cost)
-    name, what = counting.name, counted(counting)
+    name, what = counting.name, counting.contents
     rf_h, rf_w = cost.receptive_field
     return [
         Metric(
@@ -101,7 +87,7 @@ def headline(cost: Cost, in_shape: tuple[int, int, int], counting: units.Countin
 
 
 def counting_caption(counting: units.Counting) -> str:
-    return f"Counted in **{counting.name}**: {counted(counting)}. Numbers are per image unless the batch is mentioned."
+    return f"Counted in **{counting.name}**: {counting.contents}. Numbers are per image unless the batch is mentioned."
 
 
 def not_counted(cost: Cost, counting: units.Counting) -> str | None:

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from effnets import units
-from effnets.analysis.block_summary import counted
 from effnets.models import MODELS, ModelCost, ModelInfo, family_models, plan_cost
 from effnets.models.regnet import QUANTUM, RegNetModelSpec, stage_widths
 from effnets.models.regnet import plan as regnet_plan
@@ -202,7 +201,7 @@ def regnet_metrics(spec: RegNetModelSpec, cost: ModelCost, counting: units.Count
     count, name = counting.total(cost), counting.name
     return [
         Metric("Parameters", human(cost.params), f"{cost.params:,} learnable parameters."),
-        Metric(f"{name} per image", human(count), f"{count:,} {name}: {counted(counting)}."),
+        Metric(f"{name} per image", human(count), f"{count:,} {name}: {counting.contents}."),
         Metric("Blocks / stages", f"{spec.depth} / {len(widths)}", "d blocks in runs of equal width."),
         Metric(
             "Stage widths",

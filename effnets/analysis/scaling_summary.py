@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from effnets import units
-from effnets.analysis.block_summary import counted
 from effnets.analysis.scaling import DTYPE_BYTES, activation_bytes, b_series_names, rounding_effects
 from effnets.models import FAMILIES, MODELS, ModelCost, ModelInfo, ModelSpec, family_models
 from effnets.models.scaling import (
@@ -173,7 +172,7 @@ def scale(info: ModelInfo, values: Mapping[str, Any], rule: Rule, counting: unit
 
 def headline(s: Scaled) -> list[Metric]:
     """The four numbers at the top: parameters, the count, input resolution, activation memory."""
-    cost, base_cost, name, what = s.cost, s.base_cost, s.counting.name, counted(s.counting)
+    cost, base_cost, name, what = s.cost, s.base_cost, s.counting.name, s.counting.contents
     count, base_count, res = s.counting.total(cost), s.counting.total(base_cost), s.resolution
     rho = f" (ρ = {res / 224:.3f})" if is_mobilenet(s.info.family) else ""
     return [
@@ -237,7 +236,7 @@ def rule_metrics(s: Scaled) -> list[Metric]:
         Metric(
             "exact cost ×",
             f"{exact:.3f}",
-            f"{s.counting.name} ({counted(s.counting)}) of the rounded network ÷ the preset's: widths rounded to "
+            f"{s.counting.name} ({s.counting.contents}) of the rounded network ÷ the preset's: widths rounded to "
             "multiples of 8, depths rounded up, resolution to whole pixels. Below: how far that is from the predicted "
             "ratio.",
             f"{exact / predicted - 1:+.1%} off" if predicted else None,
@@ -253,7 +252,7 @@ def scaled_caption(s: Scaled) -> str:
     if is_mobilenet(s.info.family):
         mobilenet = f"; α = {s.spec.width_mult:g}, ρ = {res}/224 = {res / 224:.3f}"  # type: ignore[attr-defined]
     return (
-        f"Counted in **{s.counting.name}** ({counted(s.counting)}), per image. Scaled network: "
+        f"Counted in **{s.counting.name}** ({s.counting.contents}), per image. Scaled network: "
         f"{applied + ', ' if applied else ''}{res}×{res} input{mobilenet}."
     )
 
