@@ -5,28 +5,15 @@ import streamlit as st
 
 from effnets.analysis import kernels
 from effnets.figures import kernels as kernel_figures
-from effnets.ui import classroom, common, forms, kernels_cached, runtime, schema, state
+from effnets.ui import classroom, common, forms, kernel_gallery_sections, kernels_cached, runtime, schema, state
 
 S = schema.KERNEL_GALLERY
 P = S.prefix
-NAMES = S["model"].choices()
-DEFAULT_MODEL = S["model"].default if S["model"].default in NAMES else NAMES[0]
-
-if state.first_run(P):
-    state.restore(S)
-    layer = st.query_params.get("layer")
-    if layer:
-        st.session_state[f"{P}._url_layer"] = layer
-    state.mark_loaded(P)
-st.session_state.setdefault(S.key("model"), DEFAULT_MODEL)
-state.defaults(S)
+runtime.open_page(S, hold=("layer",))
 
 with st.sidebar:
-    name = st.selectbox(
-        "Model",
-        NAMES,
-        key=f"{P}.model",
-        format_func=lambda n: f"{n}  ·  {runtime.status_label(n)}",
+    name = runtime.model_select(
+        S,
         help="Models with ImageNet weights come first. The others are random init: their kernels are noise, which "
         "is the point of comparing.",
     )
@@ -47,8 +34,8 @@ with st.sidebar:
     )
 classroom.sidebar_controls()
 
-pretrained = weights == "pretrained" and runtime.statuses().get(name) in ("packaged", "cached")
-shown_as = runtime.status_label(name) if pretrained else "random init"
+pretrained = weights == "pretrained" and runtime.has_weights(name)
+shown_as = runtime.weights_label(name, pretrained)
 
 classroom.page_header("Kernel Gallery", P)
 if weights == "pretrained" and not pretrained:
@@ -64,28 +51,13 @@ except ValueError as e:
     common.show_error(str(e))
     st.stop()
 
-layer_names = [r.name for r in rows]
-url_layer = st.session_state.pop(f"{P}._url_layer", None)
-if url_layer is not None:
-    if url_layer in layer_names:
-        st.session_state[f"{P}.layer"] = url_layer
-    else:
-        st.warning(f"ignored layer '{url_layer[:60]}' from the link: {name} has no such convolution layer")
-if st.session_state.get(f"{P}.layer") not in layer_names:
-    strided = [r.name for r in rows if r.kind == "depthwise" and r.stride > 1]
-    st.session_state[f"{P}.layer"] = strided[0] if strided else layer_names[0]
+labels = kernels.layer_labels(rows)
+state.restore_held(S, "layer", list(labels), f"{name} has no such convolution layer")
+if st.session_state.get(S.key("layer")) not in labels:
+    st.session_state[S.key("layer")] = kernels.default_layer(rows)
 by_name = {r.name: r for r in rows}
 with st.sidebar:
-    layer = st.selectbox(
-        "Layer",
-        layer_names,
-        key=f"{P}.layer",
-        format_func=lambda n: (
-            f"{layer_names.index(n) + 1}. {by_name[n].kind} {by_name[n].kernel_size}"
-            f"{'x' + str(by_name[n].kernel_size) if isinstance(by_name[n].kernel_size, int) else ''}"
-            f"{' s' + str(by_name[n].stride) if by_name[n].stride > 1 else ''} · {n}"
-        ),
-    )
+    layer = st.selectbox("Layer", list(labels), key=S.key("layer"), format_func=lambda n: labels[n])
     per = forms.control(
         st,
         S,
@@ -113,42 +85,10 @@ sec = classroom.sections(P, SECTIONS)
 
 if (box := sec["Kernels"]) is not None:
     with box:
-        st.caption(
-            f"Layer **{layer}**: {info.kind}, {info.in_channels} → {info.out_channels} channels, kernel "
-            f"{info.kernel_size}, stride {info.stride}, groups {info.groups}; {info.count:,} spatial kernels. "
-            f"Weights: **{shown_as}**."
+        st.caption(kernels.layer_sentence(info, shown_as))
+        kernel_gallery_sections.layer_kernels(
+            kernels_cached.layer_view(name, pretrained, layer, per, threshold), info.count, fname
         )
-        view = kernels_cached.layer_view(name, pretrained, layer, per, threshold)
-        if view["kind"] == "stem":
-            st.markdown(
-                "The first layer's filters as colour images (each centred at grey): trained stems show "
-                "colour blobs and oriented edges."
-            )
-            classroom.plot(kernel_figures.rgb_grid(view["tiles"]), f"{fname}_stem", key=f"{P}.stem_chart")
-        elif view["kind"] == "pointwise":
-            st.markdown("A 1x1 conv has no spatial kernel: its weights are a matrix mixing channels.")
-            classroom.plot(kernel_figures.pointwise_matrix(view["weight"]), f"{fname}_matrix", key=f"{P}.pw_chart")
-        else:
-            fam = view["families"]
-            st.markdown(
-                f"Showing {len(view['kernels'])} of {info.count:,} kernels (blue < 0 < red). Families in this layer: "
-                + ", ".join(f"**{kernels.FAMILY_LABELS[f]}** {fam.get(f, 0):.0%}" for f in kernels.FAMILIES)
-                + "."
-            )
-            classroom.plot(
-                kernel_figures.kernel_grid(view["kernels"], columns=16), f"{fname}_kernels", key=f"{P}.k_chart"
-            )
-            if view["examples"]:
-                st.markdown("**Best example of each family in this layer**")
-                cols = st.columns(len(view["examples"]))
-                for col, ex in zip(cols, view["examples"], strict=True):
-                    col.plotly_chart(
-                        kernel_figures.kernel_library_figure([(ex["title"], ex["kernel"])], columns=1),
-                        key=f"{P}.ex_{ex['family']}",
-                        config=classroom.chart_config(ex["title"]),
-                    )
-        with st.expander("How kernels are sorted into families"):
-            st.write(kernels.SIMILARITY_EXPLANATION)
 
 if (box := sec["Families per layer"]) is not None:
     with box:
@@ -198,41 +138,11 @@ if (box := sec["Frequency response"]) is not None:
 
 if (box := sec["Fixed kernels"]) is not None:
     with box:
-        sigma = forms.control(st, S, "sigma", "Gaussian sigma (pixels)")
-        lib = kernels_cached.library(sigma)
-        st.markdown(
-            "The kernels VGNet fixes instead of learning: a Gaussian blur before every downsampling (VGNetG), and "
-            "for VGNetF a bank of 8 (Sobel, diagonal Sobel, Laplacians, two Gaussians) repeated over the channels. "
-            "They are buffers, not parameters: they cost MACs but no training."
-        )
-        classroom.plot(
-            kernel_figures.kernel_library_figure(lib["kernels"]), f"fixed_kernels_sigma{sigma}", key=f"{P}.lib_chart"
-        )
-        classroom.plot(
-            kernel_figures.frequency_grid(lib["spectra"], columns=5, freq=lib["freq"]),
-            f"fixed_kernels_fft_sigma{sigma}",
-            key=f"{P}.libfft_chart",
-        )
+        kernel_gallery_sections.fixed_kernels()
 
 if (box := sec["Trained vs random"]) is not None:
     with box:
-        if runtime.statuses().get(name) not in ("packaged", "cached"):
+        if not runtime.has_weights(name):
             st.info(f"{name} has no offline weights here; pick a model marked 'ImageNet weights' to compare.")
         else:
-            c1, c2 = st.columns(2)
-            for col, pre, title in ((c1, True, "trained (ImageNet)"), (c2, False, "random init")):
-                with col:
-                    st.markdown(f"**{title}**")
-                    r2 = kernels_cached.layer_rows(name, pre, threshold)
-                    classroom.plot(kernel_figures.shares_figure(r2), f"{name}_families_{title}", key=f"{P}.cmp_{pre}")
-                    v = kernels_cached.layer_view(name, pre, layer, per, threshold)
-                    if v["kind"] not in ("stem", "pointwise"):
-                        classroom.plot(
-                            kernel_figures.kernel_grid(v["kernels"][:48], columns=8),
-                            f"{name}_{layer}_{title}",
-                            key=f"{P}.cmpk_{pre}",
-                        )
-            st.caption(
-                "Random initialisation gives noise kernels: almost all 'other'. Training finds the blurs and "
-                "edge detectors on its own."
-            )
+            kernel_gallery_sections.trained_vs_random(name, layer, per, threshold)

@@ -210,3 +210,24 @@ def test_lite0_residual_blocks_keep_their_input_similar():
     assert min(residual) > 0.8
     assert sum(residual) / len(residual) > sum(transition) / len(transition) + 0.1
     _assert_unchanged(model, snap)
+
+
+def test_layer_picker_labels_defaults_and_blocks(mnv2):
+    rows = [
+        r for r in features.list_layers(mnv2, input_shape=(3, 64, 64)) if r.output_shape and len(r.output_shape) == 3
+    ]
+    for r in rows:  # the label names the layer, its class and its output shape, read back
+        name, rest = r.label.split("  (")
+        kind, shape = rest.rstrip(")").split(", ")
+        assert (name, kind, tuple(int(d) for d in shape.split("x"))) == (r.name, r.type, r.output_shape)
+    assert features.default_layer(rows) == rows[3].name
+    assert features.default_layer(rows[:2]) == rows[1].name  # fewer than four: the last
+    blocks = features.block_layers(rows)
+    assert blocks == tuple(r.name for r in rows if r.name.count(".") == 1)[:40]
+    assert blocks[:2] == ("features.0", "features.1") and len(features.block_layers(rows, limit=3)) == 3
+
+
+def test_similarity_label_names_both_layers():
+    s = features.LayerSimilarity("features.3", "features.4", 0.9, (8, 4, 4), (8, 4, 4), False)
+    assert s.label == "features.3→4"
+    assert features.LayerSimilarity("a", "b", 0.5, (1,), (1,), True).label == "a→b"

@@ -293,3 +293,42 @@ def test_lite0_strided_depthwise_kernels_are_gaussian_low_pass(lite0_pretrained)
     for s in kernels.compare_strided(effnets.build_model("efficientnet_lite0")):  # random init
         assert s.shares["other"] > 0.95
         assert s.mean_low_pass == pytest.approx(math.pi * 0.25**2, abs=0.03)
+
+
+# ----- what the Kernel Gallery says about a layer -------------------------------------------------------------------
+
+
+def test_default_layer_is_the_first_strided_depthwise_else_the_first():
+    rows = kernels.layer_shares(_TinyNet())
+    chosen = kernels.default_layer(rows)
+    position = [r.name for r in rows].index(chosen)
+    assert rows[position].kind == "depthwise" and rows[position].stride > 1
+    assert not any(r.kind == "depthwise" and r.stride > 1 for r in rows[:position])
+    unstrided = [r for r in rows if not (r.kind == "depthwise" and r.stride > 1)]
+    assert kernels.default_layer(unstrided) == unstrided[0].name
+
+
+def test_layer_labels_give_position_kind_kernel_and_stride():
+    rows = kernels.layer_shares(_TinyNet())
+    labels = kernels.layer_labels(rows)
+    assert list(labels) == [r.name for r in rows]
+    for position, r in enumerate(rows, 1):
+        head, name = labels[r.name].split(" · ")
+        number, kind, kernel, *stride = head.split(" ")
+        assert (number, kind, name) == (f"{position}.", r.kind, r.name)
+        assert kernel == f"{r.kernel_size}x{r.kernel_size}"
+        assert stride == ([f"s{r.stride}"] if r.stride > 1 else [])
+    wide = kernels.LayerKernels("odd", "regular", 1, (3, 1), 4, 4, 1, 16, None, None)
+    assert kernels.layer_labels([wide])["odd"] == "1. regular (3, 1) · odd"  # a non-square kernel as its shape
+
+
+def test_layer_and_family_sentences_carry_the_numbers():
+    row = kernels.LayerKernels("blocks.1", "depthwise", 2, 3, 1280, 1280, 1280, 12345, None, None)
+    text = kernels.layer_sentence(row, "random init")
+    assert "1280 → 1280 channels" in text and "stride 2, groups 1280" in text
+    assert f"{row.count:,} spatial kernels" in text and text.endswith("Weights: **random init**.")
+    shares = {"gaussian": 0.625, "edge": 0.25, "identity": 0.125}  # 'other' missing: shown as 0 %
+    text = kernels.families_sentence(128, row.count, shares)
+    assert text.startswith(f"Showing 128 of {row.count:,} kernels")
+    for family in kernels.FAMILIES:
+        assert f"**{kernels.FAMILY_LABELS[family]}** {round(100 * shares.get(family, 0))}%" in text

@@ -116,6 +116,23 @@ class LayerInfo:
     leaf: bool
     output_shape: tuple[int, ...] | None = None
 
+    @property
+    def label(self) -> str:
+        """'features.3  (MBConv, 40x28x28)': the name, the class and the output shape, for a layer picker."""
+        shape = "x".join(map(str, self.output_shape)) if self.output_shape is not None else "?"
+        return f"{self.name}  ({self.type}, {shape})"
+
+
+def default_layer(layers: Sequence[LayerInfo]) -> str:
+    """The layer a feature-map picker starts on: the fourth (an early block, past the stem), or the last of fewer."""
+    return layers[min(3, len(layers) - 1)].name
+
+
+def block_layers(layers: Sequence[LayerInfo], limit: int = 40) -> tuple[str, ...]:
+    """The names of the first ``limit`` blocks: the layers one level below the model's children
+    (``features.3``), the ones :func:`adjacent_similarity` compares."""
+    return tuple(li.name for li in layers if li.depth == 2)[:limit]
+
 
 def list_layers(model: nn.Module, input_shape: tuple[int, int, int] | None = None) -> list[LayerInfo]:
     """Every named sub-module in forward-definition order, optionally with its output shape.
@@ -210,6 +227,11 @@ class LayerSimilarity:
     shape_a: tuple[int, ...]
     shape_b: tuple[int, ...]
     pooled: bool
+
+    @property
+    def label(self) -> str:
+        """'features.3→4': the first layer's name and the last part of the second's."""
+        return f"{self.a}→{self.b.split('.')[-1]}"
 
 
 SIMILARITY_EXPLANATION = (

@@ -3,7 +3,10 @@ model; predictions and timings are cached per (model, weights, device, precision
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import streamlit as st
@@ -23,6 +26,60 @@ def image_key(data: bytes) -> str:
 @st.cache_data(max_entries=32, show_spinner=False)
 def sample_array(name: str) -> np.ndarray:
     return np.asarray(images.sample_image(name).convert("RGB"))
+
+
+@dataclass(frozen=True)
+class InputImage:
+    """One image the page classifies.
+
+    Attributes:
+        label: the sample's name, the file's name or "camera".
+        key: what its cached results are kept under ("sample:chelsea", or a hash of the file's bytes).
+        image: the RGB picture.
+        notes: what decoding did to it (see :attr:`effnets.runtime.images.LoadedImage.notes`).
+    """
+
+    label: str
+    key: str
+    image: Image.Image
+    notes: tuple[str, ...] = field(default=())
+
+    @functools.cached_property
+    def pixels(self) -> np.ndarray:
+        """The picture as an H x W x 3 array (what the cached functions take), made once."""
+        return np.asarray(self.image)
+
+    @property
+    def caption(self) -> str:
+        return f"{self.label} ({self.image.width}x{self.image.height})"
+
+
+def sample_input(name: str) -> InputImage:
+    """A bundled sample photo."""
+    return InputImage(name, f"sample:{name}", Image.fromarray(sample_array(name)))
+
+
+def decoded_input(data: bytes, filename: str, label: str | None = None) -> InputImage:
+    """An uploaded file or a camera snapshot, decoded in memory.
+
+    Raises:
+        effnets.runtime.images.ImageError: a file that cannot be shown honestly (the message names it).
+    """
+    loaded = images.load_image(data, filename)
+    return InputImage(label or filename, image_key(data), loaded.image, tuple(loaded.notes))
+
+
+def uploaded_inputs(files: Sequence) -> tuple[list[InputImage], list[str]]:
+    """The first :data:`MAX_IMAGES` uploaded files (objects with ``name`` and ``getvalue()``), decoded: the images
+    that could be, and one message for each file that could not."""
+    inputs: list[InputImage] = []
+    errors: list[str] = []
+    for f in list(files)[:MAX_IMAGES]:
+        try:
+            inputs.append(decoded_input(f.getvalue(), f.name))
+        except images.ImageError as e:
+            errors.append(str(e))
+    return inputs, errors
 
 
 @st.cache_resource(max_entries=3, show_spinner="Preparing the model for the device...")
@@ -101,10 +158,11 @@ def preprocess_steps(name: str, key: str, pixels: np.ndarray) -> list[dict]:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def layers(name: str, pretrained: bool, crop: int) -> list[dict]:
+def layers(name: str, pretrained: bool, crop: int) -> list[features.LayerInfo]:
+    """The model's layers that output C x H x W feature maps, with their shapes at ``crop`` x ``crop``."""
     model, _ = base_model(name, pretrained)
     return [
-        {"name": li.name, "type": li.type, "depth": li.depth, "shape": li.output_shape}
+        li
         for li in features.list_layers(model, (3, crop, crop))
         if li.output_shape is not None and len(li.output_shape) == 3
     ]
@@ -119,10 +177,9 @@ def feature_grid(name: str, pretrained: bool, key: str, pixels: np.ndarray, laye
 
 
 @st.cache_data(max_entries=32, show_spinner="Comparing adjacent layers...")
-def similarity(name: str, pretrained: bool, key: str, pixels: np.ndarray, layer_names: tuple[str, ...]) -> list[dict]:
+def similarity(
+    name: str, pretrained: bool, key: str, pixels: np.ndarray, layer_names: tuple[str, ...]
+) -> list[features.LayerSimilarity]:
     model, _ = base_model(name, pretrained)
     pre = _preprocess(name, Image.fromarray(pixels))
-    return [
-        {"a": s.a, "b": s.b, "cka": s.cka, "pooled": s.pooled, "shape_a": s.shape_a, "shape_b": s.shape_b}
-        for s in features.adjacent_similarity(model, pre.tensor, list(layer_names))
-    ]
+    return features.adjacent_similarity(model, pre.tensor, list(layer_names))

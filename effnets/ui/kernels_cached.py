@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from effnets.analysis import kernels as kernel_stats
+from effnets.blocks import vgnet
 from effnets.ui.runtime import base_model
 
 
@@ -70,9 +71,9 @@ def frequency_examples(name: str, pretrained: bool, layer: str, n: int = 8) -> d
 
 @st.cache_data(max_entries=16, show_spinner=False)
 def library(sigma: float) -> dict:
-    lib = kernel_stats.library()
-    lib["gaussian"] = kernel_stats.gaussian(sigma)
-    names = [*kernel_stats.EDGE_BANK, "identity"]
+    lib = vgnet.library()
+    lib["gaussian"] = vgnet.gaussian(sigma)
+    names = [*vgnet.EDGE_BANK, "identity"]
     kernels = [(("gaussian σ=" + f"{sigma:g}") if n == "gaussian" else n, lib[n].numpy()) for n in names]
     spectra = [(t, kernel_stats.frequency_response(lib[n])) for (t, _), n in zip(kernels, names, strict=True)]
     return {"kernels": kernels, "spectra": spectra, "freq": np.asarray(kernel_stats.frequencies(32))}

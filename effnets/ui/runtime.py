@@ -1,4 +1,5 @@
-"""Shared, cached models for the pages that run networks (Kernel Gallery, Inference Lab).
+"""Shared, cached models for the pages that run networks (Kernel Gallery, Inference Lab), and what those pages share
+around them: their settings' opening (:func:`open_page`), the model picker and whether a model has weights here.
 
 Models are cached with st.cache_resource, which shares them across every session of the server: they are built once,
 put in eval mode, and NEVER changed afterwards. Anything that would change a model (a device move, a precision cast,
@@ -14,6 +15,8 @@ import streamlit as st
 import torch
 
 from effnets.runtime import weights
+from effnets.ui import forms, state
+from effnets.ui.schema import PageSchema
 
 
 def model_names() -> list[str]:
@@ -38,6 +41,35 @@ def statuses() -> dict[str, str]:
 def status_label(name: str) -> str:
     s = statuses().get(name, "random init")
     return {"packaged": "ImageNet weights (packaged)", "cached": "ImageNet weights (hub cache)"}.get(s, "random init")
+
+
+def has_weights(name: str) -> bool:
+    """``name`` has ImageNet weights on this machine (packaged, or in the torch hub cache)."""
+    return statuses().get(name) in ("packaged", "cached")
+
+
+def weights_label(name: str, pretrained: bool) -> str:
+    """Where the weights a page runs ``name`` with come from: :func:`status_label`, or "random init" when the page
+    runs it untrained."""
+    return status_label(name) if pretrained else "random init"
+
+
+def open_page(schema: PageSchema, hold: tuple[str, ...] = ()) -> None:
+    """The settings of a page that runs a model: the link's on a session's first run (the link parameters named in
+    ``hold`` are kept for the page to check once their choices are known: :func:`effnets.ui.state.restore_held`),
+    a model that runs here (the schema's default when it does, else the first), and every control's default."""
+    if state.first_run(schema.prefix):
+        for name in hold:
+            state.hold(schema, name)
+    names = schema["model"].choices()
+    default = schema["model"].default if schema["model"].default in names else names[0]
+    st.session_state.setdefault(schema.key("model"), default)
+    state.load(schema)
+
+
+def model_select(schema: PageSchema, help: str | None = None) -> str:
+    """The page's model picker: every runnable model with where its weights come from, those with weights first."""
+    return forms.control(st, schema, "model", "Model", format_func=lambda n: f"{n}  ·  {status_label(n)}", help=help)
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the model...")

@@ -154,3 +154,27 @@ def test_the_page_does_not_wait_for_another_sessions_measurement():
     assert any(c.value.startswith("top-1:") for c in at.caption)  # the predictions did not wait
     at.button(key="infer.remeasure").click().run()
     assert "Measured for you at" in _latency_texts(at)
+
+
+class _Upload:
+    def __init__(self, name: str, data: bytes):
+        self.name, self._data = name, data
+
+    def getvalue(self) -> bytes:
+        return self._data
+
+
+def test_uploads_are_decoded_up_to_the_limit_and_bad_files_named():
+    from effnets.ui import infer_cached
+
+    good = [_Upload(f"red{i}.png", _png((200, 30 + i, 30), size=(64 + i, 48))) for i in range(infer_cached.MAX_IMAGES)]
+    files = [_Upload("broken.jpg", b"not a jpeg"), *good]  # one more than the limit: the last is left out
+    inputs, errors = infer_cached.uploaded_inputs(files)
+    assert len(errors) == 1 and "broken.jpg" in errors[0]
+    assert [i.label for i in inputs] == [f.name for f in good[: infer_cached.MAX_IMAGES - 1]]
+    for item, f in zip(inputs, good, strict=False):
+        assert item.key == infer_cached.image_key(f.getvalue())
+        assert item.pixels.shape == (item.image.height, item.image.width, 3)
+        assert item.caption == f"{f.name} ({item.image.width}x{item.image.height})"
+    camera = infer_cached.decoded_input(good[0].getvalue(), "camera.jpg", label="camera")
+    assert camera.label == "camera" and camera.key == inputs[0].key

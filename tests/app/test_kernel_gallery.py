@@ -33,3 +33,13 @@ def test_unknown_layer_in_url_is_dropped_with_warning():
     no_exceptions(at)
     text = " ".join(w.value for w in at.warning)
     assert "no.such.layer" in text and "threshold=5" in text
+
+
+def test_a_layer_in_the_link_is_opened():
+    at = page("kernel_gallery.py").run()
+    wanted = at.selectbox(key="kernels.layer").options[5].split(" · ")[-1]
+    assert at.session_state["kernels.layer"] != wanted  # not the layer the page starts on
+    linked = page("kernel_gallery.py", {"layer": wanted}).run()
+    no_exceptions(linked)
+    assert linked.session_state["kernels.layer"] == wanted and not linked.warning
+    assert linked.query_params["layer"] == wanted
