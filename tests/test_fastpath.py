@@ -203,10 +203,10 @@ def test_cuda_fast_path_matches_cpu_logits(lite0):
 @gpu
 @needs_cuda
 def test_cuda_fp16_fast_path_keeps_top1(lite0):
-    from effnets.runtime import images
+    from effnets.runtime import images, preprocessing
 
     t = weights.eval_transform("efficientnet_lite0")
-    batch = images.preprocess_batch(list(images.sample_images().values()), t.resize, t.crop, t.normalization,
+    batch = preprocessing.preprocess_batch(list(images.sample_images().values()), t.resize, t.crop, t.normalization,
                                     t.interpolation)  # fmt: skip
     with torch.no_grad():
         fp32 = lite0(batch)

@@ -193,12 +193,12 @@ def test_feature_grid():
 
 def test_lite0_residual_blocks_keep_their_input_similar():
     """VGNet's reason for half-identity blocks, on real weights: a stride-1 residual block changes its input little."""
-    from effnets.runtime import images, weights
+    from effnets.runtime import images, preprocessing, weights
 
     model, _ = weights.load_model("efficientnet_lite0")
     snap = _snapshot(model)
     tf = weights.eval_transform("efficientnet_lite0")
-    x = images.preprocess(
+    x = preprocessing.preprocess(
         images.sample_image("chelsea"), tf.resize, tf.crop, tf.normalization, interpolation=tf.interpolation
     )
     blocks = [layer.name for layer in features.list_layers(model) if layer.type == "MBConv"]

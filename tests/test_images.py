@@ -11,8 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
-from effnets.runtime import images, inference, weights
-from effnets.runtime.images import BACKGROUND, ImageError, load_image, preprocess
+from effnets.runtime import images, inference, preprocessing, weights
+from effnets.runtime.images import BACKGROUND, ImageError, load_image
+from effnets.runtime.preprocessing import preprocess
 from tests.fixtures import images as fx
 
 
@@ -318,7 +319,7 @@ def test_preprocess_steps_statistics():
 def test_preprocess_imagenet_preset_and_errors():
     img = fx.gradient(300, 300)
     a = preprocess(img, mean="imagenet").tensor
-    b = preprocess(img, mean=images.IMAGENET_MEAN, std=images.IMAGENET_STD).tensor
+    b = preprocess(img, mean=preprocessing.IMAGENET_MEAN, std=preprocessing.IMAGENET_STD).tensor
     assert torch.equal(a, b)
     with pytest.raises(ValueError, match="crop=300 must not exceed resize=256"):
         preprocess(img, crop=300)
@@ -326,7 +327,7 @@ def test_preprocess_imagenet_preset_and_errors():
         preprocess(img, mean="caffe")
     with pytest.raises(ValueError, match="interpolation 'lanczos'"):
         preprocess(img, interpolation="lanczos")
-    batch = images.preprocess_batch([img, fx.marker_photo()])
+    batch = preprocessing.preprocess_batch([img, fx.marker_photo()])
     assert batch.shape == (2, 3, 224, 224)
 
 
@@ -340,7 +341,7 @@ def test_sample_photos_with_an_imagenet_class_are_classified_as_expected(name, l
     """What the Inference Lab says to expect of a sample photo holds for the default model."""
     tf = weights.eval_transform("efficientnet_lite0")
     img = images.sample_image(name)
-    x = images.preprocess(img, tf.resize, tf.crop, tf.normalization, interpolation=tf.interpolation).tensor
+    x = preprocessing.preprocess(img, tf.resize, tf.crop, tf.normalization, interpolation=tf.interpolation).tensor
     top = inference.classify(lite0_model, x, 3)[0]
     assert images.expectation(name, top[0].label)[0] is True, [p.label for p in top]
     if name == "chelsea":  # the lesson: "the top three are cats"

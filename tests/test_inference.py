@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from effnets.runtime import imagenet, images, inference, weights
+from effnets.runtime import imagenet, images, inference, preprocessing, weights
 
 HAS_CUDA = torch.cuda.is_available()
 gpu = pytest.mark.gpu
@@ -24,7 +24,7 @@ def lite0():
 def batch() -> torch.Tensor:
     t = weights.eval_transform("efficientnet_lite0")
     imgs = [images.sample_image("chelsea"), images.sample_image("coffee")]
-    return images.preprocess_batch(imgs, t.resize, t.crop, t.normalization, t.interpolation)
+    return preprocessing.preprocess_batch(imgs, t.resize, t.crop, t.normalization, t.interpolation)
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def samples() -> torch.Tensor:
     """All bundled sample photos: some have a clear winner (coffee), some a near tie (chelsea: two cat classes)."""
     t = weights.eval_transform("efficientnet_lite0")
     imgs = list(images.sample_images().values())
-    return images.preprocess_batch(imgs, t.resize, t.crop, t.normalization, t.interpolation)
+    return preprocessing.preprocess_batch(imgs, t.resize, t.crop, t.normalization, t.interpolation)
 
 
 def assert_same_top1_where_decided(ref: torch.Tensor, other: torch.Tensor, tol: float) -> int:

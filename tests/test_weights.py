@@ -16,7 +16,7 @@ import torchvision
 
 import effnets
 from effnets.models import MODELS
-from effnets.runtime import imagenet, images, weights
+from effnets.runtime import imagenet, images, preprocessing, weights
 from effnets.runtime.inference import classify, predict_logits
 
 # tensorflow/tpu models/official/efficientnet/lite/efficientnet_lite_builder.py (lite0: width 1.0, depth 1.0)
@@ -94,7 +94,7 @@ def lite0():
 def _input(name: str, model_name: str = "efficientnet_lite0") -> torch.Tensor:
     t = weights.eval_transform(model_name)
     img = images.sample_image(name)
-    return images.preprocess(img, t.resize, t.crop, t.normalization, interpolation=t.interpolation).tensor
+    return preprocessing.preprocess(img, t.resize, t.crop, t.normalization, interpolation=t.interpolation).tensor
 
 
 # ----- EfficientNet-Lite0: the same function as the TF network ---------------------------------------------------

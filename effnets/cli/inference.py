@@ -38,7 +38,7 @@ def _read(path: str) -> bytes:
 def cmd_classify(args: argparse.Namespace) -> int:
     import torch
 
-    from effnets.runtime import images, inference, weights
+    from effnets.runtime import images, inference, preprocessing, weights
     from effnets.runtime.images import ImageError
 
     if args.topk < 1:
@@ -62,7 +62,9 @@ def cmd_classify(args: argparse.Namespace) -> int:
     for path in args.images:
         try:
             loaded = images.load_image(_read(path), path)
-            x = images.preprocess(loaded.image, tf.resize, tf.crop, tf.normalization, interpolation=tf.interpolation)
+            x = preprocessing.preprocess(
+                loaded.image, tf.resize, tf.crop, tf.normalization, interpolation=tf.interpolation
+            )
         except (ImageError, ValueError) as e:
             failed += 1
             _err(str(e))

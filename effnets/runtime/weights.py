@@ -232,7 +232,7 @@ def pretrained_fields(name: str) -> dict:
 
 @dataclass(frozen=True)
 class EvalTransform:
-    """The evaluation preprocessing a model's weights were trained for (arguments of images.preprocess)."""
+    """The evaluation preprocessing a model's weights were trained for (arguments of preprocessing.preprocess)."""
 
     resize: int
     crop: int

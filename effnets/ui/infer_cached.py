@@ -13,7 +13,7 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from effnets.runtime import features, images, inference, weights
+from effnets.runtime import features, images, inference, preprocessing, weights
 from effnets.ui.runtime import base_model
 
 MAX_IMAGES = 8
@@ -98,9 +98,9 @@ def prepared(name: str, pretrained: bool, device: str, precision: str, channels_
     return fm
 
 
-def _preprocess(name: str, img: Image.Image) -> images.PreprocessResult:
+def _preprocess(name: str, img: Image.Image) -> preprocessing.PreprocessResult:
     tr = weights.eval_transform(name)
-    return images.preprocess(img, tr.resize, tr.crop, tr.normalization, interpolation=tr.interpolation)
+    return preprocessing.preprocess(img, tr.resize, tr.crop, tr.normalization, interpolation=tr.interpolation)
 
 
 @st.cache_data(max_entries=128, show_spinner=False)

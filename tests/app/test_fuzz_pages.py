@@ -23,7 +23,7 @@ from effnets.blocks import BLOCKS
 from effnets.models import MODELS, sample_regnet_space
 from effnets.models import scaling as model_scaling
 from effnets.report import human
-from effnets.runtime import images, inference, weights
+from effnets.runtime import images, inference, preprocessing, weights
 from effnets.spec import SpecError
 from effnets.ui import schema
 from tests.app.conftest import page as page_at
@@ -492,7 +492,7 @@ def inference_lab_case(session: Session, model: str, controls: dict, precision_p
     if status in ("packaged", "cached") and precision == "fp32":
         img = images.sample_image(controls.get("sample", I_["sample"].default)).convert("RGB")
         tf = weights.eval_transform(model)
-        x = images.preprocess(img, tf.resize, tf.crop, tf.normalization, interpolation=tf.interpolation).tensor
+        x = preprocessing.preprocess(img, tf.resize, tf.crop, tf.normalization, interpolation=tf.interpolation).tensor
         net, _ = weights.load_model(model)
         expected = inference.classify(net.eval(), x, 1)[0][0]
         assert tops[0].startswith(f"top-1: **{expected.label}**"), (tops[0], expected)
