@@ -50,7 +50,7 @@ def test_round_filters_never_loses_more_than_ten_percent():
 def test_efficientnet_b1_stage_one_gets_two_blocks():
     # The classic surprise of depth rounding: ceil(1 x 1.1) = 2.
     assert round_repeats(1, 1.1) == 2
-    assert [r.layers for r in MODELS["efficientnet_b1"].cost(MODELS["efficientnet_b1"].make_spec()).stages][1] == 2
+    assert [r.repeats for r in MODELS["efficientnet_b1"].cost(MODELS["efficientnet_b1"].make_spec()).stages][1] == 2
 
 
 def test_compound_coefficients():
