@@ -41,6 +41,11 @@ def _ordered_extras(extras: Iterable[str]) -> tuple[str, ...]:
     return tuple(k for k in EXTRA_KINDS if k in chosen)
 
 
+def giga_per_second(count: float, ms: float) -> float:
+    """A rate in giga-units per second: ``count`` MACs (or bytes) done in ``ms`` milliseconds -> GMAC/s (GB/s)."""
+    return count / (ms * 1e-3) / 1e9
+
+
 @dataclass(frozen=True)
 class Counting:
     """A counting convention: the unit and the extras lines counted on top of conv + linear MACs.

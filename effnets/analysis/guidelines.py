@@ -259,14 +259,14 @@ def check_block(
 
 def check_model(name: str, resolution: int | None = None, **fields: Any) -> list[Finding]:
     """G1-G4 for registry model ``name`` (G3 per block: each layer of each stage)."""
-    from effnets import cost as C
+    from effnets import cost as steps
     from effnets.models import get_model
 
     info = get_model(name)
     if resolution is not None:
         fields["resolution"] = int(resolution)
     plan = info.stage_plan(info.make_spec(**fields))
-    x = C.start(*plan.input_shape)
+    x = steps.start(*plan.input_shape)
     blocks: list[tuple[str, Sequence[Step]]] = []
     for stage in plan.stages:
         for j, layer in enumerate(stage.layers):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from effnets import units
 from effnets.report import Metric, human, plural
 
 # What a timing of the Inference Lab depends on, for the label of another session's measurement.
@@ -99,7 +100,7 @@ def busy_warning(timing: Mapping[str, Any]) -> str | None:
 
 def gmacs_per_s(macs: float, median_ms: float) -> float:
     """Achieved GMAC/s: ``macs`` done in ``median_ms`` milliseconds."""
-    return macs / (median_ms / 1e3) / 1e9
+    return units.giga_per_second(macs, median_ms)
 
 
 def model_macs(name: str, resolution: int) -> int | None:

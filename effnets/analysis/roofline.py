@@ -24,6 +24,7 @@ from typing import Any
 
 import torch
 
+from effnets import units
 from effnets.cost import Cost
 from effnets.runtime import inference
 
@@ -146,7 +147,7 @@ def measure_matmul(
     out = torch.empty(n, n, device=device, dtype=dtype)
     with torch.inference_mode():
         ms = _p10_ms(lambda: torch.mm(a, b, out=out), device, repeats)
-    return n**3 / (ms * 1e-3) / 1e9
+    return units.giga_per_second(n**3, ms)
 
 
 def measure_copy(device: torch.device | str, megabytes: float | None = None, repeats: int = 5) -> float:
@@ -158,7 +159,7 @@ def measure_copy(device: torch.device | str, megabytes: float | None = None, rep
     dst = torch.empty_like(src)
     with torch.inference_mode():
         ms = _p10_ms(lambda: dst.copy_(src), device, repeats)
-    return 2 * numel * 4 / (ms * 1e-3) / 1e9
+    return units.giga_per_second(2 * numel * 4, ms)
 
 
 @functools.lru_cache(maxsize=32)
@@ -369,7 +370,7 @@ def achieved_gmacs(macs: int, latency_ms: float) -> float:
     """GMAC/s achieved by doing ``macs`` multiply-accumulates in ``latency_ms``."""
     if latency_ms <= 0:
         raise ValueError(f"latency {latency_ms} ms must be positive")
-    return macs / (latency_ms * 1e-3) / 1e9
+    return units.giga_per_second(macs, latency_ms)
 
 
 # ----- plot data ----------------------------------------------------------------------------------------------------

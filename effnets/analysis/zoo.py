@@ -8,6 +8,7 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from effnets import units
 from effnets.analysis.verdicts import fronts
 from effnets.report import plural
 
@@ -227,7 +228,7 @@ def attach_latency(rows: list[ZooRow], run) -> list[ZooRow]:
         if res.timing is not None:
             row.median_ms, row.p10_ms, row.p90_ms = res.median_ms, res.p10_ms, res.p90_ms
             row.images_per_s = res.images_per_s
-            row.gmacs_per_s = row.macs / (res.median_ms / 1e3) / 1e9 if res.median_ms else None
+            row.gmacs_per_s = units.giga_per_second(row.macs, res.median_ms) if res.median_ms else None
     return rows
 
 

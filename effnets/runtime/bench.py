@@ -32,6 +32,7 @@ from typing import Any
 
 import torch
 
+from effnets import units
 from effnets.runtime import inference
 from effnets.runtime.inference import Timing
 
@@ -179,7 +180,7 @@ class BenchResult:
         """Achieved conv/linear GMAC/s at the median latency (None without MACs or timing)."""
         if not self.timing or not self.macs or self.timing.median_ms <= 0:
             return None
-        return self.macs / (self.timing.median_ms * 1e-3) / 1e9
+        return units.giga_per_second(self.macs, self.timing.median_ms)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: median_ms, p10_ms, p90_ms, images_per_s, samples, warmup_ms, batch_size, compile_s, macs,

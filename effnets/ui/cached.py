@@ -23,11 +23,11 @@ def _spec(name: str, key: tuple):
 @st.cache_data(max_entries=256, show_spinner=False)
 def block_dot(name: str, key: tuple, shape: tuple[int, int, int], dark: bool = False) -> str:
     from effnets.counting import build_on_meta
-    from effnets.figures.diagram import block_dot as dot
+    from effnets.figures import diagram
 
     info = get_block(name)
     spec = _spec(name, key)
-    return dot(build_on_meta(lambda: info.build(spec)), shape, title="", dark=dark)
+    return diagram.block_dot(build_on_meta(lambda: info.build(spec)), shape, title="", dark=dark)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)
@@ -85,10 +85,10 @@ def sampling_picture(name: str, key: tuple, in_hw: tuple[int, int], out_pos: tup
 def race(name: str, key: tuple, standard_key: tuple, shape: tuple[int, int, int]):
     """This block against the standard conv, timed interleaved (see analysis.quiz.race), now and for this session
     (never cached: a timing belongs to the viewer who raced)."""
-    from effnets.analysis.quiz import race as run
+    from effnets.analysis import quiz
     from effnets.ui import jobs
 
     return jobs.measure_now(
         f"race:{name}:{key}:{standard_key}:{shape}",
-        lambda: run((name, dict(key)), ("standard", dict(standard_key)), shape),
+        lambda: quiz.race((name, dict(key)), ("standard", dict(standard_key)), shape),
     )
