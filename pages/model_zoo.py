@@ -66,7 +66,6 @@ measuring.job_notes(
     m,
     "Stopped: the table shows what was measured before the stop (fewer rounds).",
     lambda run: run.partial,
-    any_settings=True,
 )
 run = m.value
 if run is not None:

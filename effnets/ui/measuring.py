@@ -127,15 +127,15 @@ def measure(
     return Measurement(key, jobs.recall(key), job if job is not None and job.finished else None)
 
 
-def job_notes(m: Measurement, stopped: str, partial: Callable[[Any], bool], any_settings: bool = False) -> None:
-    """Why this session's last measurement failed, or ``stopped`` when ``partial(result)`` says it stopped early: a
-    measurement of these settings (``any_settings``: of whatever settings it ran with)."""
+def job_notes(m: Measurement, stopped: str, partial: Callable[[Any], bool]) -> None:
+    """Why this session's last measurement failed, or ``stopped`` when ``partial(result)`` says the measurement of
+    these settings stopped early (a stopped run of other settings is not the table on screen)."""
     job = m.job
     if job is None:
         return
     if job.error:
         common.show_error(f"The measurement failed: {job.error}")
-    elif job.result is not None and (any_settings or job.key == m.key) and partial(job.result):
+    elif job.result is not None and job.key == m.key and partial(job.result):
         st.warning(stopped)
 
 

@@ -1,6 +1,6 @@
 """Cached wrappers around the model registry's sweeps for the Scaling Lab and Design Space pages.
 
-Plain, hashable data in (registry names, spec keys from :func:`effnets.analysis.scaling.spec_key`, numbers, tuples),
+Plain, hashable data in (registry names, spec keys from :func:`effnets.models.scaling.spec_key`, numbers, tuples),
 plain data out (lists of dicts), so that Streamlit can hash the arguments and pickle the results. Specs are rebuilt
 inside; nothing cached is ever a model or mutated by a page.
 """
@@ -16,7 +16,7 @@ from effnets.models import scaling as model_scaling
 
 @st.cache_data(max_entries=256, show_spinner=False)
 def axis_sweep(name: str, key: tuple, axis: str) -> list[dict]:
-    """:func:`effnets.analysis.scaling.axis_sweep` of preset ``name`` with base spec ``key``, one multiplier moving and
+    """:func:`effnets.models.scaling.axis_sweep` of preset ``name`` with base spec ``key``, one multiplier moving and
     the others at the preset (as the EfficientNet paper's Figure 3): the same for every slider position."""
     return model_scaling.axis_sweep(
         get_model(name), model_scaling.spec_from_key(name, key), axis, model_scaling.Multipliers()
@@ -25,7 +25,7 @@ def axis_sweep(name: str, key: tuple, axis: str) -> list[dict]:
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def phi_sweep(name: str, key: tuple, alpha: float, beta: float, gamma: float) -> list[dict]:
-    """:func:`effnets.analysis.scaling.phi_sweep` (phi = -3 ... 7 in steps of 0.5)."""
+    """:func:`effnets.models.scaling.phi_sweep` (phi = -3 ... 7 in steps of 0.5)."""
     return model_scaling.phi_sweep(get_model(name), model_scaling.spec_from_key(name, key), alpha, beta, gamma)
 
 
@@ -49,7 +49,7 @@ def published_points() -> list[dict]:
 
 @st.cache_data(max_entries=1, show_spinner=False)
 def presets_where_roundings_differ() -> list[str]:
-    """:func:`effnets.analysis.scaling.presets_where_roundings_differ`."""
+    """:func:`effnets.analysis.design_space.presets_where_roundings_differ`."""
     return design_space.presets_where_roundings_differ()
 
 
