@@ -37,7 +37,7 @@ warnings.filterwarnings("ignore")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from effnets.runtime import bench, fastpath, inference, weights  # noqa: E402
+from effnets.runtime import bench, devices, fastpath, inference, weights  # noqa: E402
 
 TARGET = 0.7
 MODEL = "efficientnet_lite0"
@@ -107,13 +107,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", default="1,2", help="comma-separated CPU thread counts to run the comparison with")
     p.add_argument("--repeats", type=int, default=40, help="timed rounds")
     p.add_argument("--warmup", type=int, default=5, help="untimed rounds first")
-    p.add_argument("--precision", default="fp32", choices=list(inference.PRECISIONS))
+    p.add_argument("--precision", default="fp32", choices=list(devices.PRECISIONS))
     p.add_argument("--no-compile", action="store_true", help="skip (c)")
     p.add_argument("--no-onnx", action="store_true", help="skip (d)")
     args = p.parse_args(argv)
-    device, why = inference.pick_device(args.device)
+    device, why = devices.pick_device(args.device)
     thread_counts = [int(t) for t in args.threads.split(",") if t.strip()]
-    dtype = inference.PRECISIONS[args.precision]
+    dtype = devices.PRECISIONS[args.precision]
 
     base, status = weights.load_model(MODEL)
     ref = inference.prepare(base, device, args.precision)  # eval, device, precision; TF padding and BN as they are

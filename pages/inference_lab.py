@@ -5,7 +5,7 @@ import streamlit as st
 
 from effnets.analysis import inference_report
 from effnets.figures import kernels as kernel_figures
-from effnets.runtime import features, images, inference, weights
+from effnets.runtime import devices, features, images, weights
 from effnets.ui import classroom, common, forms, infer_cached, inference_lab_sections, jobs, runtime, schema, state
 
 S = schema.INFERENCE_LAB
@@ -40,7 +40,7 @@ pretrained = runtime.has_weights(name)
 classroom.page_header("Inference Lab", P)
 st.markdown(
     inference_report.settings_line(
-        name, runtime.weights_label(name, pretrained), inference.device_name(device), precision, channels_last, fast
+        name, runtime.weights_label(name, pretrained), devices.device_name(device), precision, channels_last, fast
     )
 )
 if not pretrained:

@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from effnets.runtime import bench, bench_networks, inference
+from effnets.runtime import bench, bench_networks, devices
 
 
 class FakeClock:
@@ -138,7 +138,7 @@ def test_config_key_is_stable_and_names_what_differs():
     assert a != bench.config_key("cpu", model="mobilenet_v2", batch=2, resolution=224, channels_last=False)
     data = json.loads(a)
     assert data["device"] == "cpu" and data["threads"] == torch.get_num_threads()
-    assert data["torch"] == torch.__version__ and data["device_name"] == inference.device_name("cpu")
+    assert data["torch"] == torch.__version__ and data["device_name"] == devices.device_name("cpu")
     with bench.num_threads(1):
         assert json.loads(bench.config_key("cpu", model="mobilenet_v2"))["threads"] == 1
     assert torch.get_num_threads() == data["threads"]  # restored

@@ -122,7 +122,7 @@ def test_measured_effects_stop():
 
 def _effect(guideline: str, follows: list[float] | None, breaks: list[float] | None) -> guidelines.MeasuredEffect:
     from effnets.runtime.bench import BenchResult
-    from effnets.runtime.inference import timing_from_samples
+    from effnets.runtime.timing import timing_from_samples
 
     def result(label: str, samples: list[float] | None) -> BenchResult:
         timing = timing_from_samples(samples) if samples else None

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from effnets.runtime import imagenet, images, inference, preprocessing, weights
+from effnets.runtime import devices, imagenet, images, inference, preprocessing, timing, weights
 
 HAS_CUDA = torch.cuda.is_available()
 gpu = pytest.mark.gpu
@@ -72,44 +72,44 @@ def test_imagenet_categories():
 
 
 def test_pick_device_auto_prefers_cuda_then_mps_then_cpu():
-    dev, reason = inference.pick_device("auto")
+    dev, reason = devices.pick_device("auto")
     if HAS_CUDA:
         assert dev.type == "cuda" and reason.startswith("auto: CUDA GPU found")
-    elif inference.available_devices()["mps"] is None:
+    elif devices.available_devices()["mps"] is None:
         assert dev.type == "mps"
     else:
         assert dev == torch.device("cpu") and reason == "auto: no CUDA GPU or Apple GPU (MPS) here, so the CPU"
-    assert inference.pick_device("cpu")[0] == torch.device("cpu")
+    assert devices.pick_device("cpu")[0] == torch.device("cpu")
 
 
 @pytest.mark.skipif(HAS_CUDA, reason="CUDA is present here")
 def test_asking_for_absent_cuda_says_why():
     with pytest.raises(ValueError, match=r"device 'cuda' is not available here: .*Use 'auto' or 'cpu'"):
-        inference.pick_device("cuda")
+        devices.pick_device("cuda")
 
 
 def test_asking_for_absent_or_unknown_devices():
-    if inference.available_devices()["mps"] is not None:
+    if devices.available_devices()["mps"] is not None:
         with pytest.raises(ValueError, match="device 'mps' is not available here: .*Apple"):
-            inference.pick_device("mps")
+            devices.pick_device("mps")
     with pytest.raises(ValueError, match="device 'tpu' is not one of auto, cpu, cuda, mps"):
-        inference.pick_device("tpu")
+        devices.pick_device("tpu")
     with pytest.raises(ValueError, match="device 'cpu:1' is not one of"):
-        inference.pick_device("cpu:1")
+        devices.pick_device("cpu:1")
 
 
 def test_cpu_precisions():
-    rows = {p.precision: p for p in inference.precision_support("cpu")}
+    rows = {p.precision: p for p in devices.precision_support("cpu")}
     assert list(rows) == ["fp32", "fp16", "bf16"]
     assert rows["fp32"].supported
     assert not rows["fp16"].supported and "try bf16" in rows["fp16"].reason
     assert rows["bf16"].reason  # supported or not, it says why
-    assert inference.supported_precisions("cpu")[0] == "fp32"
-    assert ("bf16" in inference.supported_precisions("cpu")) == rows["bf16"].supported
+    assert devices.supported_precisions("cpu")[0] == "fp32"
+    assert ("bf16" in devices.supported_precisions("cpu")) == rows["bf16"].supported
 
 
 def test_environment_fields():
-    env = inference.environment("cpu")
+    env = devices.environment("cpu")
     assert env["device"] == "cpu" and env["threads"] == torch.get_num_threads() and env["torch"] == torch.__version__
 
 
@@ -159,7 +159,7 @@ def test_channels_last_and_fp32_give_the_same_predictions(lite0, batch):
 
 
 def test_bf16_on_cpu_keeps_a_clear_top1(lite0, batch):
-    if "bf16" not in inference.supported_precisions("cpu"):
+    if "bf16" not in devices.supported_precisions("cpu"):
         pytest.skip("bf16 does not run on this CPU")
     coffee = batch[1:]  # espresso wins by a wide margin; bf16 moves logits by < 0.5 (bf16 on CPUs without it is slow)
     fp32 = inference.predict_logits(inference.prepare(lite0, "cpu"), coffee)
@@ -169,7 +169,7 @@ def test_bf16_on_cpu_keeps_a_clear_top1(lite0, batch):
 
 @pytest.mark.slow
 def test_bf16_on_cpu_keeps_top1_where_supported(lite0, samples):
-    if "bf16" not in inference.supported_precisions("cpu"):
+    if "bf16" not in devices.supported_precisions("cpu"):
         pytest.skip("bf16 does not run on this CPU")
     fp32 = inference.predict_logits(inference.prepare(lite0, "cpu"), samples)
     bf16 = inference.predict_logits(inference.prepare(lite0, "cpu", "bf16"), samples)
@@ -232,7 +232,7 @@ def test_time_inference_with_a_fake_clock():
     warm = [0.5, 0.2]  # slow first calls: excluded
     timed = [0.010, 0.012, 0.011, 0.030, 0.009, 0.010, 0.011, 0.010, 0.013, 0.010]
     fc = FakeClock(warm + timed)
-    t = inference.time_inference(fc.fn, warmup=2, repeats=10, sync=fc.sync, clock=fc.clock, batch_size=4)
+    t = timing.time_inference(fc.fn, warmup=2, repeats=10, sync=fc.sync, clock=fc.clock, batch_size=4)
     assert t.samples == pytest.approx([d * 1e3 for d in timed])
     assert t.warmup_ms == pytest.approx([500.0, 200.0])
     assert t.median_ms == pytest.approx(10.5)
@@ -249,8 +249,8 @@ def test_time_inference_with_a_fake_clock():
 
 def test_time_inference_validates_counts():
     with pytest.raises(ValueError, match="repeats >= 1"):
-        inference.time_inference(lambda: None, repeats=0)
-    zero = inference.time_inference(lambda: None, warmup=0, repeats=3, clock=lambda: 1.0)
+        timing.time_inference(lambda: None, repeats=0)
+    zero = timing.time_inference(lambda: None, warmup=0, repeats=3, clock=lambda: 1.0)
     assert zero.median_ms == 0.0 and zero.images_per_s == float("inf")
 
 
@@ -287,7 +287,7 @@ def test_cuda_fp32_matches_cpu_logits(lite0, batch):
 @pytest.mark.parametrize(("precision", "tol", "decided"), [("fp16", 0.1, 5), ("bf16", 0.75, 2)])
 def test_cuda_half_precisions_keep_top1(lite0, samples, precision, tol, decided):
     """Measured on an H100: fp16 moves lite0's logits by at most 0.05, bf16 by at most 0.45 (10 sample photos)."""
-    if precision not in inference.supported_precisions("cuda"):
+    if precision not in devices.supported_precisions("cuda"):
         pytest.skip(f"{precision} is not supported on this GPU")
     prev = torch.backends.cudnn.allow_tf32
     torch.backends.cudnn.allow_tf32 = False
@@ -307,6 +307,6 @@ def test_cuda_timing_synchronises(lite0, batch):
     model = inference.prepare(lite0, "cuda", "fp16")
     t = inference.time_model(model, batch, warmup=3, repeats=10)
     assert 0 < t.p10_ms <= t.median_ms <= t.p90_ms and t.batch_size == 2
-    assert "fp16" in inference.supported_precisions("cuda")
-    dev, reason = inference.pick_device("cuda")
+    assert "fp16" in devices.supported_precisions("cuda")
+    dev, reason = devices.pick_device("cuda")
     assert dev.type == "cuda" and torch.cuda.get_device_name(dev) in reason

@@ -9,7 +9,7 @@ import pytest
 import effnets
 from effnets.analysis import inference_report as report
 from effnets.runtime import bench, weights
-from effnets.runtime.inference import timing_from_samples
+from effnets.runtime.timing import timing_from_samples
 
 
 def _timing(samples, warmup=(40.0, 12.0)) -> dict:

@@ -8,7 +8,7 @@ import effnets
 from effnets.analysis import latency, roofline
 from effnets.blocks import BLOCKS
 from effnets.runtime.bench import BenchResult, BenchRun
-from effnets.runtime.inference import timing_from_samples
+from effnets.runtime.timing import timing_from_samples
 
 NAMES = ["standard", "grouped", "depthwise_separable", "shuffle_v2", "mbconv", "fire", "inception"]
 

@@ -82,7 +82,7 @@ def test_ceilings_measured_and_cached_and_the_roof():
     assert c.matmul_n == {"fp32": 256} and c.copy_mb == 8
     assert c.environment["threads"] == torch.get_num_threads() and c.seconds > 0
     assert roofline.measure_ceilings("cpu", matmul_n=256, copy_mb=8, repeats=2) is c  # cached
-    if "bf16" in effnets.runtime.inference.supported_precisions("cpu"):
+    if "bf16" in effnets.runtime.devices.supported_precisions("cpu"):
         b = roofline.measure_ceilings("cpu", "bf16", matmul_n=128, copy_mb=8, repeats=2)
         assert b.peak_gmacs["bf16"] > 0 and b.matmul_n == {"fp32": 128, "bf16": 128}
         assert b.bandwidth_gbs == c.bandwidth_gbs  # the copy is measured once per (device, threads, size)

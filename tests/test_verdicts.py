@@ -57,7 +57,7 @@ def test_fronts_say_whether_they_differ():
 
 def test_busy_names_the_results_whose_p90_is_far_above_their_p10():
     from effnets.runtime.bench import BenchResult
-    from effnets.runtime.inference import BUSY_SPREAD, timing_from_samples
+    from effnets.runtime.timing import BUSY_SPREAD, timing_from_samples
 
     samples = {
         "steady": [1.0] * 10,

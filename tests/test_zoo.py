@@ -7,7 +7,7 @@ import pytest
 import effnets
 from effnets.analysis import zoo
 from effnets.runtime.bench import BenchResult, BenchRun
-from effnets.runtime.inference import timing_from_samples
+from effnets.runtime.timing import timing_from_samples
 
 
 def test_effnets_row_matches_model_cost_and_cites_its_top1():

@@ -26,7 +26,7 @@ import torch
 
 from effnets import units
 from effnets.cost import Cost
-from effnets.runtime import inference
+from effnets.runtime import devices, timing
 
 BYTES_PER_ELEMENT: dict[str, int] = {"fp32": 4, "fp16": 2, "bf16": 2}
 
@@ -83,7 +83,7 @@ class Ceilings:
         bandwidth_gbs: copy bandwidth in GB/s (bytes read + bytes written per second, 1 GB = 1e9 bytes).
         matmul_n: precision -> side of the square matrices multiplied.
         copy_mb: size of the tensor copied, in MB (1e6 bytes).
-        environment: :func:`effnets.runtime.inference.environment` of the device at measurement time.
+        environment: :func:`effnets.runtime.devices.environment` of the device at measurement time.
         seconds: wall time the measurement took.
     """
 
@@ -130,7 +130,7 @@ class Ceilings:
 
 
 def _p10_ms(fn, device: torch.device, repeats: int) -> float:
-    t = inference.time_inference(fn, warmup=1, repeats=repeats, sync=device)
+    t = timing.time_inference(fn, warmup=1, repeats=repeats, sync=device)
     return t.p10_ms
 
 
@@ -140,7 +140,7 @@ def measure_matmul(
     """GMAC/s of an n x n by n x n matrix product (n^3 MACs) in ``precision`` on ``device``."""
     device = torch.device(device)
     n = n or default_sizes(device, precision)[0]
-    dtype = inference.PRECISIONS[precision]
+    dtype = devices.PRECISIONS[precision]
     g = torch.Generator().manual_seed(0)
     a = torch.randn(n, n, generator=g).to(device=device, dtype=dtype)
     b = torch.randn(n, n, generator=g).to(device=device, dtype=dtype)
@@ -185,12 +185,12 @@ def _ceilings(
     bw = _copy_cached(device, threads, mb, repeats)
     return Ceilings(
         device=str(dev),
-        device_name=inference.device_name(dev),
+        device_name=devices.device_name(dev),
         peak_gmacs=peak,
         bandwidth_gbs=bw,
         matmul_n=sizes,
         copy_mb=mb,
-        environment=dict(inference.environment(dev)),
+        environment=dict(devices.environment(dev)),
         seconds=time.perf_counter() - t0,
     )
 
@@ -214,7 +214,7 @@ def measure_ceilings(
         ValueError: an unknown precision or one the device does not support (the message says why).
     """
     device = torch.device(device)
-    inference.check_precision(device, precision)
+    devices.check_precision(device, precision)
     if repeats < 1 or (matmul_n is not None and matmul_n < 1) or (copy_mb is not None and copy_mb <= 0):
         raise ValueError("repeats, matmul_n and copy_mb must be positive")
     key = (str(device), precision, torch.get_num_threads(), matmul_n, copy_mb, repeats)

@@ -55,7 +55,7 @@ def _print_result(title: str, r: Any, as_json: bool, extra: dict[str, Any]) -> N
 def _setup(args: argparse.Namespace):
     import torch
 
-    from effnets.runtime import inference
+    from effnets.runtime import devices
 
     _positive("--batch", args.batch)
     _positive("--repeats", args.repeats)
@@ -63,7 +63,7 @@ def _setup(args: argparse.Namespace):
     if args.threads is not None:
         _positive("--threads", args.threads)
         torch.set_num_threads(args.threads)
-    device, _ = inference.pick_device(args.device)
+    device, _ = devices.pick_device(args.device)
     return device
 
 
@@ -134,7 +134,7 @@ def cmd_bench_block(args: argparse.Namespace) -> int:
 
 
 def _common(p: argparse.ArgumentParser, repeats: int) -> None:
-    from effnets.runtime.inference import DEVICE_CHOICES, PRECISIONS
+    from effnets.runtime.devices import DEVICE_CHOICES, PRECISIONS
 
     p.add_argument("--batch", type=int, default=1, help="images per call (default 1)")
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="auto: CUDA, then MPS, then CPU")

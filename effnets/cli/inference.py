@@ -38,12 +38,13 @@ def _read(path: str) -> bytes:
 def cmd_classify(args: argparse.Namespace) -> int:
     import torch
 
-    from effnets.runtime import images, inference, preprocessing, weights
+    from effnets.runtime import devices, images, inference, preprocessing, weights
+    from effnets.runtime import timing as timing_stats
     from effnets.runtime.images import ImageError
 
     if args.topk < 1:
         raise ValueError(f"--topk {args.topk} must be at least 1")
-    device, device_reason = inference.pick_device(args.device)
+    device, device_reason = devices.pick_device(args.device)
     base, status = weights.load_model(args.model)
     if not status.pretrained:
         print(
@@ -70,7 +71,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
             _err(str(e))
             results.append({"file": path, "error": str(e)})
             continue
-        timing = inference.time_inference(
+        timing = timing_stats.time_inference(
             lambda x=x: inference.predict_logits(model, x.tensor), warmup=0, repeats=3, sync=device
         )
         top = inference.classify(model, x.tensor, args.topk)[0]
@@ -137,7 +138,7 @@ def cmd_weights_download(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``classify`` and ``weights`` to the CLI's sub-commands (called from effnets.cli.build_parser)."""
-    from effnets.runtime.inference import DEVICE_CHOICES, PRECISIONS
+    from effnets.runtime.devices import DEVICE_CHOICES, PRECISIONS
 
     pc = subparsers.add_parser("classify", help="classify image files with offline ImageNet weights")
     pc.add_argument("images", nargs="+", metavar="IMAGE", help="JPEG, PNG, WebP, BMP, GIF or TIFF files")

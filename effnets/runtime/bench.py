@@ -9,9 +9,9 @@ How a comparison is timed (:func:`run_interleaved`):
 3. **Interleaved repeats.** The variants run in rounds, A B C A B C ..., not AAA BBB CCC: a machine that slows down
    during the run (another process, heat, a frequency change) then slows all of them alike instead of whichever ran
    last. ``rotate=True`` also changes who goes first in each round (A B C, B C A, C A B).
-4. **Device synchronisation** around every call (:func:`inference.time_call`): CUDA runs asynchronously, so
+4. **Device synchronisation** around every call (:func:`timing_stats.time_call`): CUDA runs asynchronously, so
    without it one would time the launch, not the work.
-5. **Median and spread.** Each variant's median with the 10th and 90th percentiles (:class:`inference.Timing`);
+5. **Median and spread.** Each variant's median with the 10th and 90th percentiles (:class:`timing_stats.Timing`);
    the median ignores the odd call that the operating system interrupted.
 6. **Progress and stop.** ``progress(done, total)`` after every call; ``stop`` (a callable returning True, or a
    ``threading.Event``) is checked before every call. A stopped run returns what it has, flagged ``partial``.
@@ -33,8 +33,9 @@ from typing import Any
 import torch
 
 from effnets import units
-from effnets.runtime import inference
-from effnets.runtime.inference import Timing
+from effnets.runtime import devices
+from effnets.runtime import timing as timing_stats
+from effnets.runtime.timing import Timing
 
 StopSignal = Callable[[], bool] | threading.Event | None
 """Something checked between calls: a callable returning True to stop, a threading.Event, or None."""
@@ -54,9 +55,9 @@ def bench_environment(
     batch: int = 1,
     resolution: int | tuple[int, ...] | None = None,
 ) -> dict[str, Any]:
-    """What a latency depends on, to show beside it: :func:`inference.environment` (device name, threads,
+    """What a latency depends on, to show beside it: :func:`devices.environment` (device name, threads,
     torch and Python versions) plus precision, memory layout, batch and resolution."""
-    env: dict[str, Any] = dict(inference.environment(device))
+    env: dict[str, Any] = dict(devices.environment(device))
     env.update(
         {
             "interop_threads": torch.get_num_interop_threads(),
@@ -79,7 +80,7 @@ def config_key(device: torch.device | str, **config: Any) -> str:
     device = torch.device(device)
     head = {
         "device": str(device),
-        "device_name": inference.device_name(device),
+        "device_name": devices.device_name(device),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
     }
@@ -217,7 +218,7 @@ class BenchRun:
         results: one :class:`BenchResult` per variant, in the order given.
         partial: stopped before the end.
         order: (label, "warmup" | "timed") of every call, in the order they ran.
-        environment: the device-level environment (:func:`inference.environment`).
+        environment: the device-level environment (:func:`devices.environment`).
         warmup, repeats: the rounds asked for.
     """
 
@@ -326,7 +327,7 @@ def run_interleaved(
         progress: ``progress(done, total)`` after every call (and once with done=0 before the first).
         stop: checked before every call; when it fires the run returns what it has, with ``partial=True``.
         clock: seconds as a float; a fake clock makes the logic testable.
-        sync: waits for the device; default :func:`effnets.runtime.inference.device_sync` of ``device``.
+        sync: waits for the device; default :func:`effnets.runtime.timing.device_sync` of ``device``.
         rotate: start each round with the next variant (A B C, B C A, ...) instead of always A.
 
     Raises:
@@ -341,7 +342,7 @@ def run_interleaved(
     if warmup < 0 or repeats < 1:
         raise ValueError(f"need warmup >= 0 and repeats >= 1; got warmup={warmup}, repeats={repeats}")
     device = torch.device(device)
-    wait = sync if sync is not None else inference.device_sync(device)
+    wait = sync if sync is not None else timing_stats.device_sync(device)
     n = len(variants)
     total = (warmup + repeats) * n
     warm: list[list[float]] = [[] for _ in variants]
@@ -359,7 +360,7 @@ def run_interleaved(
             if should_stop(stop):
                 stopped = True
                 break
-            ms = inference.time_call(variants[i].fn, wait, clock)
+            ms = timing_stats.time_call(variants[i].fn, wait, clock)
             (warm if phase == "warmup" else timed)[i].append(ms)
             order.append((variants[i].label, phase))
             done += 1
@@ -369,7 +370,7 @@ def run_interleaved(
             break
     results = []
     for i, v in enumerate(variants):
-        t = inference.timing_from_samples(timed[i], warm[i], v.batch_size) if timed[i] else None
+        t = timing_stats.timing_from_samples(timed[i], warm[i], v.batch_size) if timed[i] else None
         results.append(
             BenchResult(
                 label=v.label,
@@ -383,4 +384,4 @@ def run_interleaved(
                 info=dict(v.info),
             )
         )
-    return BenchRun(results, stopped, order, dict(inference.environment(device)), warmup, repeats)
+    return BenchRun(results, stopped, order, dict(devices.environment(device)), warmup, repeats)

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from effnets.runtime import inference
+from effnets.runtime import devices, inference
 from effnets.runtime.bench import (
     BenchResult,
     BenchRun,
@@ -99,7 +99,7 @@ def prepared_variant(
         compile_s = fp.compile_s
         path = "fast+compile" if compile else "fast"
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    xd = x.to(device=device, dtype=inference.PRECISIONS[precision], memory_format=fmt)
+    xd = x.to(device=device, dtype=devices.PRECISIONS[precision], memory_format=fmt)
     return Variant(
         label=label,
         fn=_runner(m, xd),
@@ -257,7 +257,7 @@ def bench_models(
     ]
     ready, failed, stopped = _build_all(makers, device, stop)
     if not ready:
-        return BenchRun(failed, stopped, [], dict(inference.environment(device)), warmup, repeats)
+        return BenchRun(failed, stopped, [], dict(devices.environment(device)), warmup, repeats)
     run = run_interleaved(ready, device=device, warmup=warmup, repeats=repeats, progress=progress, stop=stop)
     by_label = {r.label: r for r in run.results + failed}
     results = [by_label[n] for n in names if n in by_label]

@@ -37,7 +37,7 @@ from torch import nn
 from effnets import cost
 from effnets.blocks._layers import TFSamePad
 from effnets.report import plural
-from effnets.runtime import inference
+from effnets.runtime import devices, inference, timing
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ class FastModel(nn.Module):
         self.inference_config = config
         self.fixed_hw = fixed_hw
         self._device = torch.device(config.device)
-        self._dtype = inference.PRECISIONS[config.precision]
+        self._dtype = devices.PRECISIONS[config.precision]
         self._format = torch.channels_last if config.channels_last else torch.contiguous_format
         self._run = body  # replaced by the compiled body; kept out of the module tree (no duplicate state_dict keys)
 
@@ -391,7 +391,7 @@ def fast_model(
         p = next(model.parameters(), None)
         device = p.device if p is not None else torch.device("cpu")
     device = torch.device(device)
-    inference.check_precision(device, precision)
+    devices.check_precision(device, precision)
 
     body = copy.deepcopy(model)
     body.eval()
@@ -417,7 +417,7 @@ def fast_model(
     if pointwise_matmul is None:
         pointwise_matmul = device.type == "cpu" and channels_last
     matmuls = _pointwise_to_matmul(body) if pointwise_matmul else 0
-    body.to(dtype=inference.PRECISIONS[precision])
+    body.to(dtype=devices.PRECISIONS[precision])
     if channels_last:
         body.to(memory_format=torch.channels_last)
     fixed = static + into_conv > 0
@@ -426,7 +426,7 @@ def fast_model(
     compile_s = None
     if compile:
         fast._run = torch.compile(body, mode=compile_mode)
-        sync = inference.device_sync(device)
+        sync = timing.device_sync(device)
         sync()
         t0 = time.perf_counter()
         fast(x)

@@ -60,7 +60,7 @@ def device_controls(prefix: str, show_reason: bool = True):
     A device that is not available here falls back to 'auto' with the reason shown; a precision the device does not
     support is reset to fp32. Each precision's support (and why not) is in the widget's help.
     """
-    from effnets.runtime import inference
+    from effnets.runtime import devices
 
     st.session_state.setdefault(f"{prefix}.device", "auto")
     pref = st.radio(
@@ -71,14 +71,14 @@ def device_controls(prefix: str, show_reason: bool = True):
         help="auto: a CUDA GPU, then Apple's MPS, then the CPU.",
     )
     try:
-        device, reason = inference.pick_device(pref)
+        device, reason = devices.pick_device(pref)
     except ValueError as e:
         st.warning(str(e))
-        device, reason = inference.pick_device("auto")
+        device, reason = devices.pick_device("auto")
     if show_reason:
-        st.caption(f"Running on **{inference.device_name(device)}** ({reason}).")
-    support = inference.precision_support(device)
-    choices = inference.supported_precisions(device)
+        st.caption(f"Running on **{devices.device_name(device)}** ({reason}).")
+    support = devices.precision_support(device)
+    choices = devices.supported_precisions(device)
     if st.session_state.get(f"{prefix}.precision") not in choices:
         st.session_state[f"{prefix}.precision"] = "fp32"
     precision = st.selectbox(

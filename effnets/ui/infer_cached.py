@@ -13,7 +13,7 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from effnets.runtime import features, images, inference, preprocessing, weights
+from effnets.runtime import devices, features, images, inference, preprocessing, weights
 from effnets.ui.runtime import base_model
 
 MAX_IMAGES = 8
@@ -136,7 +136,7 @@ def timing(
     model = prepared(name, pretrained, device, precision, channels_last, fast)
     x = torch.zeros(1, 3, crop, crop)
     t = inference.time_model(model, x, warmup=warmup, repeats=repeats)
-    return {**t.to_dict(), "environment": inference.environment(device)}
+    return {**t.to_dict(), "environment": devices.environment(device)}
 
 
 @st.cache_data(max_entries=32, show_spinner=False)

@@ -11,7 +11,8 @@ from typing import Any
 import streamlit as st
 
 from effnets.analysis import verdicts
-from effnets.runtime import bench, inference
+from effnets.runtime import bench, devices
+from effnets.runtime import timing as timing_stats
 from effnets.ui import common, forms, jobs
 from effnets.ui.schema import PageSchema
 
@@ -70,7 +71,7 @@ def controls(
     repeats = forms.control(right, schema, "repeats", "Timed rounds")
     return Settings(
         device=device,
-        device_name=inference.device_name(device),
+        device_name=devices.device_name(device),
         reason=reason,
         precision=precision,
         batch=int(batch),
@@ -144,7 +145,7 @@ def whose(m: Measurement, settings: str, results: Sequence, button: str, label: 
     names what it was measured with) and, if some results' spread says the machine was busy, a warning naming them
     (``label`` of each result's label) that asks to press ``button`` again."""
     jobs.show_provenance(m.record, settings)
-    text = verdicts.busy_machine([label(n) for n in verdicts.busy(results)], inference.BUSY_SPREAD, button)
+    text = verdicts.busy_machine([label(n) for n in verdicts.busy(results)], timing_stats.BUSY_SPREAD, button)
     if text:
         st.warning(text)
 

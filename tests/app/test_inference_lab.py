@@ -128,7 +128,7 @@ def test_measure_again_always_measures():
 
 
 def test_a_busy_measurement_is_flagged():
-    from effnets.runtime.inference import BUSY_SPREAD, timing_from_samples
+    from effnets.runtime.timing import BUSY_SPREAD, timing_from_samples
 
     calm = timing_from_samples([10.0, 10.2, 10.1, 10.3, 9.9, 10.0])
     busy = timing_from_samples([10.0, 11.0, 48.0, 10.5, 70.0, 9.8, 35.0])
