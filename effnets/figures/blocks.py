@@ -10,6 +10,7 @@ from effnets import units
 from effnets.analysis.compare import CompareRow
 from effnets.analysis.sampling import SamplingPicture
 from effnets.cost import EXTRA_KINDS, EXTRA_LABELS, Cost
+from effnets.figures.style import COLORS, GREY, USER_COLOR, figure
 from effnets.report import human
 
 
@@ -87,31 +88,46 @@ def comparison_figure(rows: list[CompareRow], metric: str, unit: str, current: s
         if ref and v:
             ratio = "  (1x)" if v == ref else (f"  ({ref / v:.1f}x fewer)" if v < ref else f"  ({v / ref:.1f}x more)")
         text.append(human(v) + ratio)
-    colors = ["#d62728" if r.name == current else ("#7f7f7f" if r.name == "standard" else "#1f77b4") for r in ok]
-    fig = go.Figure(
-        go.Bar(
-            y=[r.label for r in ok],
-            x=vals,
-            orientation="h",
-            text=text,
-            textposition="outside",
-            cliponaxis=False,
-            marker_color=colors,
-            hovertemplate="%{y}<br>%{x:,}<extra></extra>",
-        )
-    )
-    if ref:
-        fig.add_vline(x=ref, line_dash="dot", line_color="#7f7f7f")
+    colors = [USER_COLOR if r.name == current else (GREY if r.name == "standard" else COLORS[0]) for r in ok]
+    data = [
+        {
+            "type": "bar",
+            "y": [r.label for r in ok],
+            "x": vals,
+            "orientation": "h",
+            "text": text,
+            "textposition": "outside",
+            "cliponaxis": False,
+            "marker": {"color": colors},
+            "hovertemplate": "%{y}<br>%{x:,}<extra></extra>",
+        }
+    ]
     xtitle = "parameters (learnable), log scale" if metric == "params" else units.LABELS[unit] + ", log scale"
-    fig.update_layout(
-        xaxis_title=xtitle,
-        xaxis_type="log",
-        xaxis=dict(range=[math.log10(max(1, min(vals)) / 2), math.log10(max(vals) * 8)] if vals else None),
-        margin=dict(t=10, b=10, l=10, r=10),
-        height=28 * len(ok) + 90,
-        showlegend=False,
-    )
-    return fig
+    layout: dict = {
+        "xaxis": {
+            "title": {"text": xtitle},
+            "type": "log",
+            "range": [math.log10(max(1, min(vals)) / 2), math.log10(max(vals) * 8)] if vals else None,
+        },
+        "showlegend": False,
+    }
+    if ref:
+        layout["shapes"] = [
+            {
+                "type": "line",
+                "xref": "x",
+                "yref": "y domain",
+                "x0": ref,
+                "x1": ref,
+                "y0": 0,
+                "y1": 1,
+                "line": {"color": GREY, "dash": "dot"},
+            }
+        ]
+    return figure(data, layout, 28 * len(ok) + 90, top=10)
+
+
+INSIDE_CELL, PADDING_CELL = "#fbfbfb", "#cfcfcf"  # the input grid: a cell of the input, a cell of zero padding
 
 
 def sampling_figure(pic: SamplingPicture, max_cells: int = 31) -> go.Figure:
@@ -128,101 +144,113 @@ def sampling_figure(pic: SamplingPicture, max_cells: int = 31) -> go.Figure:
     r_idx = list(range(r0, r0 + span))
     c_idx = list(range(c0, c0 + span))
     z = [[(0 if 0 <= r < h and 0 <= c < w else 1) for c in c_idx] for r in r_idx]
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=c_idx,
-            y=r_idx,
-            colorscale=[[0, "#fbfbfb"], [1, "#cfcfcf"]],
-            showscale=False,
-            zmin=0,
-            zmax=1,
-            xgap=1,
-            ygap=1,
-            hovertemplate="input row %{y}, col %{x}<extra></extra>",
-        )
-    )
-    tr = [r for r, _ in pic.taps]
-    tc = [c for _, c in pic.taps]
-    fig.add_trace(
-        go.Scatter(
-            x=tc,
-            y=tr,
-            mode="markers",
-            marker=dict(size=max(6, min(28, 380 // span)), color="#1f77b4", symbol="square"),
-            name="kernel taps (regular grid)",
-            hovertemplate="tap at row %{y}, col %{x}<extra></extra>",
-        )
-    )
+    data: list[dict] = [
+        {
+            "type": "heatmap",
+            "z": z,
+            "x": c_idx,
+            "y": r_idx,
+            "colorscale": [[0, INSIDE_CELL], [1, PADDING_CELL]],
+            "showscale": False,
+            "zmin": 0,
+            "zmax": 1,
+            "xgap": 1,
+            "ygap": 1,
+            "hovertemplate": "input row %{y}, col %{x}<extra></extra>",
+        },
+        {
+            "type": "scatter",
+            "x": [c for _, c in pic.taps],
+            "y": [r for r, _ in pic.taps],
+            "mode": "markers",
+            "marker": {"size": max(6, min(28, 380 // span)), "color": COLORS[0], "symbol": "square"},
+            "name": "kernel taps (regular grid)",
+            "hovertemplate": "tap at row %{y}, col %{x}<extra></extra>",
+        },
+    ]
+    layout: dict = {
+        "yaxis": {
+            "range": [r0 + span - 0.5, r0 - 0.5],
+            "scaleanchor": "x",
+            "title": {"text": "input row"},
+            "showgrid": False,
+            "zeroline": False,
+        },
+        "xaxis": {
+            "title": {"text": "input column"},
+            "showgrid": False,
+            "zeroline": False,
+            "range": [c0 - 0.5, c0 + span - 0.5],
+        },
+        "width": 620,
+        "plot_bgcolor": "rgba(0,0,0,0)",  # no frame that could be mistaken for padding
+        "legend": {"orientation": "h", "y": -0.12},
+    }
     if pic.shifted:
-        fig.add_trace(
-            go.Scatter(
-                x=[c for _, c in pic.shifted],
-                y=[r for r, _ in pic.shifted],
-                mode="markers",
-                marker=dict(size=max(5, min(20, 260 // span)), color="#d62728", symbol="circle"),
-                name="deformable sampling points",
-                hovertemplate="samples at row %{y:.2f}, col %{x:.2f}<extra></extra>",
-            )
+        data.append(
+            {
+                "type": "scatter",
+                "x": [c for _, c in pic.shifted],
+                "y": [r for r, _ in pic.shifted],
+                "mode": "markers",
+                "marker": {"size": max(5, min(20, 260 // span)), "color": USER_COLOR, "symbol": "circle"},
+                "name": "deformable sampling points",
+                "hovertemplate": "samples at row %{y:.2f}, col %{x:.2f}<extra></extra>",
+            }
         )
-        for (r, c), (sr, sc) in zip(pic.taps, pic.shifted, strict=True):
-            fig.add_annotation(
-                x=sc,
-                y=sr,
-                ax=c,
-                ay=r,
-                xref="x",
-                yref="y",
-                axref="x",
-                ayref="y",
-                showarrow=True,
-                arrowhead=2,
-                arrowsize=1,
-                arrowwidth=1,
-                arrowcolor="#d62728",
-                text="",
-            )
+        layout["annotations"] = [
+            {
+                "x": sc,
+                "y": sr,
+                "ax": c,
+                "ay": r,
+                "xref": "x",
+                "yref": "y",
+                "axref": "x",
+                "ayref": "y",
+                "showarrow": True,
+                "arrowhead": 2,
+                "arrowsize": 1,
+                "arrowwidth": 1,
+                "arrowcolor": USER_COLOR,
+                "text": "",
+            }
+            for (r, c), (sr, sc) in zip(pic.taps, pic.shifted, strict=True)
+        ]
     if pic.rf[0] and pic.rf[1]:
         rh, rw = pic.rf
-        fig.add_shape(
-            type="rect",
-            x0=cc - rw / 2,
-            x1=cc + rw / 2,
-            y0=cr - rh / 2,
-            y1=cr + rh / 2,
-            line=dict(color="#ff7f0e", width=2, dash="dash"),
-        )
-        fig.add_trace(
-            go.Scatter(
-                x=[None],
-                y=[None],
-                mode="lines",
-                line=dict(color="#ff7f0e", dash="dash"),
-                name=f"whole block's receptive field {rh}x{rw}",
-            )
+        layout["shapes"] = [
+            {
+                "type": "rect",
+                "x0": cc - rw / 2,
+                "x1": cc + rw / 2,
+                "y0": cr - rh / 2,
+                "y1": cr + rh / 2,
+                "line": {"color": COLORS[1], "width": 2, "dash": "dash"},
+            }
+        ]
+        data.append(
+            {
+                "type": "scatter",
+                "x": [None],
+                "y": [None],
+                "mode": "lines",
+                "line": {"color": COLORS[1], "dash": "dash"},
+                "name": f"whole block's receptive field {rh}x{rw}",
+            }
         )
     if any(1 in row for row in z):  # the legend names only what is drawn
-        fig.add_trace(
-            go.Scatter(
-                x=[None],
-                y=[None],
-                mode="markers",
-                marker=dict(color="#cfcfcf", symbol="square", size=12),
-                name="zero padding (outside the input)",
-            )
+        data.append(
+            {
+                "type": "scatter",
+                "x": [None],
+                "y": [None],
+                "mode": "markers",
+                "marker": {"color": PADDING_CELL, "symbol": "square", "size": 12},
+                "name": "zero padding (outside the input)",
+            }
         )
-    fig.update_yaxes(
-        range=[r0 + span - 0.5, r0 - 0.5], scaleanchor="x", title="input row", showgrid=False, zeroline=False
-    )
-    fig.update_xaxes(title="input column", showgrid=False, zeroline=False, range=[c0 - 0.5, c0 + span - 0.5])
-    fig.update_layout(
-        width=620,
-        height=660,
-        plot_bgcolor="rgba(0,0,0,0)",  # no frame that could be mistaken for padding
-        margin=dict(t=10, b=10, l=10, r=10),
-        legend=dict(orientation="h", y=-0.12),
-    )
-    return fig
+    return figure(data, layout, 660, top=10)
 
 
 def metric_text(n: int) -> str:

@@ -7,12 +7,14 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 import torch
-from plotly.subplots import make_subplots
 
 from effnets.analysis.kernels import FAMILIES, FAMILY_LABELS, LayerKernels, StridedSummary
+from effnets.figures.style import COLORS, USER_COLOR, domains, figure, panel_title
 
-FAMILY_COLORS = {"gaussian": "#2ca02c", "edge": "#1f77b4", "identity": "#9467bd", "other": "#bdbdbd"}
+FAMILY_COLORS = {"gaussian": COLORS[2], "edge": COLORS[0], "identity": COLORS[3], "other": "#bdbdbd"}  # other: grey
+STRIDED = COLORS[1]  # a strided layer (stride 2), in every figure of this module
 DIVERGING = "RdBu_r"
+BARE_AXIS = {"showticklabels": False, "showgrid": False, "zeroline": False}  # an image: no ticks, grid or zero line
 
 
 def tile(arrays: np.ndarray, columns: int, gap_value: float = np.nan) -> np.ndarray:
@@ -31,23 +33,26 @@ def tile(arrays: np.ndarray, columns: int, gap_value: float = np.nan) -> np.ndar
 def kernel_grid(kernels: np.ndarray, columns: int = 16, title: str = "") -> go.Figure:
     """Depthwise (or any single-channel) kernels, values in -1..1, as diverging heatmaps (blue < 0 < red)."""
     grid = tile(kernels, columns)
-    fig = go.Figure(
-        go.Heatmap(
-            z=grid,
-            colorscale=DIVERGING,
-            zmid=0,
-            zmin=-1,
-            zmax=1,
-            hoverongaps=False,
-            colorbar=dict(title="weight / max|w|", thickness=12),
-            hovertemplate="value %{z:.2f}<extra></extra>",
-        )
-    )
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False, showgrid=False, zeroline=False)
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
+    data = [
+        {
+            "type": "heatmap",
+            "z": grid,
+            "colorscale": DIVERGING,
+            "zmid": 0,
+            "zmin": -1,
+            "zmax": 1,
+            "hoverongaps": False,
+            "colorbar": {"title": {"text": "weight / max|w|"}, "thickness": 12},
+            "hovertemplate": "value %{z:.2f}<extra></extra>",
+        }
+    ]
+    layout = {
+        "yaxis": {"autorange": "reversed", "scaleanchor": "x", **BARE_AXIS},
+        "xaxis": BARE_AXIS,
+        "title": {"text": title},
+    }
     rows = grid.shape[0] / max(1, grid.shape[1])
-    fig.update_layout(title=title, height=int(140 + 700 * min(rows, 1.6)), margin=dict(t=40, b=10, l=10, r=10))
-    return fig
+    return figure(data, layout, int(140 + 700 * min(rows, 1.6)))
 
 
 def rgb_grid(tiles: np.ndarray, columns: int = 16, upscale: int = 8) -> go.Figure:
@@ -55,11 +60,9 @@ def rgb_grid(tiles: np.ndarray, columns: int = 16, upscale: int = 8) -> go.Figur
     big = np.repeat(np.repeat(tiles, upscale, axis=1), upscale, axis=2)
     grid = tile(big, columns, gap_value=1.0)
     img = (np.clip(grid, 0, 1) * 255).astype(np.uint8)
-    fig = go.Figure(go.Image(z=img, hoverinfo="skip"))
-    fig.update_xaxes(showticklabels=False, showgrid=False)
-    fig.update_yaxes(showticklabels=False, showgrid=False)
-    fig.update_layout(height=int(120 + 620 * img.shape[0] / img.shape[1]), margin=dict(t=10, b=10, l=10, r=10))
-    return fig
+    data = [{"type": "image", "z": img, "hoverinfo": "skip"}]
+    axis = {"showticklabels": False, "showgrid": False}
+    return figure(data, {"xaxis": axis, "yaxis": axis}, int(120 + 620 * img.shape[0] / img.shape[1]), top=10)
 
 
 def pointwise_matrix(weight: torch.Tensor, max_side: int = 256) -> go.Figure:
@@ -67,229 +70,250 @@ def pointwise_matrix(weight: torch.Tensor, max_side: int = 256) -> go.Figure:
     w = weight.detach().to("cpu", torch.float64).reshape(weight.shape[0], -1).numpy()
     w = w[:max_side, :max_side]
     scale = max(np.abs(w).max(), 1e-30)
-    fig = go.Figure(
-        go.Heatmap(
-            z=w / scale,
-            colorscale=DIVERGING,
-            zmid=0,
-            zmin=-1,
-            zmax=1,
-            colorbar=dict(title="w / max|w|", thickness=12),
-            hovertemplate="out %{y}, in %{x}: %{z:.2f}<extra></extra>",
-        )
-    )
-    fig.update_yaxes(autorange="reversed", title="output channel")
-    fig.update_xaxes(title="input channel")
-    fig.update_layout(height=520, margin=dict(t=10, b=10, l=10, r=10))
-    return fig
+    data = [
+        {
+            "type": "heatmap",
+            "z": w / scale,
+            "colorscale": DIVERGING,
+            "zmid": 0,
+            "zmin": -1,
+            "zmax": 1,
+            "colorbar": {"title": {"text": "w / max|w|"}, "thickness": 12},
+            "hovertemplate": "out %{y}, in %{x}: %{z:.2f}<extra></extra>",
+        }
+    ]
+    layout = {
+        "yaxis": {"autorange": "reversed", "title": {"text": "output channel"}},
+        "xaxis": {"title": {"text": "input channel"}},
+    }
+    return figure(data, layout, 520, top=10)
+
+
+def _column(i: int, **style) -> dict:
+    """A shape over the whole height of category ``i`` of the x axis."""
+    return {"type": "rect", "xref": "x", "yref": "y domain", "x0": i - 0.5, "x1": i + 0.5, "y0": 0, "y1": 1, **style}
+
+
+def _family_bar(family: str, x: list[str], shares: list[dict[str, float]], **extra) -> dict:
+    """The bar of one kernel family's share at each x (stacked with the other families')."""
+    y = [share[family] for share in shares]
+    return {
+        "type": "bar",
+        "x": x,
+        "y": y,
+        "name": FAMILY_LABELS[family],
+        "marker": {"color": FAMILY_COLORS[family]},
+        **extra,
+    }
 
 
 def shares_figure(rows: list[LayerKernels], highlight: str | None = None) -> go.Figure:
     """Stacked share of each kernel family per spatial conv layer; strided layers marked 's2'."""
     rows = [r for r in rows if r.shares is not None]
     labels = [f"{i + 1}. {r.kind}{' s' + str(r.stride) if r.stride > 1 else ''}" for i, r in enumerate(rows)]
-    fig = go.Figure()
-    for fam in FAMILIES:
-        fig.add_trace(
-            go.Bar(
-                x=labels,
-                y=[r.shares[fam] for r in rows],
-                name=FAMILY_LABELS[fam],
-                marker_color=FAMILY_COLORS[fam],
-                customdata=[[r.name, r.count] for r in rows],
-                hovertemplate="%{customdata[0]} (%{customdata[1]} kernels)<br>"
-                + FAMILY_LABELS[fam]
-                + ": %{y:.0%}<extra></extra>",
-            )
+    data = [
+        _family_bar(
+            fam,
+            labels,
+            [r.shares for r in rows],
+            customdata=[[r.name, r.count] for r in rows],
+            hovertemplate="%{customdata[0]} (%{customdata[1]} kernels)<br>"
+            + FAMILY_LABELS[fam]
+            + ": %{y:.0%}<extra></extra>",
         )
+        for fam in FAMILIES
+    ]
+    shapes = []
     for i, r in enumerate(rows):
         if r.stride > 1:
-            fig.add_vrect(x0=i - 0.5, x1=i + 0.5, fillcolor="#ff7f0e", opacity=0.12, line_width=0)
+            shapes.append(_column(i, fillcolor=STRIDED, opacity=0.12, line={"width": 0}))
         if highlight and r.name == highlight:
-            fig.add_vrect(x0=i - 0.5, x1=i + 0.5, line=dict(color="#d62728", width=2))
-    fig.update_layout(
-        barmode="stack",
-        yaxis=dict(tickformat=".0%", title="share of the layer's kernels"),
-        xaxis=dict(title="spatial conv layers in order (orange: stride 2)", tickangle=-60),
-        height=430,
-        margin=dict(t=10, b=10, l=10, r=10),
-        legend=dict(orientation="h", y=1.08),
-    )
-    return fig
+            shapes.append(_column(i, line={"color": USER_COLOR, "width": 2}))
+    layout = {
+        "barmode": "stack",
+        "yaxis": {"tickformat": ".0%", "title": {"text": "share of the layer's kernels"}},
+        "xaxis": {"title": {"text": "spatial conv layers in order (orange: stride 2)"}, "tickangle": -60},
+        "legend": {"orientation": "h", "y": 1.08},
+        "shapes": shapes,
+    }
+    return figure(data, layout, 430, top=10)
 
 
 def strided_figure(summaries: list[StridedSummary], title: str = "") -> go.Figure:
     """Depthwise kernel families and mean low-pass score, stride 1 vs stride 2."""
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("kernel families", "mean low-pass score"))
     xs = [f"stride {s.stride} ({s.kernels} kernels)" for s in summaries]
-    for fam in FAMILIES:
-        fig.add_trace(
-            go.Bar(
-                x=xs, y=[s.shares[fam] for s in summaries], name=FAMILY_LABELS[fam], marker_color=FAMILY_COLORS[fam]
-            ),
-            row=1,
-            col=1,
-        )
-    fig.add_trace(
-        go.Bar(
-            x=xs,
-            y=[s.mean_low_pass for s in summaries],
-            marker_color="#ff7f0e",
-            showlegend=False,
-            hovertemplate="%{y:.2f}<extra></extra>",
-        ),
-        row=1,
-        col=2,
+    doms = domains(2, 0.1)
+    data = [_family_bar(fam, xs, [s.shares for s in summaries], xaxis="x", yaxis="y") for fam in FAMILIES]
+    data.append(
+        {
+            "type": "bar",
+            "x": xs,
+            "y": [s.mean_low_pass for s in summaries],
+            "marker": {"color": STRIDED},
+            "showlegend": False,
+            "hovertemplate": "%{y:.2f}<extra></extra>",
+            "xaxis": "x2",
+            "yaxis": "y2",
+        }
     )
-    fig.update_layout(barmode="stack", height=380, title=title, margin=dict(t=50, b=10, l=10, r=10))
-    fig.update_yaxes(tickformat=".0%", row=1, col=1)
-    fig.update_yaxes(range=[0, 1], row=1, col=2)
-    return fig
+    layout = {
+        "barmode": "stack",
+        "title": {"text": title},
+        "xaxis": {"domain": doms[0], "anchor": "y"},
+        "yaxis": {"anchor": "x", "tickformat": ".0%"},
+        "xaxis2": {"domain": doms[1], "anchor": "y2"},
+        "yaxis2": {"anchor": "x2", "range": [0, 1]},
+        "annotations": [panel_title("kernel families", doms[0]), panel_title("mean low-pass score", doms[1])],
+        "legend": {},  # plotly's: a column at the right, clear of the panel titles
+    }
+    return figure(data, layout, 380, top=50)
 
 
-def _titled_grid(titles: list[str], columns: int) -> tuple[go.Figure, int]:
-    """An empty grid of small subplots, one per title, ``columns`` wide; returns it with its row count."""
-    rows = max(1, math.ceil(len(titles) / columns))
-    fig = make_subplots(rows=rows, cols=columns, subplot_titles=titles, horizontal_spacing=0.03, vertical_spacing=0.12)
-    return fig, rows
+def _small_multiples(items: list[tuple[str, np.ndarray]], columns: int, trace) -> tuple[list[dict], dict, int]:
+    """One small panel per (title, array), ``columns`` wide, row by row from the top; ``trace(array)`` is the panel's
+    trace. Every cell of the last row gets its (empty) axes. Returns the traces, the layout and the row count."""
+    rows = max(1, math.ceil(len(items) / columns))
+    xdoms, ydoms = domains(columns, 0.03), domains(rows, 0.12)[::-1]
+    data, layout, titles = [], {}, []
+    for i in range(rows * columns):
+        r, c = divmod(i, columns)
+        sfx = "" if i == 0 else str(i + 1)
+        layout["xaxis" + sfx] = {"anchor": "y" + sfx, "domain": xdoms[c], "showticklabels": False}
+        layout["yaxis" + sfx] = {
+            "anchor": "x" + sfx,
+            "domain": ydoms[r],
+            "showticklabels": False,
+            "autorange": "reversed",
+        }
+        if i < len(items):
+            title, array = items[i]
+            data.append({**trace(array), "xaxis": "x" + sfx, "yaxis": "y" + sfx})
+            titles.append(panel_title(title, xdoms[c], ydoms[r][1]))
+    layout["annotations"] = titles
+    return data, layout, rows
 
 
 def frequency_grid(items: list[tuple[str, np.ndarray]], columns: int = 4, freq: np.ndarray | None = None) -> go.Figure:
     """Centred |FFT| magnitude of several kernels (e.g. the fixed library), one small heatmap each."""
-    fig, rows = _titled_grid([name for name, _ in items], columns)
-    for i, (_, mag) in enumerate(items):
-        r, c = divmod(i, columns)
-        fig.add_trace(
-            go.Heatmap(
-                z=mag,
-                x=freq,
-                y=freq,
-                colorscale="Viridis",
-                showscale=False,
-                hovertemplate="f=(%{x:.2f}, %{y:.2f}) |H|=%{z:.2f}<extra></extra>",
-            ),
-            row=r + 1,
-            col=c + 1,
-        )
-    fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(showticklabels=False, autorange="reversed")
-    fig.update_layout(height=230 * rows + 40, margin=dict(t=40, b=10, l=10, r=10))
-    return fig
+
+    def panel(mag: np.ndarray) -> dict:
+        return {
+            "type": "heatmap",
+            "z": mag,
+            "x": freq,
+            "y": freq,
+            "colorscale": "Viridis",
+            "showscale": False,
+            "hovertemplate": "f=(%{x:.2f}, %{y:.2f}) |H|=%{z:.2f}<extra></extra>",
+        }
+
+    data, layout, rows = _small_multiples(items, columns, panel)
+    return figure(data, layout, 230 * rows + 40)
 
 
 def kernel_library_figure(items: list[tuple[str, np.ndarray]], columns: int = 5) -> go.Figure:
     """Named kernels (k x k arrays) as diverging heatmaps with their values written in."""
-    fig, rows = _titled_grid([name for name, _ in items], columns)
-    for i, (_, k) in enumerate(items):
-        r, c = divmod(i, columns)
-        m = max(np.abs(k).max(), 1e-30)
-        fig.add_trace(
-            go.Heatmap(
-                z=k / m,
-                colorscale=DIVERGING,
-                zmid=0,
-                zmin=-1,
-                zmax=1,
-                showscale=False,
-                text=[[f"{v:.2f}" for v in row] for row in k],
-                texttemplate="%{text}",
-                hovertemplate="%{text}<extra></extra>",
-            ),
-            row=r + 1,
-            col=c + 1,
-        )
-    fig.update_xaxes(showticklabels=False)
-    fig.update_yaxes(showticklabels=False, autorange="reversed")
-    fig.update_layout(height=200 * rows + 40, margin=dict(t=40, b=10, l=10, r=10))
-    return fig
+
+    def panel(k: np.ndarray) -> dict:
+        return {
+            "type": "heatmap",
+            "z": k / max(np.abs(k).max(), 1e-30),
+            "colorscale": DIVERGING,
+            "zmid": 0,
+            "zmin": -1,
+            "zmax": 1,
+            "showscale": False,
+            "text": [[f"{v:.2f}" for v in row] for row in k],
+            "texttemplate": "%{text}",
+            "hovertemplate": "%{text}<extra></extra>",
+        }
+
+    data, layout, rows = _small_multiples(items, columns, panel)
+    return figure(data, layout, 200 * rows + 40)
 
 
 def low_pass_by_layer(rows: list[LayerKernels]) -> go.Figure:
     """Mean low-pass score of each spatial layer, coloured by stride: strided layers sit higher."""
     rows = [r for r in rows if r.low_pass is not None]
-    fig = go.Figure(
-        go.Scatter(
-            x=list(range(1, len(rows) + 1)),
-            y=[r.low_pass for r in rows],
-            mode="markers+lines",
-            marker=dict(
-                size=[14 if r.stride > 1 else 8 for r in rows],
-                color=["#ff7f0e" if r.stride > 1 else "#1f77b4" for r in rows],
-            ),
-            line=dict(color="#cccccc"),
-            text=[f"{r.name} ({r.kind}, stride {r.stride}, {r.kernel_size}x{r.kernel_size})" for r in rows],
-            hovertemplate="%{text}<br>low-pass %{y:.2f}<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        xaxis_title="spatial conv layer (orange, large: stride 2)",
-        yaxis=dict(title="mean low-pass score", range=[0, 1]),
-        height=360,
-        margin=dict(t=10, b=10, l=10, r=10),
-    )
-    return fig
+    data = [
+        {
+            "type": "scatter",
+            "x": list(range(1, len(rows) + 1)),
+            "y": [r.low_pass for r in rows],
+            "mode": "markers+lines",
+            "marker": {
+                "size": [14 if r.stride > 1 else 8 for r in rows],
+                "color": [STRIDED if r.stride > 1 else COLORS[0] for r in rows],
+            },
+            "line": {"color": "#cccccc"},  # a light grey: the order, not a quantity
+            "text": [f"{r.name} ({r.kind}, stride {r.stride}, {r.kernel_size}x{r.kernel_size})" for r in rows],
+            "hovertemplate": "%{text}<br>low-pass %{y:.2f}<extra></extra>",
+        }
+    ]
+    layout = {
+        "xaxis": {"title": {"text": "spatial conv layer (orange, large: stride 2)"}},
+        "yaxis": {"title": {"text": "mean low-pass score"}, "range": [0, 1]},
+    }
+    return figure(data, layout, 360, top=10)
 
 
 def feature_grid_figure(grid: np.ndarray, title: str = "") -> go.Figure:
     """Feature maps tiled by :func:`effnets.runtime.features.feature_grid` (0..1, NaN gaps)."""
-    fig = go.Figure(
-        go.Heatmap(
-            z=grid,
-            colorscale="Viridis",
-            zmin=0,
-            zmax=1,
-            hoverongaps=False,
-            showscale=False,
-            hovertemplate="%{z:.2f}<extra></extra>",
-        )
-    )
-    fig.update_yaxes(autorange="reversed", scaleanchor="x", showticklabels=False, showgrid=False, zeroline=False)
-    fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False)
-    fig.update_layout(
-        title=title,
-        height=int(120 + 760 * min(grid.shape[0] / grid.shape[1], 1.5)),
-        margin=dict(t=40, b=10, l=10, r=10),
-    )
-    return fig
+    data = [
+        {
+            "type": "heatmap",
+            "z": grid,
+            "colorscale": "Viridis",
+            "zmin": 0,
+            "zmax": 1,
+            "hoverongaps": False,
+            "showscale": False,
+            "hovertemplate": "%{z:.2f}<extra></extra>",
+        }
+    ]
+    layout = {
+        "yaxis": {"autorange": "reversed", "scaleanchor": "x", **BARE_AXIS},
+        "xaxis": BARE_AXIS,
+        "title": {"text": title},
+    }
+    return figure(data, layout, int(120 + 760 * min(grid.shape[0] / grid.shape[1], 1.5)))
 
 
 def topk_figure(labels: list[str], probs: list[float], title: str = "") -> go.Figure:
     """Top-k classes as horizontal bars with their probabilities."""
-    fig = go.Figure(
-        go.Bar(
-            x=probs[::-1],
-            y=labels[::-1],
-            orientation="h",
-            text=[f"{p:.1%}" for p in probs[::-1]],
-            textposition="outside",
-            cliponaxis=False,
-            marker_color="#1f77b4",
-            hovertemplate="%{y}: %{x:.2%}<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        title=title,
-        xaxis=dict(range=[0, 1.15], tickformat=".0%", title="probability (softmax)"),
-        height=60 + 42 * len(labels),
-        margin=dict(t=40 if title else 10, b=10, l=10, r=10),
-    )
-    return fig
+    data = [
+        {
+            "type": "bar",
+            "x": probs[::-1],
+            "y": labels[::-1],
+            "orientation": "h",
+            "text": [f"{p:.1%}" for p in probs[::-1]],
+            "textposition": "outside",
+            "cliponaxis": False,
+            "marker": {"color": COLORS[0]},
+            "hovertemplate": "%{y}: %{x:.2%}<extra></extra>",
+        }
+    ]
+    layout = {
+        "title": {"text": title},
+        "xaxis": {"range": [0, 1.15], "tickformat": ".0%", "title": {"text": "probability (softmax)"}},
+    }
+    return figure(data, layout, 60 + 42 * len(labels), top=40 if title else 10)
 
 
 def similarity_figure(names: list[str], cka: list[float], pooled: list[bool]) -> go.Figure:
     """Linear CKA of consecutive layers' feature maps."""
-    fig = go.Figure(
-        go.Bar(
-            x=names,
-            y=cka,
-            marker_color=["#ff7f0e" if p else "#1f77b4" for p in pooled],
-            hovertemplate="%{x}<br>CKA %{y:.2f}<extra></extra>",
-        )
-    )
-    fig.update_layout(
-        yaxis=dict(range=[0, 1], title="linear CKA with the next layer"),
-        xaxis=dict(title="layer -> next layer (orange: resolution changes)", tickangle=-45),
-        height=380,
-        margin=dict(t=10, b=10, l=10, r=10),
-    )
-    return fig
+    data = [
+        {
+            "type": "bar",
+            "x": names,
+            "y": cka,
+            "marker": {"color": [STRIDED if p else COLORS[0] for p in pooled]},
+            "hovertemplate": "%{x}<br>CKA %{y:.2f}<extra></extra>",
+        }
+    ]
+    layout = {
+        "yaxis": {"range": [0, 1], "title": {"text": "linear CKA with the next layer"}},
+        "xaxis": {"title": {"text": "layer -> next layer (orange: resolution changes)"}, "tickangle": -45},
+    }
+    return figure(data, layout, 380, top=10)

@@ -13,14 +13,20 @@ COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#17
 USER_COLOR = "#d62728"  # the user's configuration, in every figure
 
 
+GREY = "#7f7f7f"  # what the data is compared with: the standard conv, a power law, a model of no registered family
+
+
 SI = {"exponentformat": "SI"}  # 1G, not plotly's default 1B, as the metrics write it
 
 
 LEGEND_TOP = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0}
 
 
-def figure(data: list[dict], layout: dict, height: int = 420) -> go.Figure:
-    base = {"height": height, "margin": {"t": 40, "b": 10, "l": 10, "r": 10}, "legend": LEGEND_TOP}
+def figure(data: list[dict], layout: dict, height: int = 420, top: int = 40) -> go.Figure:
+    """The figure of ``data`` (traces as dicts) and ``layout``, on the shared base: ``height`` pixels, 10 px margins
+    and ``top`` above (room for a title or the legend), the legend in a row on top. A key of ``layout`` replaces the
+    base's whole value (``"legend": {}`` is plotly's own legend, a column at the right)."""
+    base = {"height": height, "margin": {"t": top, "b": 10, "l": 10, "r": 10}, "legend": LEGEND_TOP}
     return go.Figure({"data": data, "layout": {**base, **layout}})
 
 
@@ -29,11 +35,12 @@ def domains(n: int, gap: float = 0.06) -> list[list[float]]:
     return [[i * (width + gap), i * (width + gap) + width] for i in range(n)]
 
 
-def panel_title(text: str, domain: Sequence[float]) -> dict:
+def panel_title(text: str, domain: Sequence[float], y: float = 1.0) -> dict:
+    """A panel's title above the panel of x ``domain`` whose top is at ``y`` (paper coordinates)."""
     return {
         "text": text,
         "x": (domain[0] + domain[1]) / 2,
-        "y": 1.0,
+        "y": y,
         "xref": "paper",
         "yref": "paper",
         "xanchor": "center",
