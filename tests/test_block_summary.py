@@ -150,3 +150,8 @@ def test_a_race_within_the_spread_grades_no_guess():
     assert not race.decided
     assert block_summary.race_verdict(race, True) == block_summary.race_verdict(race, False) == ("info", race.message())
     assert "2 threads" in block_summary.race_conditions(race)
+
+
+def test_only_the_standard_conv_has_no_race():
+    """The race is block against standard conv: for the standard conv itself it would race itself."""
+    assert [n for n, info in BLOCKS.items() if not block_summary.has_rival(info)] == ["standard"]

@@ -147,6 +147,17 @@ def standard_rival(spec: BlockSpec) -> BlockSpec:
     )
 
 
+NO_RIVAL = (
+    "The race puts a block against the standard convolution with the same C_in, C_out, kernel and stride. This *is* "
+    "the standard convolution: choose another block type to race it."
+)
+
+
+def has_rival(info: BlockInfo) -> bool:
+    """Whether the block has a race to run: every block but the standard conv itself."""
+    return info.name != "standard"
+
+
 def race_question(info: BlockInfo, spec: BlockSpec, h: int, w: int) -> str:
     shared = shared_settings(spec)
     k = shared.kernel_size

@@ -189,7 +189,7 @@ COLUMN_FORMATS = {
     "median_ms": ("median ms", "%.2f"),
     "p10_ms": ("p10 ms", "%.2f"),
     "p90_ms": ("p90 ms", "%.2f"),
-    "images_per_s": ("images/s", "%.0f"),
+    "images_per_s": ("images/s", "%.1f"),  # 0.5 images/s for a 2 s network, not 0
     "gmacs_per_s": ("GMAC/s", "%.1f"),
 }
 

@@ -101,6 +101,9 @@ def predict(chosen: Chosen) -> None:
         explain=lambda: block_summary.params_by_layer(c),
     )
     st.divider()
+    if not block_summary.has_rival(info):
+        st.info(block_summary.NO_RIVAL, icon=":material/info:")
+        return
     st.markdown(block_summary.race_question(info, chosen.spec, *chosen.hw))
     pick = st.radio(
         "Your guess", ["this block", "the standard conv"], key=f"{P}.race_guess", horizontal=True, index=None
