@@ -14,7 +14,7 @@ Counting conventions (stated here and nowhere else in the code; the README repea
   Every extra is counted in the same unit as MACs (one operation per element, a fused multiply-add counting once):
 
   - ``bn``: inference batch norm is one scale-and-shift per element: 1 per output element.
-  - ``act``: one per element for every nonlinearity (ReLU, ReLU6, SiLU, sigmoid, hard-swish ...).
+  - ``act``: one per element for every nonlinearity (ReLU, ReLU6, SiLU, sigmoid, hard-swish, hard-sigmoid ...).
   - ``elementwise``: one per output element for tensor-tensor adds and multiplies (residual adds, SE gating).
   - ``pool``: window pooling costs kernel_h * kernel_w per output element; global average pooling one per input
     element.
@@ -50,7 +50,7 @@ EXTRA_LABELS: dict[str, str] = {
     "sampling": "deformable bilinear sampling (4 per sampled value, +1 with a mask)",
 }
 
-ACTIVATIONS: tuple[str, ...] = ("relu", "relu6", "silu", "hardswish", "sigmoid", "none")
+ACTIVATIONS: tuple[str, ...] = ("relu", "relu6", "silu", "hardswish", "sigmoid", "hardsigmoid", "none")
 
 
 @dataclass(frozen=True, slots=True)

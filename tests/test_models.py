@@ -60,7 +60,9 @@ def test_every_public_name_exists():
     expected = (
         [f"efficientnet_b{i}" for i in range(8)]
         + [f"efficientnet_lite{i}" for i in range(5)]
+        + ["efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l"]
         + ["mobilenet_v1", "mobilenet_v2", "shufflenet_v1"]
+        + ["mobilenet_v3_large", "mobilenet_v3_small", "mnasnet0_5", "mnasnet1_0"]
         + [f"shufflenet_v2_x{s}" for s in ("0_5", "1_0", "1_5", "2_0")]
         + ["squeezenet1_0", "squeezenet1_1", "xception"]
         + [
@@ -70,9 +72,14 @@ def test_every_public_name_exists():
         ]
         + [f"vgnetg_{s}" for s in ("1_0mp", "1_5mp", "2_0mp", "2_5mp", "5_0mp")]
         + ["vgnetc_1_5mp", "vgnetf_1_5mp"]
+        + ["densenet121"]
+        + ["resnet18", "resnet50", "resnext50_32x4d"]
     )
-    assert sorted(expected) == sorted(MODELS)
+    assert set(expected) <= set(MODELS), f"missing: {sorted(set(expected) - set(MODELS))}"  # no preset lost
+    assert len(set(MODELS)) == len(MODELS) == len(effnets.list_models())
     assert effnets.list_models() == list(MODELS)
+    families = [MODELS[n].family for n in MODELS]  # a family's presets stand together, families in their order
+    assert families == sorted(families, key=list(FAMILIES).index)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -19,6 +19,7 @@ def make_act(kind: str) -> nn.Module:
         "silu": lambda: nn.SiLU(inplace=True),
         "hardswish": lambda: nn.Hardswish(inplace=True),
         "sigmoid": nn.Sigmoid,
+        "hardsigmoid": nn.Hardsigmoid,  # as torchvision's SE gate (not in place: aten.hardsigmoid)
         "none": nn.Identity,
     }
     if kind not in table:
