@@ -298,3 +298,28 @@ def test_build_model_pretrained_loads_the_packaged_weights():
     ours, _ = weights.load_model("efficientnet_lite0")
     x = _input("chelsea")
     assert torch.allclose(predict_logits(model.eval(), x), predict_logits(ours, x), atol=1e-5)
+
+
+def test_densenet_checkpoints_with_legacy_keys_load_as_torchvision_loads_them():
+    """torchvision's published DenseNet files name layers 'denselayer1.norm.1.weight'; torchvision renames them on
+    load and so must we, or a cached densenet121 checkpoint would fail instead of loading."""
+    import re
+
+    import torchvision
+
+    from effnets.runtime.weights import WeightsError, _load_into_other_layout
+
+    torch.manual_seed(0)
+    reference = torchvision.models.densenet121(weights=None).eval()
+    legacy = {
+        re.sub(r"(denselayer\d+\.(?:norm|relu|conv))([12])\.", r"\1.\2.", k): v
+        for k, v in reference.state_dict().items()
+    }
+    assert any(".norm.1." in k for k in legacy) and legacy.keys() != reference.state_dict().keys()
+    model = effnets.build_model("densenet121")
+    _load_into_other_layout("densenet121", "densenet121", legacy, model)
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(model.eval()(x), reference(x), atol=1e-5)
+    with pytest.raises(WeightsError, match="does not load into torchvision's densenet121"):
+        _load_into_other_layout("densenet121", "densenet121", {"garbage": torch.zeros(1)}, model)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import socket
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -388,6 +389,21 @@ def _probe_input(model: nn.Module) -> torch.Tensor:
     return torch.randn(1, 3, 64, 64, generator=g).to(p.device, p.dtype)
 
 
+_LEGACY_DENSENET_KEY = re.compile(
+    r"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$"
+)
+
+
+def _modern_keys(state: dict) -> dict:
+    """torchvision's DenseNet checkpoints were saved with keys like ``denselayer1.norm.1.weight``; torchvision renames
+    them to ``denselayer1.norm1.weight`` when it loads them, and so do we (other checkpoints pass unchanged)."""
+    out = {}
+    for key, value in state.items():
+        m = _LEGACY_DENSENET_KEY.match(key)
+        out[m.group(1) + m.group(2) if m else key] = value
+    return out
+
+
 def _load_into_other_layout(name: str, tv_name: str, state: dict, model: nn.Module) -> None:
     """Checkpoint keys are torchvision's; ``model`` (an effnets network) names its layers differently.
 
@@ -398,7 +414,13 @@ def _load_into_other_layout(name: str, tv_name: str, state: dict, model: nn.Modu
     import torchvision.models
 
     ref = torchvision.models.get_model(tv_name, weights=None)
-    ref.load_state_dict(state, strict=True)
+    try:
+        ref.load_state_dict(_modern_keys(state), strict=True)
+    except RuntimeError as e:  # a checkpoint of another network, or damaged
+        first = str(e).splitlines()[0]
+        raise WeightsError(
+            f"the cached {tv_name} checkpoint does not load into torchvision's {tv_name}: {first}"
+        ) from None
     src, dst = list(ref.state_dict().items()), list(model.state_dict().items())
     if len(src) != len(dst) or any(a.shape != b.shape for (_, a), (_, b) in zip(src, dst, strict=False)):
         fields = pretrained_fields(name)
