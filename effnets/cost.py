@@ -39,6 +39,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
+from effnets.shapes import out_size, same_padding, tf_same_out, tf_same_pad  # noqa: F401 (re-exported)
+from effnets.shapes import pair as _pair
 from effnets.spec import OutputTooSmall
 
 EXTRA_KINDS: tuple[str, ...] = ("bn", "act", "elementwise", "pool", "sampling")
@@ -166,13 +168,6 @@ class Cost:
 # ----- helpers -------------------------------------------------------------------------------------------------
 
 
-def _pair(v: int | tuple[int, int]) -> tuple[int, int]:
-    if isinstance(v, tuple | list):
-        a, b = v
-        return int(a), int(b)
-    return int(v), int(v)
-
-
 def _add_extra(extras: tuple[int, ...], kind: str, n: int) -> tuple[int, ...]:
     i = EXTRA_KINDS.index(kind)
     out = list(extras)
@@ -187,34 +182,6 @@ def _sum_extras(a: tuple[int, ...], b: tuple[int, ...]) -> tuple[int, ...]:
 def fmt_int(n: int) -> str:
     """1234567 -> '1,234,567' (for formulas)."""
     return f"{n:,}".replace(",", "{,}")
-
-
-def out_size(size: int, k: int, stride: int, padding: int, dilation: int = 1, ceil_mode: bool = False) -> int:
-    """Output length of a conv or pool along one axis, PyTorch's rule (ceil_mode as in nn.MaxPool2d)."""
-    span = size + 2 * padding - dilation * (k - 1) - 1
-    if ceil_mode:
-        n = -(-span // stride) + 1
-        # PyTorch drops a last window that would start in the right padding.
-        if (n - 1) * stride >= size + padding:
-            n -= 1
-        return n
-    return span // stride + 1
-
-
-def same_padding(k: int, dilation: int = 1) -> int:
-    """Symmetric padding that keeps the size at stride 1 for odd kernels: dilation * (k - 1) // 2."""
-    return dilation * (k - 1) // 2
-
-
-def tf_same_out(size: int, stride: int) -> int:
-    """TensorFlow 'SAME' output length: ceil(size / stride), whatever the kernel."""
-    return -(-size // stride)
-
-
-def tf_same_pad(size: int, k: int, stride: int, dilation: int = 1) -> tuple[int, int]:
-    """TensorFlow 'SAME' padding (before, after) along one axis: the extra pixel goes after (bottom/right)."""
-    total = max((tf_same_out(size, stride) - 1) * stride + dilation * (k - 1) + 1 - size, 0)
-    return total // 2, total - total // 2
 
 
 # ----- primitives ----------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from effnets.ui import navigation
 
 ROOT = Path(__file__).resolve().parents[1]
 LIB = ROOT / "effnets"
-CORE = {"cost", "spec", "units", "report", "counting", "layer_table", "blocks", "models"}
+CORE = {"cost", "shapes", "spec", "units", "report", "counting", "layer_table", "blocks", "models"}
 """The core floor: the cost model, specs, counting conventions, tracers, the block and model registries."""
 ALLOWED = {
     "core": {"core"},
