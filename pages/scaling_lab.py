@@ -100,7 +100,7 @@ st.caption(scaling_summary.scaled_caption(scaled))
 if why_off := scaling_summary.rounding_note(scaled):
     st.info(why_off, icon=":material/straighten:")
 
-for section, box in classroom.sections(P, list(scaling_lab_sections.SECTIONS)).items():
+for section, box in classroom.sections(P, scaling_lab_sections.section_names(info.family)).items():
     if box is not None:
         with box:
             scaling_lab_sections.SECTIONS[section](scaled)

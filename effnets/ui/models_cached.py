@@ -110,3 +110,11 @@ def sample_space(
 def compare_published(name: str) -> list[dict]:
     """:meth:`effnets.models.ModelInfo.compare_published` of preset ``name``."""
     return get_model(name).compare_published()
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def family_lesson(name: str, key: tuple):
+    """:func:`effnets.analysis.family_lessons.lesson_for` of preset ``name`` as set (spec key ``key``)."""
+    from effnets.analysis import family_lessons
+
+    return family_lessons.lesson_for(name, model_scaling.spec_from_key(name, key))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from effnets.analysis import scaling, scaling_summary
+from effnets.analysis import family_lessons, scaling, scaling_summary
 from effnets.analysis.scaling_summary import Scaled
 from effnets.figures import scaling as scaling_figures
 from effnets.models.scaling import AXES, spec_key
@@ -147,12 +147,41 @@ def predict(s: Scaled) -> None:
         classroom.predict_then_reveal(f"{P}.quiz_phi", q.question, q.answer, hint=q.hint, explain=lambda: q.explain)
 
 
+def family_lesson(s: Scaled) -> None:
+    lesson = models_cached.family_lesson(s.info.name, spec_key(s.base))
+    st.markdown(f"**{lesson.title}.** {lesson.intro}")
+    if lesson.schedule:
+        variant = s.base.variant  # type: ignore[attr-defined]
+        classroom.plot(
+            scaling_figures.progressive_figure(lesson.schedule, variant),
+            f"{s.info.name}_progressive_learning",
+            key=f"{P}.chart_progressive",
+        )
+    for i, (caption, rows) in enumerate(lesson.tables):
+        st.markdown(f"*{caption}*")
+        classroom.table(pd.DataFrame(rows), f"{s.info.name}_lesson_{i + 1}", key=f"{P}.csv_lesson_{i}")
+    for finding in lesson.findings:
+        st.markdown(f"- {finding}")
+    if lesson.source:
+        st.caption(f"Published figures: {lesson.source}. Every count is effnets' exact count of the network.")
+
+
+def section_names(family: str) -> list[str]:
+    """The tabs for a family: the family's own lesson after *Published accuracy* where it has one."""
+    names = [n for n in SECTIONS if n != LESSON]
+    if family_lessons.has_lesson(family):
+        names.insert(names.index("Published accuracy") + 1, LESSON)
+    return names
+
+
+LESSON = "Family lesson"
 SECTIONS = {
     "Stage table": stage_table,
     "Multipliers": multipliers,
     "Law vs exact": law_vs_exact,
     "B0-B7 map": preset_map,
     "Published accuracy": published,
+    LESSON: family_lesson,
     "Activation memory": activations,
     "Why B1-B7 differ": released,
     "Predict": predict,

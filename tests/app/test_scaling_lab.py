@@ -227,3 +227,32 @@ def test_link_carries_only_the_controls_in_use_rounded_to_the_widgets_step():
     at.radio(key="scaling.mode").set_value("multipliers").run()
     at.slider(key="scaling.width_x").set_value(0.5).run()
     assert "d" not in params_of(at)  # MobileNetV1 has no depth multiplier
+
+
+def _tab_labels(at) -> list[str]:
+    return [t.label for t in at.tabs]
+
+
+def test_family_lesson_tab_only_where_the_family_has_one():
+    at = page(PAGE).run()
+    assert "Family lesson" not in _tab_labels(at)  # EfficientNet B0: no family lesson
+    at.selectbox(key="scaling.family").set_value("efficientnet_v2").run()
+    no_exceptions(at)
+    assert "Family lesson" in _tab_labels(at)
+    text = " ".join(m.value for m in at.markdown)
+    assert "progressive learning" in text.lower() and "no single depth multiplier" in text
+    assert any(c.proto.id.endswith("scaling.chart_progressive") for c in at.get("plotly_chart"))
+
+
+def test_densenet_lesson_follows_the_growth_rate_widget():
+    from effnets.analysis import family_lessons
+    from effnets.models import MODELS
+
+    at = page(PAGE).run()
+    at.selectbox(key="scaling.family").set_value("densenet").run()
+    at.number_input(key="scaling.growth_rate").set_value(12).run()
+    no_exceptions(at)
+    widths = family_lessons.dense_block_widths(MODELS["densenet121"].make_spec(growth_rate=12))
+    tables = [d.value for d in at.dataframe]
+    shown = next(t for t in tables if "dense block" in t.columns)
+    assert list(shown["channels out"]) == [w["channels out"] for w in widths]
