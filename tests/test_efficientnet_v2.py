@@ -117,3 +117,10 @@ def test_torchvision_checkpoint_loads_and_computes_the_same_function():
     model = info.build(info.make_spec())
     weights._load_into_other_layout("efficientnet_v2_s", "efficientnet_v2_s", ref.state_dict(), model)
     assert torch.equal(model.state_dict()["stem.0.1.running_var"], ref.state_dict()["features.0.1.running_var"])
+
+
+def test_torchvision_rows_say_where_the_weights_come_from():
+    """torchvision ported V2-L's weights from the paper but trained S and M itself: the note follows its metadata."""
+    assert "ported from the original paper" in MODELS["efficientnet_v2_l"].torchvision_published().note
+    assert "training recipe" in MODELS["efficientnet_v2_s"].torchvision_published().note
+    assert "ported from LuaTorch" in MODELS["densenet121"].torchvision_published().note

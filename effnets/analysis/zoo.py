@@ -118,6 +118,7 @@ def _torchvision_row(name: str, resolution: int | None) -> ZooRow:
     import torchvision.models
 
     from effnets.counting import build_on_meta, flop_counter_macs, param_count, traced_structure
+    from effnets.models import torchvision_weights_note
     from effnets.runtime import weights as pretrained
 
     res = resolution or pretrained.eval_transform(name).crop
@@ -125,6 +126,7 @@ def _torchvision_row(name: str, resolution: int | None) -> ZooRow:
     weights = list(torchvision.models.get_model_weights(name))[0]
     top1 = float(weights.meta["_metrics"]["ImageNet-1K"]["acc@1"])
     family = name.rsplit("_", 1)[0] if name[-1].isdigit() and "_" in name else name
+    enum = f"{type(weights).__name__}.{weights.name}"
     traced = traced_structure(meta, (3, res, res))  # the same structure the registry's rows read from stage tables
     return ZooRow(
         name=name,
@@ -140,7 +142,7 @@ def _torchvision_row(name: str, resolution: int | None) -> ZooRow:
         elementwise_per_mac=traced["elementwise_per_mac"],
         layers=sum(1 for m in meta.modules() if isinstance(m, torch_conv_linear())),
         top1=top1,
-        top1_source=f"torchvision {type(weights).__name__}.{weights.name}.meta acc@1 (its own training recipe)",
+        top1_source=f"torchvision {enum}.meta acc@1; {torchvision_weights_note(weights)}",
     )
 
 

@@ -114,6 +114,19 @@ def family_models(family: str) -> list[str]:
     return [n for n, i in MODELS.items() if i.family == family]
 
 
+def torchvision_weights_note(weights) -> str:
+    """Where torchvision's weights come from, in its own words (the first sentence of the enum's ``_docs``: ported
+    from the paper, trained from scratch, trained with its new recipe ...)."""
+    import re
+
+    docs = " ".join(str(weights.meta.get("_docs", "")).split())
+    first = re.split(r"(?<=\.)\s", docs, maxsplit=1)[0]
+    first = re.sub(r"`([^<`]+?)\s*<[^>]+>`_?", r"\1", first)  # RST link -> its text
+    if not first:
+        return "torchvision's weights (their metadata does not say where they come from)."
+    return f"torchvision's weights: {first[0].lower()}{first[1:]}"
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """Everything the pages and the CLI know about a model preset.
@@ -197,7 +210,7 @@ class ModelInfo:
             params_tol=0.0,
             macs_tol=0.0005e9,
             fields=dict(self.torchvision_fields),
-            note="torchvision's own training recipe; accuracy differs from the paper's.",
+            note=torchvision_weights_note(w),
         )
 
     def published_figures(self) -> list[Published]:
