@@ -14,7 +14,6 @@ import effnets
 from effnets import counting
 from effnets.blocks import BLOCKS
 from effnets.models import MODELS
-from effnets.models import mnasnet as mnas
 from effnets.models import mobilenet_v3 as v3
 
 NAMES = ["mobilenet_v3_large", "mobilenet_v3_small", "mnasnet0_5", "mnasnet1_0"]
@@ -214,19 +213,16 @@ def test_the_figures_the_notes_quote():
     assert f"{(pub.macs - small.macs) / 1e6:.1f}M MACs fewer" in v3._SMALL_NOTE
 
 
-@pytest.mark.parametrize("alpha", sorted(mnas._TV_WIDTHS))
-def test_mnasnet_width_figures_are_torchvisions_metadata(alpha):
-    from torchvision.models import get_model_weights
+@pytest.mark.parametrize("name", ["mnasnet0_75", "mnasnet1_3"])
+def test_mnasnet_widths_are_registry_entries_with_torchvisions_figures(name):
+    """The widths torchvision ships weights for are presets of their own (no longer reference rows in the Zoo)."""
+    from effnets.analysis import zoo
 
-    builder, enum, params, macs, top1 = mnas._TV_WIDTHS[alpha]
-    w = list(get_model_weights(builder))[0]
-    assert (type(w).__name__, w.name) == (enum, "IMAGENET1K_V1")
-    assert (params, macs, top1) == (
-        f"{w.meta['num_params']:,}",
-        f"{w.meta['_ops']:g}B",
-        w.meta["_metrics"]["ImageNet-1K"]["acc@1"],
-    )
-    assert w.transforms.keywords["crop_size"] == 224
+    info = MODELS[name]
+    tv = info.torchvision_published()
+    c = effnets.model_cost(name)
+    assert tv.params == c.params and tv.agrees("macs", c.macs)
+    assert zoo.zoo_row(name).source == "effnets" and zoo.all_names().count(name) == 1
 
 
 # ----- the Model Zoo ----------------------------------------------------------------------------------------------

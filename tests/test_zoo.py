@@ -21,10 +21,10 @@ def test_effnets_row_matches_model_cost_and_cites_its_top1():
 def test_torchvision_reference_row_is_traced():
     import torchvision
 
-    r = zoo.zoo_row("resnet34")  # resnet18 is a registry model (effnets.models.resnet); 34 only torchvision's
+    r = zoo.zoo_row("regnet_x_400mf")  # the registry's regnetx_400mf is this network; the name is torchvision's
     assert r.source == "torchvision"
-    assert r.params == sum(p.numel() for p in torchvision.models.resnet34().parameters())
-    meta = torchvision.models.ResNet34_Weights.IMAGENET1K_V1.meta
+    assert r.params == sum(p.numel() for p in torchvision.models.regnet_x_400mf().parameters())
+    meta = torchvision.models.RegNet_X_400MF_Weights.IMAGENET1K_V1.meta
     assert abs(r.macs / 1e9 - float(meta["_ops"])) < 0.001
     assert r.top1 == pytest.approx(meta["_metrics"]["ImageNet-1K"]["acc@1"])
 

@@ -149,13 +149,6 @@ _EXPLANATION = (
     "the diversity the search space was built to allow. This is B1, without squeeze-excitation; MnasNet-A1 adds SE "
     "and became the starting point of EfficientNet-B0 and MobileNetV3."
 )
-# torchvision builds the other widths under their own names; their weight metadata, checked against
-# torchvision.models.get_model_weights in tests/test_mobilenet_v3_mnasnet.py.
-_TV_WIDTHS = {
-    0.75: ("mnasnet0_75", "MNASNet0_75_Weights", "3,170,208", "0.215B", 71.18),
-    1.3: ("mnasnet1_3", "MNASNet1_3_Weights", "6,282,256", "0.526B", 76.506),
-}
-
 register(
     ModelInfo(
         name="mnasnet0_5",
@@ -188,20 +181,25 @@ register(
             note="The first version's MnasNet is this B1 network (its Figure 7); the later versions report "
             "MnasNet-A1 (with SE: 75.2 %, 3.9M, 312M), another network.",
         ),
-        also_published=tuple(
-            Published.of(
-                f"torchvision {enum}.IMAGENET1K_V1.meta (num_params, _ops GFLOPS = GMACs, acc@1)",
-                params=params,
-                macs=macs,
-                top1=top1,
-                resolution=224,
-                fields={"width_mult": alpha},
-                note=f"torchvision's {builder} builder: this spec at width {alpha:g}, its own training recipe.",
-            )
-            for alpha, (builder, enum, params, macs, top1) in _TV_WIDTHS.items()
-        ),
         torchvision="mnasnet1_0",
         defaults={},
         plan=plan,
     )
 )
+
+for _alpha, _name in ((0.75, "mnasnet0_75"), (1.3, "mnasnet1_3")):
+    register(
+        ModelInfo(
+            name=_name,
+            label=f"MnasNet-B1 {_alpha:g}",
+            family="mnasnet",
+            spec=MnasNetSpec,
+            paper=PAPER,
+            url=URL,
+            explanation=_EXPLANATION + f" Here at width {_alpha:g}: every layer but the last 1x1 conv scaled.",
+            published=None,  # torchvision's metadata (added by the registry) is the source for this width
+            torchvision=_name,
+            defaults={"width_mult": _alpha},
+            plan=plan,
+        )
+    )

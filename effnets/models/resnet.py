@@ -218,18 +218,25 @@ register(
         url=URL,
         explanation=_EXPLANATION + " ResNet-18 stacks two basic blocks (two 3x3 convs each) per stage.",
         published=Published.of(_TABLE1, macs="1.8B", resolution=224, note=_R18_NOTE),
-        also_published=(
-            Published.of(
-                _TABLE1,
-                macs="3.6B",
-                resolution=224,
-                fields={"depth": 34},
-                mismatch=("macs",),
-                note=_R34_NOTE,
-            ),
-        ),
         torchvision="resnet18",
         defaults={"depth": 18},
+        plan=plan,
+    )
+)
+
+register(
+    ModelInfo(
+        name="resnet34",
+        label="ResNet-34",
+        family="resnet",
+        spec=ResNetSpec,
+        paper=PAPER,
+        url=URL,
+        explanation=_EXPLANATION + " ResNet-34 stacks 3, 4, 6 and 3 basic blocks: the plain-vs-residual network of "
+        "the paper's Figure 3.",
+        published=Published.of(_TABLE1, macs="3.6B", resolution=224, mismatch=("macs",), note=_R34_NOTE),
+        torchvision="resnet34",
+        defaults={"depth": 34},
         plan=plan,
     )
 )
@@ -256,26 +263,30 @@ register(
                 mismatch=("params",),
                 note=_RESNEXT_R50_NOTE,
             ),
-            Published.of(
-                _TABLE1,
-                macs="7.6B",
-                resolution=224,
-                fields={"depth": 101, **_V1},
-                note=_R101_NOTE,
-            ),
-            Published.of(
-                _TABLE1,
-                macs="11.3B",
-                resolution=224,
-                fields={"depth": 152, **_V1},
-                note=_R152_NOTE,
-            ),
         ),
         torchvision="resnet50",
         defaults={},
         plan=plan,
     )
 )
+
+for _depth, _macs, _note in ((101, "7.6B", _R101_NOTE), (152, "11.3B", _R152_NOTE)):
+    register(
+        ModelInfo(
+            name=f"resnet{_depth}",
+            label=f"ResNet-{_depth}",
+            family="resnet",
+            spec=ResNetSpec,
+            paper=PAPER,
+            url=URL,
+            explanation=_EXPLANATION + f" ResNet-{_depth} has ResNet-50's bottlenecks with "
+            f"{BLOCKS_PER_STAGE[_depth][2]} blocks in its third stage.",
+            published=Published.of(_TABLE1, macs=_macs, resolution=224, fields=_V1, note=_note),
+            torchvision=f"resnet{_depth}",
+            defaults={"depth": _depth},
+            plan=plan,
+        )
+    )
 
 register(
     ModelInfo(
