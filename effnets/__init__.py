@@ -36,6 +36,7 @@ __all__ = [
     "model_spec",
     "build_model",
     "model_cost",
+    "reparameterize",
 ]
 
 
@@ -71,6 +72,15 @@ def block_cost(name: str, input_shape: tuple[int, int, int], **fields: Any) -> C
     fields.pop("in_channels", None)
     info = get_block(name)
     return info.cost(info.spec_for_input(c, **fields), tuple(input_shape))
+
+
+def reparameterize(module: nn.Module) -> nn.Module:
+    """The deploy form of ``module`` (a new module in eval mode; ``module`` is not changed): every RepVGG and MobileOne
+    block folded into one conv with a bias per stage, every conv -> BN layer into a conv with a bias. The same function
+    as ``module`` in eval mode (:mod:`effnets.blocks._reparam` says why)."""
+    from effnets.blocks._reparam import reparameterize as fold
+
+    return fold(module)
 
 
 # ----- models (the registry is imported on first use: it is larger than the block catalog) -------------------------

@@ -2,8 +2,9 @@
 
 Counting conventions (stated here and nowhere else in the code; the README repeats them for users):
 
-* **params**: learnable parameters: conv and linear weights and biases, batch-norm gamma and beta. Buffers are not
-  counted: batch-norm running statistics and fixed (non-learnable) kernels such as VGNet's Gaussian and edge filters.
+* **params**: learnable parameters: conv and linear weights and biases, batch- and layer-norm gamma and beta, layer
+  scales. Buffers are not counted: batch-norm running statistics and fixed (non-learnable) kernels such as VGNet's
+  Gaussian and edge filters.
 * **macs**: multiply-accumulates of convolution and linear layers, one fused multiply-add = 1, bias additions not
   counted. This is the unit of the MobileNet, ShuffleNet and EfficientNet papers ("FLOPs", "MAdds", "Mult-Adds") and
   of torchvision's weight metadata (``_ops``).
@@ -20,13 +21,19 @@ Counting conventions (stated here and nowhere else in the code; the README repea
     element.
   - ``sampling``: deformable convolution's bilinear interpolation: 4 multiply-adds per sampled input value (one per
     neighbour), plus 1 per sampled value for the modulation mask.
+  - ``ln``: layer norm cannot fold into a conv at inference as batch norm does: per element 1 add for the mean,
+    2 for the variance (subtract, multiply-add), 1 to normalise (a multiply-add) and 1 for the affine gamma, beta:
+    5 per element (4 without affine). fvcore's ``layer_norm`` rule counts the same 5 (4) per input element.
 
   In a FLOPs view every line, extras included, is doubled.
 
 * **receptive field**: the side of the input window that one output element can see along the main path
   (``rf_h`` x ``rf_w``), grown by ``dilation * (k - 1) * jump`` per conv or pool, with ``jump`` the product of the
-  strides so far. A global pool (as in squeeze-excitation) makes every output depend on the whole input; that is
-  recorded in ``global_context`` rather than folded into the size.
+  strides so far. A transposed conv's outputs see different numbers of inputs by their phase (k = 3, s = 2: 2 or 1):
+  its field is the largest, ceil(k / s) inputs per axis at dilation 1, and ``jump`` becomes ceil(jump / s) (exact
+  when s divides it). Its MACs are C_in * C_out/g * k_h * k_w per INPUT pixel, scattered over k x k outputs (the rule
+  of FlopCounterMode and fvcore; taps cropped by the padding count too). A global pool (as in squeeze-excitation)
+  makes every output depend on the whole input; that is recorded in ``global_context`` rather than folded into the size.
 
 A :class:`Cost` is an immutable record of the tensor shape *after* the layers seen so far and the running totals.
 Each primitive below returns a new record. Branches (residual shortcuts, inception towers, SE gates) start from
@@ -43,16 +50,17 @@ from effnets.shapes import out_size, same_padding, tf_same_out, tf_same_pad  # n
 from effnets.shapes import pair as _pair
 from effnets.spec import OutputTooSmall
 
-EXTRA_KINDS: tuple[str, ...] = ("bn", "act", "elementwise", "pool", "sampling")
+EXTRA_KINDS: tuple[str, ...] = ("bn", "act", "elementwise", "pool", "sampling", "ln")
 EXTRA_LABELS: dict[str, str] = {
     "bn": "batch norm (1 scale-and-shift per element)",
     "act": "activations (1 per element)",
     "elementwise": "element-wise adds and multiplies (residual adds, SE gates)",
     "pool": "pooling (k*k per output element; global: 1 per input element)",
     "sampling": "deformable bilinear sampling (4 per sampled value, +1 with a mask)",
+    "ln": "layer norm (5 per element: mean, variance, normalise, affine; as fvcore)",
 }
 
-ACTIVATIONS: tuple[str, ...] = ("relu", "relu6", "silu", "hardswish", "sigmoid", "hardsigmoid", "none")
+ACTIVATIONS: tuple[str, ...] = ("relu", "relu6", "silu", "hardswish", "sigmoid", "hardsigmoid", "gelu", "none")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,11 +69,11 @@ class Step:
 
     Attributes:
         label: what the layer is ("1x1 expand", "3x3 depthwise s2", ...).
-        kind: conv, linear, bn, act, pool, add, mul, concat, split, shuffle, sample, pad.
+        kind: conv, linear, bn, ln, act, pool, add, mul, concat, split, shuffle, sample, pad.
         out_shape: (C, H, W) after the layer.
         params: learnable parameters of the layer.
         macs: conv/linear multiply-accumulates of the layer.
-        extra: the layer's count in its extras line (kind bn/act/add/mul/pool/sample), else 0.
+        extra: the layer's count in its extras line (kind bn/ln/act/add/mul/pool/sample), else 0.
         formula: LaTeX of the count with the numbers substituted (conv/linear), else "".
         branch: name of the branch the layer sits on ("" for the main path).
         in_shape: (C, H, W) read by a conv or linear layer (linear: the map it flattens), else None; with
@@ -226,8 +234,10 @@ def conv(
     bias: bool = False,
     label: str = "",
     branch_name: str = "",
+    transposed: bool = False,
+    output_padding: int | tuple[int, int] = 0,
 ) -> Cost:
-    """A 2-D convolution.
+    """A 2-D convolution, or its transpose (output side (H - 1)s - 2p + d(k - 1) + output_padding + 1).
 
     Args:
         x: the input record.
@@ -240,6 +250,8 @@ def conv(
         bias: whether the conv adds a learnable bias (counted in params, not in MACs).
         label: name of the layer for tables and diagrams.
         branch_name: the branch the layer sits on.
+        transposed: a transposed conv (``nn.ConvTranspose2d``; padding None means 0).
+        output_padding: op, rows and columns a transposed conv adds at the bottom and right (below the stride).
 
     Raises:
         ValueError: groups not dividing the channels, or an output smaller than 1 x 1.
@@ -254,7 +266,12 @@ def conv(
             f"groups={groups} must divide both in_channels={c_in} and out_channels={out_channels} "
             f"(conv '{label or 'conv'}')"
         )
-    if padding == "tf_same":
+    if transposed:
+        ph, pw = _pair(padding or 0)
+        oph, opw = _pair(output_padding)
+        ho = (x.h - 1) * sh - 2 * ph + dilation * (kh - 1) + oph + 1
+        wo = (x.w - 1) * sw - 2 * pw + dilation * (kw - 1) + opw + 1
+    elif padding == "tf_same":
         ho, wo = tf_same_out(x.h, sh), tf_same_out(x.w, sw)
     else:
         ph, pw = (same_padding(kh, dilation), same_padding(kw, dilation)) if padding is None else _pair(padding)
@@ -264,6 +281,9 @@ def conv(
         pad_text = "TF 'same'" if padding == "tf_same" else f"{ph}x{pw}"
         need_h = 1 if padding == "tf_same" else max(1, dilation * (kh - 1) + 1 - 2 * ph)
         need_w = 1 if padding == "tf_same" else max(1, dilation * (kw - 1) + 1 - 2 * pw)
+        if transposed:  # (H - 1)s must make up for the 2p the padding crops beyond d(k - 1) + op
+            need_h = 1 + max(0, -(-(2 * ph - dilation * (kh - 1) - oph) // sh))
+            need_w = 1 + max(0, -(-(2 * pw - dilation * (kw - 1) - opw) // sw))
         raise OutputTooSmall(
             f"a {x.h}x{x.w} input is too small for '{label or 'conv'}' ({kh}x{kw} kernel, dilation {dilation}, "
             f"stride {sh}, padding {pad_text}): it needs at least {need_h}x{need_w} pixels",
@@ -272,14 +292,16 @@ def conv(
         )
     cin_g = c_in // groups
     params = out_channels * cin_g * kh * kw + (out_channels if bias else 0)
-    macs = out_channels * ho * wo * cin_g * kh * kw
+    split, whole, fh, fw = (out_channels, c_in, x.h, x.w) if transposed else (c_in, out_channels, ho, wo)
+    macs = split // groups * whole * fh * fw * kh * kw
     formula = ""
     if x.record_steps:
-        formula = (
-            rf"{kh}\cdot{kw}\cdot\tfrac{{{c_in}}}{{{groups}}}\cdot{out_channels}\cdot{ho}\cdot{wo} = {fmt_int(macs)}"
-            if groups > 1
-            else rf"{kh}\cdot{kw}\cdot{c_in}\cdot{out_channels}\cdot{ho}\cdot{wo} = {fmt_int(macs)}"
-        )
+        split_tex = rf"\tfrac{{{split}}}{{{groups}}}" if groups > 1 else f"{split}"
+        formula = rf"{kh}\cdot{kw}\cdot{split_tex}\cdot{whole}\cdot{fh}\cdot{fw} = {fmt_int(macs)}"
+    if transposed:
+        span_h, span_w, jump = _scatter_span(kh, sh, dilation), _scatter_span(kw, sw, dilation), -(-x.jump // sh)
+    else:
+        span_h, span_w, jump = dilation * (kh - 1) + 1, dilation * (kw - 1) + 1, x.jump * sh
     return replace(
         x,
         c=out_channels,
@@ -288,12 +310,12 @@ def conv(
         params=x.params + params,
         macs=x.macs + macs,
         acts=x.acts + out_channels * ho * wo,
-        rf_h=x.rf_h + dilation * (kh - 1) * x.jump,
-        rf_w=x.rf_w + dilation * (kw - 1) * x.jump,
-        jump=x.jump * sh,
+        rf_h=x.rf_h + (span_h - 1) * x.jump,
+        rf_w=x.rf_w + (span_w - 1) * x.jump,
+        jump=jump,
         steps=_step(
             x,
-            label=label or f"{kh}x{kw} conv",
+            label=label or f"{kh}x{kw} {'transposed ' if transposed else ''}conv",
             kind="conv",
             out_shape=(out_channels, ho, wo),
             params=params,
@@ -307,6 +329,12 @@ def conv(
     )
 
 
+def _scatter_span(k: int, s: int, d: int) -> int:
+    """Inputs (per axis) that the best-placed output of a transposed conv sees: its taps m with m d = phase (mod s)."""
+    phases = ([m for m in range(k) if (m * d - r) % s == 0] for r in range(s))
+    return max((m[-1] - m[0]) * d // s + 1 for m in phases if m)
+
+
 def norm(x: Cost, label: str = "BN", branch_name: str = "") -> Cost:
     """Batch norm: 2 C params (gamma, beta); 1 scale-and-shift per element in the ``bn`` extras line."""
     n = x.numel
@@ -316,6 +344,22 @@ def norm(x: Cost, label: str = "BN", branch_name: str = "") -> Cost:
         extras=_add_extra(x.extras, "bn", n),
         steps=_step(x, label=label, kind="bn", out_shape=x.output_shape, params=2 * x.c, extra=n, branch=branch_name),
     )
+
+
+def layer_norm(x: Cost, affine: bool = True, label: str = "LN", branch_name: str = "") -> Cost:
+    """Layer norm over each position's channels: 2 C params (affine); 5 per element (4 without affine) in ``ln``."""
+    y = count_extra(x, "ln", x.numel * (5 if affine else 4), label, "ln", branch_name=branch_name)
+    return _with_params(y, 2 * x.c if affine else 0)
+
+
+def layer_scale(x: Cost, label: str = "layer scale", branch_name: str = "") -> Cost:
+    """A learnable per-channel multiply (ConvNeXt's layer scale): C params, 1 per element in ``elementwise``."""
+    return _with_params(count_extra(x, "elementwise", x.numel, label, "mul", branch_name=branch_name), x.c)
+
+
+def _with_params(y: Cost, p: int) -> Cost:
+    steps_ = y.steps[:-1] + (replace(y.steps[-1], params=p),) if y.record_steps else y.steps
+    return replace(y, params=y.params + p, steps=steps_)
 
 
 def act(x: Cost, kind: str = "relu", branch_name: str = "") -> Cost:

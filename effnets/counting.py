@@ -278,6 +278,7 @@ _ELEMENTWISE_OPS = {"add", "add_", "mul", "mul_"}
 _BN_OPS = {"_native_batch_norm_legit_no_training", "native_batch_norm", "batch_norm", "_native_batch_norm_legit"}
 _WINDOW_POOL_OPS = {"max_pool2d_with_indices", "max_pool2d", "avg_pool2d"}
 _GLOBAL_POOL_OPS = {"_adaptive_avg_pool2d", "adaptive_avg_pool2d", "mean"}
+_LN_OPS = {"native_layer_norm", "layer_norm"}  # 5 per element with gamma (effnets.cost's ln line), 4 without
 
 
 @dataclass
@@ -307,7 +308,9 @@ class _Counter(TorchDispatchMode):
         first_out = tree_flatten(out)[0][0] if tree_flatten(out)[0] else None
         if name in ("convolution", "_convolution", "conv2d"):
             x, w = args[0], args[1]
-            c.macs += _numel(first_out.shape) * _numel(w.shape[1:])
+            # transposed (args[6]; weight C_in x C_out/g x k x k): each input pixel is scattered over k x k outputs
+            scattered = x if name != "conv2d" and len(args) > 6 and args[6] else first_out
+            c.macs += _numel(scattered.shape) * _numel(w.shape[1:])
             c.acts += first_out.numel()
         elif name in ("addmm", "mm", "linear"):
             w = args[-1] if name == "addmm" else args[1]
@@ -323,6 +326,8 @@ class _Counter(TorchDispatchMode):
             c.extras["sampling"] += sampled * (5 if use_mask else 4)
         elif name in _BN_OPS:
             c.extras["bn"] += first_out.numel()
+        elif name in _LN_OPS:
+            c.extras["ln"] += args[0].numel() * (5 if len(args) > 2 and args[2] is not None else 4)
         elif name in _ACT_OPS:
             c.extras["act"] += first_out.numel()
         elif name in _ELEMENTWISE_OPS:
@@ -371,7 +376,7 @@ _FVCORE_WHY = {
     "upsample_nearest2d": "fvcore counts upsampling.",
     "upsample_bilinear2d": "fvcore counts upsampling.",
     "group_norm": "fvcore counts group norm.",
-    "layer_norm": "fvcore counts layer norm.",
+    "layer_norm": "fvcore counts layer norm: 5 per element with gamma and beta (4 without), as effnets' ln line.",
 }
 
 

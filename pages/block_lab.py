@@ -133,8 +133,13 @@ if (box := sec["Diagram"]) is not None:
 if (box := sec["Layers (torchinfo)"]) is not None:
     with box:
         table_rows, totals = cached.layer_table(name, key, shape)
-        classroom.table(pd.DataFrame(table_rows).drop(columns=["leaf"]), f"{fname}_torchinfo", key=f"{P}.csv_torchinfo")
-        st.caption(torchinfo_caption(totals, c.macs))
+        classroom.table(
+            pd.DataFrame(table_rows).drop(columns=["leaf"]),
+            f"{fname}_torchinfo",
+            key=f"{P}.csv_torchinfo",
+            column_config={k: LOCALIZED for k in ("params", "mult-adds (torchinfo)")},
+        )
+        st.caption(torchinfo_caption(totals, c.macs) + " Container rows are empty: the layers under them carry counts.")
 
 for section, draw in (
     ("Sampling", block_lab_sections.sampling),

@@ -47,6 +47,11 @@ st.page_link(
     label="Latency Lab: blocks at matched MACs on a measured roofline; ShuffleNetV2's guidelines G1-G4 measured",
     icon=":material/timer:",
 )
+st.page_link(
+    "pages/reparameterization_lab.py",
+    label="Reparameterization Lab: RepVGG and MobileOne train with branches and deploy as one conv - same function",
+    icon=":material/merge:",
+)
 
 st.subheader("How effnets counts")
 st.markdown(
@@ -55,7 +60,7 @@ st.markdown(
   This is what the MobileNet, ShuffleNet and EfficientNet papers call "FLOPs" or "MAdds", and what torchvision's
   weight metadata reports.
 - **FLOPs** = 2 × MACs, the unit of `torch.utils.flop_counter`. The app always says which one it shows.
-- **Params**: learnable parameters, batch-norm γ and β included. Buffers are not parameters: batch-norm running
+- **Params**: learnable parameters, batch-norm and layer-norm γ and β and layer scales included. Buffers are not parameters: batch-norm running
   statistics and fixed kernels (VGNet's Gaussian and edge filters).
 - Everything else is an explicit, opt-in line of its own, never hidden in the headline:
 """

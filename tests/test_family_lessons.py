@@ -115,3 +115,13 @@ def test_every_lesson_family_builds_a_lesson_and_others_have_none():
             assert lesson.tables and all(rows for _, rows in lesson.tables) and lesson.findings
         else:
             assert fl.lesson_for(name) is None
+
+
+def test_convnext_lesson_walks_from_torchvisions_resnet50_to_its_convnext_tiny():
+    tv50 = counting.build_on_meta(lambda: torchvision.models.resnet50())
+    tvt = counting.build_on_meta(lambda: torchvision.models.convnext_tiny())
+    lesson = fl.lesson_for("convnext_small")
+    rows = lesson.tables[0][1]
+    assert rows[0]["params"] == counting.param_count(tv50) and rows[-1]["params"] == counting.param_count(tvt)
+    assert rows[-1]["MACs"] == counting.flop_counter_macs(tvt, (3, 224, 224))
+    assert all(r["Δ MACs"] == r["MACs"] - p["MACs"] for p, r in zip(rows, rows[1:]))

@@ -20,6 +20,7 @@ import effnets
 import effnets.figures
 from effnets.analysis import compare, design_space, roofline, sampling, scaling, zoo
 from effnets.analysis import kernels as kernel_stats
+from effnets.analysis.family_lessons import progressive_schedule
 from effnets.blocks import BLOCKS
 from effnets.figures import blocks as block_figures
 from effnets.figures import design_space as design_space_figures
@@ -142,6 +143,9 @@ def _cases() -> dict[str, list[Callable[[], go.Figure | tuple[go.Figure, ...]]]]
             lambda: scaling_figures.mobilenet_heatmaps(mobilenet_grid((1.0, 0.5), (224, 160)), "macs", "MobileNetV1")
         ],
         "scaling.shufflenet_figure": [lambda: scaling_figures.shufflenet_figure(shufflenet_v1_groups_sweep(), "macs")],
+        "scaling.progressive_figure": [
+            lambda v=v: scaling_figures.progressive_figure(progressive_schedule(v), v) for v in ("s", "l")
+        ],
         "design_space.regnet_widths_figure": [
             lambda: design_space_figures.regnet_widths_figure(
                 design_space.regnet_block_rows(MODELS["regnetx_200mf"].make_spec())
@@ -224,3 +228,17 @@ def test_palette_checks_catch_a_stray_colour():
     found = [c for _, c in _colors(fig.to_plotly_json()["data"]) if c not in ALLOWED and not _is_grey_or_clear(c)]
     assert found == ["#e41a1c"]
     assert _is_grey_or_clear("#888") and _is_grey_or_clear("rgba(0,0,0,0)") and not _is_grey_or_clear("#889")
+
+
+@pytest.mark.parametrize("name", sorted(BLOCKS))
+def test_block_diagram_names_every_layer(name):
+    """Every layer of every block's default module gets a named box (conv, norm, act, pool, merge): only an identity
+    may be drawn as 'other'."""
+    from effnets.figures import diagram
+
+    info = BLOCKS[name]
+    module = info.module(info.make_spec())
+    gm = diagram.trace(module)
+    labels = [diagram._module_label(gm.get_submodule(n.target)) for n in gm.graph.nodes if n.op == "call_module"]
+    assert labels
+    assert [label for kind, label in labels if kind == "other" and label != "identity"] == []

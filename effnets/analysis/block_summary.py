@@ -102,7 +102,8 @@ def not_counted(cost: Cost, counting: units.Counting) -> str | None:
 
 def formula_intro(counting: units.Counting) -> str:
     return (
-        f"With your numbers ({counting.name} = k_h · k_w · C_in/g · C_out · H_out · W_out for each conv"
+        f"With your numbers ({counting.name} = k_h · k_w · C_in/g · C_out · H_out · W_out for each conv, "
+        "H_in · W_in for a transposed conv"
         + (", doubled for FLOPs" if counting.factor == 2 else "")
         + "):"
     )

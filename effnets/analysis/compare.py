@@ -67,8 +67,10 @@ def comparable_fields(info: BlockInfo, c_in: int, c_out: int, k: int, stride: in
     return out
 
 
-def _note(info: BlockInfo, spec, c_out: int, k: int, shape) -> str:
+def _note(info: BlockInfo, spec, c_out: int, k: int, shape, h: int) -> str:
     notes = []
+    if shape is not None and shape[1] > h:
+        notes.append(f"upsamples to {shape[1]}x{shape[2]}")
     if shape is not None and shape[0] != c_out:
         notes.append(f"outputs {shape[0]} channels")
     if getattr(spec, "kernel_size", k) != k:
@@ -92,9 +94,8 @@ def compare_blocks(c_in: int, c_out: int, k: int, h: int, w: int, stride: int = 
         except ValueError as e:
             rows.append(CompareRow(name, info.label, None, None, None, error=str(e)))
             continue
-        rows.append(
-            CompareRow(name, info.label, c.params, c.macs, c.output_shape, _note(info, spec, c_out, k, c.output_shape))
-        )
+        note = _note(info, spec, c_out, k, c.output_shape, h)
+        rows.append(CompareRow(name, info.label, c.params, c.macs, c.output_shape, note))
     return rows
 
 

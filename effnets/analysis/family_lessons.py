@@ -296,11 +296,35 @@ def densenet_lesson(name: str, spec: ModelSpec) -> Lesson:
     )
 
 
+# ----- ConvNeXt -------------------------------------------------------------------------------------------------------
+
+
+def convnext_lesson(name: str, spec: ModelSpec) -> Lesson:
+    from effnets.analysis import convnext_roadmap
+
+    rows = convnext_roadmap.roadmap_rows()
+    return Lesson(
+        title="The roadmap from ResNet-50",
+        intro=(
+            "ConvNeXt is ResNet-50 modernised one design decision at a time (Liu et al. 2022, Sec. 2 and Fig. 2): "
+            "each row below is a real network built from effnets' blocks, with its exact params and MACs at 224 px; "
+            "the first row is torchvision's ResNet-50 and the last its ConvNeXt-T, exactly. Walk down the table: "
+            "which steps cost MACs, which buy accuracy?"
+        ),
+        tables=[
+            ("ResNet-50 to ConvNeXt-T, step by step (exact counts; the paper's figures where it states them)", rows)
+        ],
+        findings=convnext_roadmap.summary(rows),
+        source="Liu et al. 2022, A ConvNet for the 2020s, Sec. 2 (each row names its section)",
+    )
+
+
 LESSONS: dict[str, Callable[[str, ModelSpec], Lesson]] = {
     "efficientnet_v2": efficientnet_v2_lesson,
     "mobilenet_v3": width_lesson,
     "mnasnet": width_lesson,
     "densenet": densenet_lesson,
+    "convnext": convnext_lesson,
 }
 
 

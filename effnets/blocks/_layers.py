@@ -20,6 +20,7 @@ def make_act(kind: str) -> nn.Module:
         "hardswish": lambda: nn.Hardswish(inplace=True),
         "sigmoid": nn.Sigmoid,
         "hardsigmoid": nn.Hardsigmoid,  # as torchvision's SE gate (not in place: aten.hardsigmoid)
+        "gelu": nn.GELU,  # exact (erf) GELU, as ConvNeXt and torchvision's CNBlock
         "none": nn.Identity,
     }
     if kind not in table:

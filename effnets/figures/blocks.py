@@ -8,7 +8,7 @@ import plotly.graph_objects as go
 
 from effnets import units
 from effnets.analysis.compare import CompareRow
-from effnets.analysis.sampling import SamplingPicture
+from effnets.analysis.sampling import SamplingPicture, TapCountPicture
 from effnets.cost import EXTRA_KINDS, EXTRA_LABELS, Cost
 from effnets.figures.style import COLORS, GREY, USER_COLOR, figure
 from effnets.report import human
@@ -130,9 +130,12 @@ def comparison_figure(rows: list[CompareRow], metric: str, unit: str, current: s
 INSIDE_CELL, PADDING_CELL = "#fbfbfb", "#cfcfcf"  # the input grid: a cell of the input, a cell of zero padding
 
 
-def sampling_figure(pic: SamplingPicture, max_cells: int = 31) -> go.Figure:
+def sampling_figure(pic: SamplingPicture | TapCountPicture, max_cells: int = 31) -> go.Figure:
     """The input grid around the chosen output pixel: padding cells, the taps, the block's receptive field and, for
-    a deformable conv, where each tap actually samples."""
+    a deformable conv, where each tap actually samples. A transposed conv's picture is its output grid instead, each
+    pixel coloured and labelled with the number of kernel taps that reach it."""
+    if isinstance(pic, TapCountPicture):
+        return _tap_count_figure(pic, max_cells)
     h, w = pic.in_hw
     rows = [r for r, _ in pic.taps] + ([r for r, _ in pic.shifted] if pic.shifted else [])
     cols = [c for _, c in pic.taps] + ([c for _, c in pic.shifted] if pic.shifted else [])
@@ -250,6 +253,67 @@ def sampling_figure(pic: SamplingPicture, max_cells: int = 31) -> go.Figure:
                 "name": "zero padding (outside the input)",
             }
         )
+    return figure(data, layout, 660, top=10)
+
+
+def _tap_count_figure(pic: TapCountPicture, max_cells: int) -> go.Figure:
+    """The output grid of a transposed conv around the chosen pixel (at most ``max_cells`` a side), each cell the
+    number of kernel taps it receives: a checkerboard where the stride does not divide the kernel."""
+    (ho, wo), (i, j) = pic.out_hw, pic.out_pos
+    side_h, side_w = min(ho, max_cells), min(wo, max_cells)
+    r0 = min(max(0, i - side_h // 2), ho - side_h)
+    c0 = min(max(0, j - side_w // 2), wo - side_w)
+    r_idx, c_idx = list(range(r0, r0 + side_h)), list(range(c0, c0 + side_w))
+    z = pic.grid(range(r0, r0 + side_h), range(c0, c0 + side_w))
+    top = max(1, max(max(row) for row in z))
+    data: list[dict] = [
+        {
+            "type": "heatmap",
+            "z": z,
+            "x": c_idx,
+            "y": r_idx,
+            "colorscale": [[0, INSIDE_CELL], [1, COLORS[0]]],
+            "zmin": 0,
+            "zmax": top,
+            "xgap": 1,
+            "ygap": 1,
+            "text": [[str(v) for v in row] for row in z],
+            "texttemplate": "%{text}",
+            "colorbar": {"title": {"text": "taps"}, "thickness": 12},
+            "hovertemplate": "output row %{y}, col %{x}: %{z} taps<extra></extra>",
+        },
+        {
+            "type": "scatter",
+            "x": [j],
+            "y": [i],
+            "mode": "markers",
+            "marker": {
+                "size": max(10, min(34, 460 // max(side_h, side_w))),
+                "color": USER_COLOR,
+                "symbol": "square-open",
+            },
+            "name": f"output ({i}, {j}): {pic.count(i, j)} taps",
+            "hovertemplate": "the chosen output pixel<extra></extra>",
+        },
+    ]
+    layout: dict = {
+        "yaxis": {
+            "range": [r0 + side_h - 0.5, r0 - 0.5],
+            "scaleanchor": "x",
+            "title": {"text": "output row"},
+            "showgrid": False,
+            "zeroline": False,
+        },
+        "xaxis": {
+            "title": {"text": "output column"},
+            "showgrid": False,
+            "zeroline": False,
+            "range": [c0 - 0.5, c0 + side_w - 0.5],
+        },
+        "width": 660,
+        "plot_bgcolor": "rgba(0,0,0,0)",
+        "legend": {"orientation": "h", "y": -0.12},
+    }
     return figure(data, layout, 660, top=10)
 
 

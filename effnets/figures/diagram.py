@@ -61,6 +61,9 @@ def _module_label(m: nn.Module) -> tuple[str, str]:
         if m.dilation[0] != 1:
             extra.append(f"d={m.dilation[0]}")
         return kind, f"{what} {' '.join(extra)}".strip() + f"\\n{m.in_channels}→{m.out_channels}"
+    if isinstance(m, nn.ConvTranspose2d):
+        (kh, kw), (s, _) = m.kernel_size, m.stride
+        return "conv", f"{kh}x{kw} transposed conv s{s}\\n{m.in_channels}→{m.out_channels}"
     if name == "DeformConv2d":
         return "conv", f"{m.kernel_size[0]}x{m.kernel_size[1]} deformable conv\\n{m.in_channels}→{m.out_channels}"
     if name == "FixedDepthwise":
@@ -71,7 +74,9 @@ def _module_label(m: nn.Module) -> tuple[str, str]:
         return "other", "TF 'SAME' pad"
     if isinstance(m, nn.BatchNorm2d):
         return "norm", "BN"
-    if isinstance(m, nn.ReLU | nn.ReLU6 | nn.SiLU | nn.Hardswish | nn.Sigmoid):
+    if isinstance(m, nn.LayerNorm):  # (torchvision's and effnets' LayerNorm2d too)
+        return "norm", "LN"
+    if isinstance(m, nn.ReLU | nn.ReLU6 | nn.SiLU | nn.Hardswish | nn.Hardsigmoid | nn.Sigmoid | nn.GELU):
         return "act", name
     if isinstance(m, nn.MaxPool2d | nn.AvgPool2d):
         return (

@@ -48,8 +48,15 @@ class Chosen:
 
 
 def sampling(chosen: Chosen) -> None:
-    """The taps one output pixel of the first spatial conv reads, for an output pixel the viewer picks."""
-    st.markdown("Where one output pixel of the block's first spatial conv reads the input.")
+    """The taps one output pixel of the first spatial conv reads, for an output pixel the viewer picks (a transposed
+    conv: how many kernel taps reach each output pixel)."""
+    if chosen.name == "transposed_conv":
+        st.markdown(
+            "How many kernel taps reach each output pixel: every input pixel writes a k×k patch, the patches s "
+            "pixels apart, so where they overlap unevenly the output is a checkerboard."
+        )
+    else:
+        st.markdown("Where one output pixel of the block's first spatial conv reads the input.")
     pc1, pc2 = st.columns(2)
     try:
         base = picture(chosen.spec, chosen.hw, None, chosen.cost.receptive_field)
@@ -61,7 +68,7 @@ def sampling(chosen: Chosen) -> None:
         figure = block_figures.sampling_figure(pic)
         classroom.plot(figure, f"sampling_{chosen.filename}", key=f"{P}.sampling_chart", width="content")
         st.caption(pic.caption())
-        if pic.shifted:
+        if getattr(pic, "shifted", None):  # a deformable conv's taps (a transposed conv's picture has none)
             st.info(
                 "Red: where each tap samples after adding offsets predicted by an untrained offset conv on a "
                 "random input (an illustration of the mechanism; trained offsets follow object shape). Samples "

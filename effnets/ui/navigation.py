@@ -25,6 +25,9 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("pages/inference_lab.py", "Inference Lab", ":material/image_search:", "inference-lab"),
     PageEntry("pages/model_zoo.py", "Model Zoo", ":material/speed:", "model-zoo"),
     PageEntry("pages/latency_lab.py", "Latency Lab", ":material/timer:", "latency-lab"),
+    PageEntry(
+        "pages/reparameterization_lab.py", "Reparameterization Lab", ":material/merge:", "reparameterization-lab"
+    ),
 )
 HOME = PAGES[0]
 

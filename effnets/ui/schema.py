@@ -120,6 +120,12 @@ def _zoo_models() -> list[str]:
     return zoo.all_names()
 
 
+def _reparam_cases() -> list[str]:
+    from effnets.analysis.reparam import CASES
+
+    return list(CASES)
+
+
 def _samples() -> list[str]:
     from effnets.runtime import images
 
@@ -275,6 +281,16 @@ LATENCY_LAB = PageSchema(
         Control("check_what", "radio", "block", options=("block", "model")),
         Control("check_model", "select", "efficientnet_b0", options=_models),
     ),
+)
+
+REPARAM_LAB = PageSchema(
+    "reparam",
+    (
+        Control("case", "select", "repvgg", options=_reparam_cases, url="case"),
+        Control("hw", "number", 28, lo=1, hi=224, url="hw"),
+        *measurement(batch=(1, 64, 1), threads=1, warmup=(0, 20, 3), repeats=(1, 100, 10)),
+    ),
+    spec_param="cfg",
 )
 
 PAGES: dict[str, PageSchema] = {v.prefix: v for v in list(globals().values()) if isinstance(v, PageSchema)}

@@ -111,7 +111,12 @@ SCHEMA_OF = {
     "inference-lab": schema.INFERENCE_LAB,
     "model-zoo": schema.MODEL_ZOO,
     "latency-lab": schema.LATENCY_LAB,
+    "reparameterization-lab": schema.REPARAM_LAB,
 }
+
+
+def test_every_page_has_a_drawn_setting_test():
+    assert set(SCHEMA_OF) == {p.url_path for p in navigation.PAGES if p.url_path not in ("", "home")}
 
 
 @pytest.mark.parametrize("path", list(SCHEMA_OF))
