@@ -113,8 +113,10 @@ if (box := sec["Compare blocks"]) is not None:
         labels = {"macs": counting.name, "params": "parameters"}
         cmp_metric = forms.control(cc1, S, "cmp_metric", "Compare", format_func=labels.get, horizontal=True)
         cc2.markdown(block_summary.comparison_caption(shared, h, w))
-        rows_cmp = cached.compare(
-            shared.in_channels, shared.out_channels, shared.kernel_size, int(h), int(w), shared.stride
+        rows_cmp = block_summary.with_yours(
+            cached.compare(shared.in_channels, shared.out_channels, shared.kernel_size, int(h), int(w), shared.stride),
+            name,
+            c,
         )
         figure = block_figures.comparison_figure(rows_cmp, cmp_metric, counting.unit, current=name)
         classroom.plot(figure, f"compare_{fname}", key=f"{P}.cmp_chart")

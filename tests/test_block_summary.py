@@ -155,3 +155,17 @@ def test_a_race_within_the_spread_grades_no_guess():
 def test_only_the_standard_conv_has_no_race():
     """The race is block against standard conv: for the standard conv itself it would race itself."""
     assert [n for n, info in BLOCKS.items() if not block_summary.has_rival(info)] == ["standard"]
+
+
+def test_comparison_shows_the_picked_block_at_the_users_settings():
+    """The red bar is the user's block as set (MobileOne deploy form, 2 branches), not its defaults."""
+    from effnets.analysis.block_summary import with_yours
+    from effnets.analysis.compare import compare_blocks
+
+    spec = BLOCKS["mobileone"].make_spec(in_channels=64, out_channels=64, deploy=True, num_conv_branches=2)
+    cost = BLOCKS["mobileone"].cost(spec, (64, 28, 28))
+    rows = compare_blocks(64, 64, 3, 28, 28)
+    mine = [r for r in with_yours(rows, "mobileone", cost) if r.name == "mobileone"]
+    default = next(r for r in rows if r.name == "mobileone")
+    assert len(mine) == 1 and mine[0].macs == cost.macs != default.macs and "your settings" in mine[0].label
+    assert [r.name for r in with_yours(rows, "mobileone", cost)] == [r.name for r in rows]

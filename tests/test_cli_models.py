@@ -91,3 +91,16 @@ def test_cost_model_check_json_keeps_its_notes():
     assert check["notes"] == [
         "FlopCounterMode reports FLOPs = 2 x MACs for conv and matmul only; halved, it matches exactly."
     ]
+
+
+@pytest.mark.parametrize(
+    "name, key, value", [("resnet50", "resolution", "256"), ("mobilenet_v3_large", "width_mult", "0.75")]
+)
+def test_cost_model_set_of_a_multiplier_is_the_flag(name, key, value):
+    """`--set resolution=256` costs what `--resolution 256` does (the multipliers are settings like any other)."""
+    import effnets
+
+    out = run("cost", "model", name, "--set", f"{key}={value}", "--json")
+    assert out.returncode == 0, out.stderr
+    c = effnets.model_cost(name, **{key: float(value) if "." in value else int(value)})
+    assert json.loads(out.stdout)["macs"] == c.macs

@@ -58,13 +58,11 @@ def test_progressive_figure_steps_per_stage():
     size = fig.data[0]
     assert list(size.y) == [r["image size"] for r in rows for _ in (0, 1)]
     assert size.x[0] == 0 and size.x[-1] == fl.EPOCHS
-    # Mixup is 0 throughout for S: no flat line of zeros; M has it
-    names = {t.name.split(" (")[0] for t in fig.data[1:]}
-    assert "Mixup alpha" in names
-    assert "Mixup alpha" not in {
-        t.name.split(" (")[0] for t in progressive_figure(fl.progressive_schedule("s"), "s").data
-    }
-    assert all(max(t.y) == pytest.approx(1.0) for t in fig.data[1:])
+    assert [t.name for t in fig.data] == list(fl.PROGRESSIVE["m"])  # one panel per setting, on its own axis
+    assert len({t.yaxis for t in fig.data}) == len(fig.data)
+    for t in fig.data[1:]:
+        lo, hi = fl.PROGRESSIVE["m"][t.name]
+        assert t.y[0] == lo and t.y[-1] == pytest.approx(hi)
 
 
 @pytest.mark.parametrize("alpha", [0.35, 0.75, 1.4])

@@ -150,3 +150,16 @@ def test_table_columns_and_the_measurement_sentence():
     assert "**on this server**: CPU (x86_64) (auto: no GPU), torch 2.9, 2 CPU threads, fp16, batch 3" in text
     assert "channels_last, fast path;" in text
     assert "1 CPU thread, fp16, batch 3, NCHW, eager;" in zoo.describe_measurement(env, "auto", 1, False, True)
+
+
+@pytest.mark.parametrize("name", ["repvgg_a0", "mobileone_s0"])
+def test_reparameterized_models_are_in_the_zoo_in_their_deploy_form(name):
+    """What is published (and run) is the deploy form: its counts and its top-1, and the benchmark builds it."""
+    import effnets
+    from effnets.runtime.bench_networks import model_macs
+
+    r = zoo.zoo_row(name)
+    c = effnets.model_cost(name, deploy=True)
+    assert (r.params, r.macs) == (c.params, c.macs) and c.macs < effnets.model_cost(name).macs
+    assert r.top1 is not None and "deploy form" in r.label
+    assert model_macs(name, 224) == c.macs

@@ -103,9 +103,7 @@ def not_counted(cost: Cost, counting: units.Counting) -> str | None:
 def formula_intro(counting: units.Counting) -> str:
     return (
         f"With your numbers ({counting.name} = k_h · k_w · C_in/g · C_out · H_out · W_out for each conv, "
-        "H_in · W_in for a transposed conv"
-        + (", doubled for FLOPs" if counting.factor == 2 else "")
-        + "):"
+        "H_in · W_in for a transposed conv" + (", doubled for FLOPs" if counting.factor == 2 else "") + "):"
     )
 
 
@@ -117,6 +115,16 @@ def shared_settings(spec: BlockSpec) -> SharedSettings:
         int(getattr(spec, "kernel_size", 3)),
         int(getattr(spec, "stride", 1)),
     )
+
+
+def with_yours(rows: list[CompareRow], name: str, cost: Cost) -> list[CompareRow]:
+    """The comparison with the picked block's row at the user's own settings (its expansion, its deploy form ...),
+    not at the block's defaults for the shared C_in, C_out, kernel and stride."""
+    out = [r for r in rows if r.name != name]
+    label = BLOCKS[name].label + " (your settings)"
+    mine = CompareRow(name, label, cost.params, cost.macs, cost.output_shape)
+    at = next((i for i, r in enumerate(rows) if r.name == name), len(out))
+    return out[:at] + [mine] + out[at:]
 
 
 def comparison_caption(shared: SharedSettings, h: int, w: int) -> str:

@@ -87,18 +87,19 @@ def _effnets_row(name: str, resolution: int | None) -> ZooRow:
     from effnets.models import MODELS
 
     info = MODELS[name]
-    spec = info.make_spec(**({"resolution": resolution} if resolution else {}))
+    form = info.inference_fields  # RepVGG/MobileOne: the deploy form, as published and as run
+    spec = info.make_spec(**form, **({"resolution": resolution} if resolution else {}))
     c = info.cost(spec).total
     convs = [s for s in c.steps if s.kind in ("conv", "linear")]
     dw = sum(s.macs for s in convs if s.kind == "conv" and s.groups > 1 and s.in_shape and s.groups == s.in_shape[0])
     top1, src = None, ""
     for pub in info.published_figures():
-        if pub.top1 is not None and not pub.fields:
+        if pub.top1 is not None and pub.fields.items() <= form.items():
             top1, src = pub.top1, pub.source
             break
     return ZooRow(
         name=name,
-        label=info.label,
+        label=info.label + (" (deploy form)" if form else ""),
         family=info.family,
         source="effnets",
         resolution=int(spec.resolution),  # type: ignore[attr-defined]

@@ -78,7 +78,9 @@ def cmd_cost_model(args: argparse.Namespace) -> int:
         if key in raw and getattr(args, flag[2:]) is not None:
             raise UsageError(f"{key} is given twice: use either {flag} or --set {key}=...")
     fields = parse_fields(info.spec, raw)
-    spec = effnets.model_spec(args.name, args.width, args.depth, args.resolution, **fields)
+    given = {"width_mult": args.width, "depth_mult": args.depth, "resolution": args.resolution}
+    given = {k: fields.pop(k, v) for k, v in given.items()}  # --set resolution=256 is the same as --resolution 256
+    spec = effnets.model_spec(args.name, **given, **fields)
     c = info.cost(spec)
     result = {
         "name": args.name,

@@ -426,61 +426,37 @@ def shufflenet_figure(sweep: Sequence[Mapping], unit: str) -> go.Figure:
 
 
 def progressive_figure(schedule: Sequence[Mapping], variant: str) -> go.Figure:
-    """EfficientNetV2's progressive learning over the epochs: the image size (left panel, with the exact MACs per
-    image on hover) and the regularisation, each as a share of its maximum (right panel), stepping up stage by
-    stage."""
+    """EfficientNetV2's progressive learning over the epochs, one panel per setting: the image size (with the exact
+    MACs per image on hover), then each regulariser on its own axis, stepping up stage by stage."""
     edges = [tuple(int(e) for e in r["epochs"].split("-")) for r in schedule]
-
-    def steps(values):
-        xs, ys = [], []
-        for (a, b), v in zip(edges, values, strict=True):
+    names = [k for k in schedule[0] if k not in ("stage", "epochs", "MACs per image")]
+    panels = domains(len(names), gap=0.05)
+    data, annotations, layout = [], [], {"showlegend": False}
+    for i, (name, dom) in enumerate(zip(names, panels, strict=True)):
+        xs, ys, macs = [], [], []
+        for (a, b), r in zip(edges, schedule, strict=True):
             xs += [a, b]
-            ys += [v, v]
-        return xs, ys
-
-    left, right = domains(2, gap=0.1)
-    x, y = steps([r["image size"] for r in schedule])
-    macs = [human(r["MACs per image"]) for r in schedule for _ in (0, 1)]
-    data = [
-        {
-            "type": "scatter",
-            "mode": "lines",
-            "x": x,
-            "y": y,
-            "customdata": macs,
-            "name": "image size",
-            "line": {"color": USER_COLOR, "width": 3},
-            "hovertemplate": "epoch %{x}: %{y} px, %{customdata} MACs per image<extra></extra>",
-        }
-    ]
-    regularisers = [k for k in schedule[0] if k not in ("stage", "epochs", "image size", "MACs per image")]
-    for i, name in enumerate(regularisers):
-        top = max(r[name] for r in schedule)
-        if top <= 0:
-            continue  # (Mixup is off throughout for S)
-        x, y = steps([r[name] / top for r in schedule])
+            ys += [r[name], r[name]]
+            macs += [human(r["MACs per image"])] * 2
+        axis = "" if i == 0 else str(i + 1)
+        hover = f"epoch %{{x}}: {name} %{{y:g}}" + (", %{customdata} MACs per image" if i == 0 else "")
         data.append(
             {
                 "type": "scatter",
-                "mode": "lines",
-                "x": x,
-                "y": y,
-                "name": f"{name} (max {top:g})",
-                "xaxis": "x2",
-                "yaxis": "y2",
-                "line": {"color": COLORS[i], "dash": ("solid", "dash", "dot")[i % 3]},
-                "customdata": [r[name] for r in schedule for _ in (0, 1)],
-                "hovertemplate": f"epoch %{{x}}: {name} %{{customdata:g}}<extra></extra>",
+                "mode": "lines+markers",
+                "x": xs,
+                "y": ys,
+                "customdata": macs,
+                "name": name,
+                "xaxis": f"x{axis}",
+                "yaxis": f"y{axis}",
+                "line": {"color": USER_COLOR if i == 0 else COLORS[i - 1], "width": 3 if i == 0 else 2},
+                "hovertemplate": hover + "<extra></extra>",
             }
         )
-    layout = {
-        "xaxis": {"domain": left, "title": {"text": "epoch"}},
-        "yaxis": {"title": {"text": "training image size (px)"}, "rangemode": "tozero"},
-        "xaxis2": {"domain": right, "anchor": "y2", "title": {"text": "epoch"}},
-        "yaxis2": {"anchor": "x2", "title": {"text": "share of its maximum"}, "range": [0, 1.05], "tickformat": ".0%"},
-        "annotations": [
-            panel_title(f"EfficientNetV2-{variant.upper()}: image size", left),
-            panel_title("regularisation", right),
-        ],
-    }
-    return figure(data, layout, 380, top=70)
+        top = max(r[name] for r in schedule)
+        layout[f"xaxis{axis}"] = {"domain": dom, "anchor": f"y{axis}", "title": {"text": "epoch"}}
+        layout[f"yaxis{axis}"] = {"anchor": f"x{axis}", "rangemode": "tozero", "range": [0, (top or 1) * 1.1]}
+        annotations.append(panel_title(name if i else f"EfficientNetV2-{variant.upper()}: image size (px)", dom))
+    layout["annotations"] = annotations
+    return figure(data, layout, 340, top=40)

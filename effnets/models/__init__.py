@@ -191,6 +191,14 @@ class ModelInfo:
             res = getattr(spec, "resolution", None)
             raise OutputTooSmall(f"resolution={res} is too small for {self.name}: {e}", "resolution", res) from None
 
+    @property
+    def inference_fields(self) -> dict[str, Any]:
+        """The settings of the form that is deployed for inference: ``deploy=True`` for a structurally
+        reparameterized network (RepVGG, MobileOne), else none. The Zoo and the latency benchmarks use it."""
+        from effnets.spec import field_names
+
+        return {"deploy": True} if "deploy" in field_names(self.spec) else {}
+
     def torchvision_published(self) -> Published | None:
         """torchvision's weight metadata for the same network (num_params, _ops in GMACs, acc@1, crop size), read
         from its first ImageNet weight enum: a second source beside the paper."""

@@ -55,7 +55,8 @@ def model_macs(name: str, resolution: int) -> int:
 
     if name in MODELS:
         info = MODELS[name]
-        return info.cost(info.make_spec(resolution=resolution), record_steps=False).macs
+        spec = info.make_spec(resolution=resolution, **info.inference_fields)
+        return info.cost(spec, record_steps=False).macs
     import torchvision.models
 
     from effnets.counting import build_on_meta, flop_counter_macs
@@ -140,7 +141,10 @@ def model_variant(
     resolution = default_resolution(name) if resolution is None else int(resolution)
     if resolution < 8:
         raise ValueError(f"resolution={resolution} is too small: use at least 8 pixels (224 is usual)")
-    model, status = load_model(name, pretrained=pretrained)
+    from effnets.models import MODELS
+
+    deploy = MODELS[name].inference_fields if name in MODELS else {}
+    model, status = load_model(name, pretrained=pretrained, **deploy)  # RepVGG/MobileOne: the deploy form
     macs = model_macs(name, resolution)
     x = _example(batch, 3, resolution, resolution)
     return prepared_variant(
@@ -153,7 +157,7 @@ def model_variant(
         compile=compile,
         eager=eager,
         macs_per_sample=macs,
-        config={"kind": "model", "name": name, "weights": status.status, "compile": bool(compile)},
+        config={"kind": "model", "name": name, "weights": status.status, "compile": bool(compile), **deploy},
     )
 
 

@@ -130,9 +130,38 @@ def with_separators(df: pd.DataFrame, column_config: dict | None = None) -> dict
     return config
 
 
+def _cell_text(v) -> str:
+    if v is None or (isinstance(v, float) and v != v):
+        return "—"
+    if isinstance(v, int | float) and not isinstance(v, bool) and float(v).is_integer():
+        return f"{int(v):,}"
+    return str(v)
+
+
+def without_missing(df: pd.DataFrame, column_config: dict | None = None) -> tuple[pd.DataFrame, dict]:
+    """The frame as the grid shows it: a column with a missing value (a stage S does not have, a latency not yet
+    measured) as text, the value with separators and the missing one as a dash, instead of the grid's 'None'; the
+    other columns as they are, integers (and whole floats) with thousands separators."""
+    config = dict(column_config or {})
+    out = df.copy()
+    for col in df.columns:
+        values = df[col]
+        if values.isna().any():
+            out[col] = [_cell_text(v) for v in values.astype(object)]
+            cfg = config.get(col)
+            config[col] = cfg if isinstance(cfg, str) else st.column_config.TextColumn(_label(cfg, col))
+        elif pd.api.types.is_float_dtype(values.dtype) and col not in config and values.map(float.is_integer).all():
+            config[col] = st.column_config.NumberColumn(format="localized")
+    return out, with_separators(out, config)
+
+
+def _label(cfg, col: str) -> str:
+    return (cfg.get("label") if isinstance(cfg, dict) else None) or col
+
+
 def grid(df: pd.DataFrame, **kwargs) -> None:
-    """st.dataframe with every count shown with thousands separators."""
-    kwargs["column_config"] = with_separators(df, kwargs.get("column_config"))
+    """st.dataframe with every count shown with thousands separators and a dash for a missing value."""
+    df, kwargs["column_config"] = without_missing(df, kwargs.get("column_config"))
     st.dataframe(df, hide_index=True, width="stretch", **kwargs)
 
 

@@ -256,3 +256,12 @@ def test_densenet_lesson_follows_the_growth_rate_widget():
     tables = [d.value for d in at.dataframe]
     shown = next(t for t in tables if "dense block" in t.columns)
     assert list(shown["channels out"]) == [w["channels out"] for w in widths]
+
+
+def test_lesson_tables_show_a_dash_not_none_for_what_a_network_lacks():
+    at = page(PAGE).run()
+    at.selectbox(key="scaling.family").set_value("efficientnet_v2").run()
+    stages = next(d.value for d in at.dataframe if "L / S blocks" in d.value.columns)
+    last = stages.iloc[-1]
+    assert last["S channels"] == "—" and last["L / S blocks"] == "—" and last["L channels"] == 640
+    assert not any(v is None for v in stages["S channels"])
