@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import torch
@@ -72,6 +73,12 @@ def _split(layer, batch: int, parts: dict[str, int], others: set[str]) -> None:
         positions = per_image // (weight.numel() + n_bias)
         parts["weights"] += weight.numel() * positions
         parts["bias"] += n_bias * positions
+        out = list(layer.output_size or [])
+        if isinstance(m, nn.Linear) and len(out) > 2:  # a Linear at every pixel (N x H x W x C): torchinfo counts it
+            pixels = math.prod(out[1:-1])  # at fewer positions than it runs at
+            parts["linear at every pixel"] = parts.get("linear at every pixel", 0) + weight.numel() * (
+                pixels - positions
+            )
     else:
         parts["other"] += per_image
         others.add(layer.class_name)
@@ -82,8 +89,17 @@ def torchinfo_reasons(totals: dict, analytic_macs: int) -> list[tuple[str, int]]
     the difference exactly. torchinfo's rule: each leaf layer's parameters x its output positions x batch (a norm
     layer: its parameters x batch); a conv written as ``F.conv2d`` with a fixed kernel is no layer, so it is missed."""
     parts = totals["parts"]
-    missed = analytic_macs - parts["weights"]  # conv/linear work torchinfo does not see (or counts differently)
+    per_pixel = parts.get("linear at every pixel", 0)
+    missed = analytic_macs - parts["weights"] - per_pixel  # conv/linear work torchinfo does not see at all
     reasons = []
+    if per_pixel:
+        reasons.append(
+            (
+                "Linear layers applied at every pixel of an N x H x W x C map (ConvNeXt's 1x1s): torchinfo counts "
+                "their weights once per image, not once per pixel",
+                -per_pixel,
+            )
+        )
     if parts["bias"]:
         reasons.append(("the biases of conv/linear layers (bias parameters x output positions)", parts["bias"]))
     if parts["norm"]:

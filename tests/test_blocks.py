@@ -306,3 +306,19 @@ def test_sampling_caption_counts_the_taps_and_those_in_the_padding(out_pos, expe
     assert outside == expected_in_padding
     assert f"reads {len(pic.taps)} input pixels, {outside} of them in the zero padding" in pic.caption()
     assert "receptive field (3×3)" in pic.caption()
+
+
+def test_torchinfo_counts_convnexts_per_pixel_linears_once_per_image():
+    """ConvNeXt's 1x1s are Linear layers on an N x H x W x C map: torchinfo counts their weights once per image, and
+    the caption says so (not 'convs torchinfo does not see')."""
+    from effnets.layer_table import layer_table, torchinfo_reasons
+
+    info = BLOCKS["convnext"]
+    spec = info.make_spec(in_channels=96)
+    c = info.cost(spec, (96, 28, 28))
+    _rows, totals = layer_table(counting.build_on_meta(lambda: info.build(spec)), (96, 28, 28))
+    reasons = dict(torchinfo_reasons(totals, c.macs))
+    linear = 2 * 96 * 384  # the two 1x1 weights
+    per_pixel = next(n for why, n in reasons.items() if why.startswith("Linear layers applied at every pixel"))
+    assert per_pixel == -linear * (28 * 28 - 1)
+    assert not any(why.startswith("convs torchinfo does not see") for why in reasons)
