@@ -60,7 +60,8 @@ st.markdown(
   This is what the MobileNet, ShuffleNet and EfficientNet papers call "FLOPs" or "MAdds", and what torchvision's
   weight metadata reports.
 - **FLOPs** = 2 × MACs, the unit of `torch.utils.flop_counter`. The app always says which one it shows.
-- **Params**: learnable parameters, batch-norm and layer-norm γ and β and layer scales included. Buffers are not parameters: batch-norm running
+- **Params**: learnable parameters, batch-norm and layer-norm γ and β and layer scales included. Buffers are not
+  parameters: batch-norm running
   statistics and fixed kernels (VGNet's Gaussian and edge filters).
 - Everything else is an explicit, opt-in line of its own, never hidden in the headline:
 """

@@ -5,7 +5,7 @@ import streamlit as st
 
 from effnets.analysis import inference_report
 from effnets.figures import kernels as kernel_figures
-from effnets.runtime import devices, features, images, weights
+from effnets.runtime import backends, devices, features, images, weights
 from effnets.ui import classroom, common, forms, infer_cached, inference_lab_sections, jobs, runtime, schema, state
 
 S = schema.INFERENCE_LAB
@@ -22,13 +22,15 @@ with st.sidebar:
         "channels_last (NHWC) memory layout",
         help="Often faster for convolutions on GPUs and recent CPUs.",
     )
-    fast = forms.control(
+    engine_choice = forms.control(
         st,
         S,
-        "fast",
-        "Fast path",
-        help="BN folded into the convs, static padding, 1x1 convs as matrix products, inference mode: "
-        "the same function (identical top-5), less time. Off: the plain module.",
+        "engine",
+        "Engine",
+        format_func=inference_report.engine_choice_label,
+        help="auto: the fastest engine measured on this device (Latency tab: Compare backends). The fast path is "
+        "PyTorch with BN folded and static padding (the same function, less time); eager is the plain module; "
+        "ONNX Runtime and OpenVINO run the model exported to ONNX.",
     )
     topk = forms.control(st, S, "topk", "Top-k classes")
     c1, c2 = st.columns(2)
@@ -37,12 +39,14 @@ with st.sidebar:
 classroom.sidebar_controls()
 
 pretrained = runtime.has_weights(name)
+engine, engine_why = backends.resolve_engine(engine_choice, device, precision)
 classroom.page_header("Inference Lab", P)
 st.markdown(
     inference_report.settings_line(
-        name, runtime.weights_label(name, pretrained), devices.device_name(device), precision, channels_last, fast
+        name, runtime.weights_label(name, pretrained), devices.device_name(device), precision, channels_last, engine
     )
 )
+st.caption(f"Engine: {engine_why}.")
 if not pretrained:
     st.warning(inference_report.random_init_warning(name))
 
@@ -54,7 +58,7 @@ if not inputs:
     st.stop()
 
 tr = weights.eval_transform(name)
-args = (name, pretrained, str(device), precision, bool(channels_last), bool(fast))
+args = (name, pretrained, str(device), precision, bool(channels_last), engine)
 first = inputs[0]
 sec = classroom.sections(P, ["Predictions", "Preprocessing", "Feature maps", "Layer similarity", "Latency"])
 
@@ -67,8 +71,8 @@ if (box := sec["Predictions"]) is not None:
                 c1.caption(f":material/info: {n}")
             try:
                 preds = infer_cached.predict(*args, item.key, item.pixels, topk)
-            except ValueError as e:
-                c2.error(str(e))
+            except (ValueError, RuntimeError) as e:  # an engine that fails on this model says so in one line
+                c2.error(f"{inference_report.ENGINE_LABELS[engine]} could not run {name}: {str(e).splitlines()[0]}")
                 continue
             c2.plotly_chart(
                 kernel_figures.topk_figure(
@@ -148,7 +152,8 @@ if (box := sec["Latency"]) is not None:
             for col, m in zip(st.columns(4), metrics, strict=False):
                 col.metric(m.label, m.value, help=m.help)
             runs = (int(warmup), int(repeats))
-            st.caption(inference_report.environment_caption(t, precision, fast, channels_last, *runs))
+            st.caption(inference_report.environment_caption(t, precision, engine, channels_last, *runs))
             st.markdown(inference_report.NOT_LATENCY)
+        inference_lab_sections.backends(P, name, pretrained, device, tr.crop, int(warmup), int(repeats))
 
 inference_lab_sections.about_model(name, pretrained)

@@ -9,7 +9,7 @@ from effnets.analysis import guidelines, latency, roofline, verdicts
 from effnets.blocks import BLOCKS
 from effnets.figures import zoo as zoo_figures
 from effnets.runtime import bench
-from effnets.ui import classroom, common, forms, jobs, measuring, schema, state, zoo_cached
+from effnets.ui import classroom, common, forms, jobs, latency_lab_sections, measuring, schema, state, zoo_cached
 
 S = schema.LATENCY_LAB
 P = S.prefix
@@ -71,7 +71,7 @@ if result is not None:
 
 rows, points = latency.table(built, ms.batch, result)
 
-sec = classroom.sections(P, ["Latency", "Roofline", "Guidelines G1-G4"])
+sec = classroom.sections(P, ["Latency", "Roofline", "Guidelines G1-G4", "Per layer"])
 
 if (box := sec["Latency"]) is not None:
     with box:
@@ -143,3 +143,7 @@ if (box := sec["Guidelines G1-G4"]) is not None:
         if effects.value:
             st.caption(jobs.provenance(effects.record, "this device, precision and thread count"))
             classroom.table(pd.DataFrame(guidelines.effect_rows(effects.value)), "guideline_effects", key=f"{P}.gcsv")
+
+if (box := sec["Per layer"]) is not None:
+    with box:
+        latency_lab_sections.per_layer(S, ms)

@@ -22,11 +22,14 @@ from effnets.analysis import compare, design_space, roofline, sampling, scaling,
 from effnets.analysis import kernels as kernel_stats
 from effnets.analysis.family_lessons import progressive_schedule
 from effnets.blocks import BLOCKS
+from effnets.figures import backends as backend_figures
 from effnets.figures import blocks as block_figures
 from effnets.figures import design_space as design_space_figures
 from effnets.figures import kernels as kernel_figures
+from effnets.figures import layer_time as layer_time_figures
 from effnets.figures import scaling as scaling_figures
 from effnets.figures import style
+from effnets.figures import training as training_figures
 from effnets.figures import zoo as zoo_figures
 from effnets.models import FAMILIES, MODELS, mobilenet_grid, sample_regnet_space, shufflenet_v1_groups_sweep
 from effnets.models import scaling as model_scaling
@@ -60,6 +63,30 @@ def _roofline_plot(with_points: bool) -> roofline.RooflinePlot:
     return roofline.roofline_plot(c, pts)
 
 
+def _backend_rows() -> list[dict]:
+    """Rows shaped as effnets.runtime.backends.compare gives them: timed, failing the check, and not run."""
+    row = {"p10_ms": 1.0, "p90_ms": 3.0, "max_abs_diff": 1e-5, "within_tolerance": True}
+    rows = [
+        {**row, "backend": "fast", "precision": "fp32", "label": "fast fp32", "median_ms": 2.0},
+        {**row, "backend": "openvino", "precision": "bf16", "label": "openvino bf16", "median_ms": 1.5},
+        {**row, "backend": "onnxruntime", "precision": "int8", "label": "ort int8", "median_ms": 1.2},
+        {"backend": "bogus", "precision": "fp32", "label": "bogus fp32", "median_ms": None, "reason": "unknown"},
+    ]
+    rows[2]["within_tolerance"] = False
+    return rows
+
+
+def _training(allocator: bool = False):
+    """A block's traced training step (meta device): its memory series (with a made-up allocator line) and MACs."""
+    from effnets.analysis import training
+
+    tc = training.block_training_cost("mbconv", (16, 16, 16), batch=2)
+    series = tc.timeline_series()
+    if allocator:
+        series["allocator"] = [int(b * 1.1) for b in map(sum, zip(*series["by_category"].values(), strict=True))]
+    return series, tc.flops.rows
+
+
 def _cases() -> dict[str, list[Callable[[], go.Figure | tuple[go.Figure, ...]]]]:
     """Representative inputs of each figure function, as calls (empty inputs included where a page can pass them)."""
     rows = compare.compare_blocks(32, 64, 3, 28, 28)
@@ -76,6 +103,10 @@ def _cases() -> dict[str, list[Callable[[], go.Figure | tuple[go.Figure, ...]]]]
     sweeps = {a: model_scaling.axis_sweep(b0, base, a, model_scaling.Multipliers()) for a in model_scaling.AXES}
     regnets = scaling.preset_points([n for n in MODELS if n.startswith("regnetx")])
     return {
+        "backends.backends_figure": [
+            lambda: backend_figures.backends_figure(_backend_rows(), default="fast"),
+            lambda: backend_figures.backends_figure([]),
+        ],
         "blocks.comparison_figure": [
             lambda: block_figures.comparison_figure(rows, "params", "macs", current="mbconv"),
             lambda: block_figures.comparison_figure(rows, "macs", "flops"),
@@ -118,6 +149,15 @@ def _cases() -> dict[str, list[Callable[[], go.Figure | tuple[go.Figure, ...]]]]
             lambda: zoo_figures.roofline_figure(_roofline_plot(True)),
             lambda: zoo_figures.roofline_figure(_roofline_plot(False)),
         ],
+        "training.memory_timeline_figure": [
+            lambda: training_figures.memory_timeline_figure(_training()[0]),
+            lambda: training_figures.memory_timeline_figure(_training(allocator=True)[0]),
+            lambda: training_figures.memory_timeline_figure({}),
+        ],
+        "training.flops_figure": [
+            lambda: training_figures.flops_figure(_training()[1]),
+            lambda: training_figures.flops_figure([]),
+        ],
         "scaling.multiplier_figure": [
             lambda: scaling_figures.multiplier_figure(sweeps, model_scaling.Multipliers(1.1, 1.2, 1.15), "flops")
         ],
@@ -143,6 +183,15 @@ def _cases() -> dict[str, list[Callable[[], go.Figure | tuple[go.Figure, ...]]]]
             lambda: scaling_figures.mobilenet_heatmaps(mobilenet_grid((1.0, 0.5), (224, 160)), "macs", "MobileNetV1")
         ],
         "scaling.shufflenet_figure": [lambda: scaling_figures.shufflenet_figure(shufflenet_v1_groups_sweep(), "macs")],
+        "layer_time.shares_figure": [
+            lambda: layer_time_figures.shares_figure(
+                [
+                    {"stage": "stem", "% of time": 30.0, "% of MACs": 10.0},
+                    {"stage": "head", "% of time": 5.0, "% of MACs": 2.0},
+                ]
+            ),
+            lambda: layer_time_figures.shares_figure([{"kind": "conv", "% of time": 60.0, "% of MACs": 99.0}], "kind"),
+        ],
         "scaling.progressive_figure": [
             lambda v=v: scaling_figures.progressive_figure(progressive_schedule(v), v) for v in ("s", "l")
         ],

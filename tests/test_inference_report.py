@@ -18,7 +18,7 @@ def _timing(samples, warmup=(40.0, 12.0)) -> dict:
 
 
 def test_settings_line_says_every_setting():
-    line = report.settings_line("efficientnet_lite0", "random init", "CPU", "bf16", channels_last=True, fast=False)
+    line = report.settings_line("efficientnet_lite0", "random init", "CPU", "bf16", channels_last=True, engine="eager")
     assert line.split(" · ") == [
         "**efficientnet_lite0**",
         "weights: **random init**",
@@ -27,7 +27,8 @@ def test_settings_line_says_every_setting():
         "channels_last",
         "eager",
     ]
-    assert report.settings_line("m", "w", "GPU", "fp32", False, True).endswith("fp32 · fast path")
+    assert report.settings_line("m", "w", "GPU", "fp32", False, "fast").endswith("fp32 · fast path")
+    assert report.settings_line("m", "w", "CPU", "fp32", True, "openvino").endswith("fp32 · OpenVINO")
     assert weights.download_hint("mobilenet_v1") in report.random_init_warning("mobilenet_v1")
 
 
@@ -83,7 +84,7 @@ def test_latency_metrics_read_back():
 
 def test_environment_caption_names_what_the_timing_ran_on():
     t = _timing([8.0, 10.0, 12.0], warmup=(41.4, 12.6))
-    text = report.environment_caption(t, "fp16", fast=True, channels_last=True, warmup=2, repeats=3)
+    text = report.environment_caption(t, "fp16", engine="fast", channels_last=True, warmup=2, repeats=3)
     assert text.startswith("CPU (test) · torch 2.x · 1 CPU thread · fp16 · fast path · channels_last")
     assert text.endswith("2 warm-up + 3 timed runs (warm-up: 41, 13 ms).")
     assert report.timing_key(("m", True, "cpu", 3)) == "infer:m:True:cpu:3"

@@ -22,8 +22,16 @@ NOT_LATENCY = (
 )
 
 
-def _path(fast: bool) -> str:
-    return " · fast path" if fast else " · eager"
+ENGINE_LABELS = {"fast": "fast path", "eager": "eager", "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}
+
+
+def engine_choice_label(choice: str) -> str:
+    """The Engine control's label of a choice: 'auto (fastest measured here)', 'fast path', 'OpenVINO' ..."""
+    return "auto (fastest measured here)" if choice == "auto" else ENGINE_LABELS.get(choice, choice)
+
+
+def _path(engine: str) -> str:
+    return f" · {ENGINE_LABELS.get(engine, engine)}"
 
 
 def _layout(channels_last: bool) -> str:
@@ -31,13 +39,13 @@ def _layout(channels_last: bool) -> str:
 
 
 def settings_line(
-    name: str, weights_label: str, device_name: str, precision: str, channels_last: bool, fast: bool
+    name: str, weights_label: str, device_name: str, precision: str, channels_last: bool, engine: str
 ) -> str:
     """'**efficientnet_lite0** · weights: **ImageNet weights (packaged)** · CPU · fp32 · fast path'."""
     return (
         f"**{name}** · weights: **{weights_label}** · {device_name} · {precision}"
-        + _layout(channels_last)
-        + _path(fast)
+        + (_layout(channels_last) if engine in ("fast", "eager") else "")
+        + _path(engine)
     )
 
 
@@ -138,14 +146,14 @@ def latency_metrics(timing: Mapping[str, Any], macs: int | None) -> list[Metric]
 
 
 def environment_caption(
-    timing: Mapping[str, Any], precision: str, fast: bool, channels_last: bool, warmup: int, repeats: int
+    timing: Mapping[str, Any], precision: str, engine: str, channels_last: bool, warmup: int, repeats: int
 ) -> str:
     """What a timing ran on: device, torch, threads, precision, path, layout, run counts and the warm-up runs."""
     env = timing["environment"]
     return (
         f"{env['device_name']} · torch {env['torch']} · {plural(env['threads'], 'CPU thread')} · {precision}"
-        + _path(fast)
-        + _layout(channels_last)
+        + _path(engine)
+        + (_layout(channels_last) if engine in ("fast", "eager") else "")
         + f" · {warmup} warm-up + {repeats} timed runs "
         f"(warm-up: {', '.join(f'{x:.0f}' for x in timing['warmup_ms'])} ms)."
     )

@@ -5,6 +5,14 @@ padding, inference_mode; ``--channels-last``, ``--compile`` optional) unless ``-
 block mbconv --input 32,56,56 --set expand_ratio=4`` times one block as designed. Output: median, p10, p90,
 images/s, achieved GMAC/s and the environment (device, threads, torch, precision, layout, batch, resolution); the
 JSON holds the same. Errors exit with code 2 and one line on stderr.
+
+``bench model NAME --backend eager|fast|compile|onnxruntime|openvino|all`` compares inference backends instead
+(:mod:`effnets.runtime.backends`): the same photos through each, outputs checked against eager fp32, timed
+interleaved at one thread count. ``all`` measures every backend at every precision it offers here (``--precision``
+keeps one) and gives ``{"default", "reason", "backends": [{"backend", "precision", "median_ms", "p10_ms", "p90_ms",
+"max_abs_diff", ...}], "environment"}``, remembering the default for this device; one backend gives its row (at
+``--precision``, fp32 unless given). A backend that cannot run here (not installed, a failed export) is a row with a
+``reason``; asked for alone, it exits with code 1 after printing that row.
 """
 
 from __future__ import annotations
@@ -14,6 +22,8 @@ import json
 from typing import Any
 
 EXIT_OK = 0
+EXIT_NOT_RUN = 1
+BACKEND_CHOICES = ("eager", "fast", "compile", "onnxruntime", "openvino", "all")
 
 
 def _positive(flag: str, value: int, minimum: int = 1) -> None:
@@ -67,12 +77,93 @@ def _setup(args: argparse.Namespace):
     return device
 
 
+def _torch_precision(args: argparse.Namespace) -> str:
+    if args.precision == "int8":
+        raise ValueError("int8 runs on ONNX Runtime and OpenVINO: add --backend onnxruntime, openvino or all")
+    return args.precision or "fp32"
+
+
+def _fmt_ms(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def _print_backends(result: dict[str, Any], every: bool = True) -> None:
+    from effnets.report import plural
+
+    env = result["environment"]
+    print(
+        f"{result['model']} at {result['resolution']} px, batch {result['batch']}, {env['device_name']}: backends "
+        f"interleaved ({result['repeats']} timed rounds after {result['warmup']} warm-up)"
+    )
+    print(f"  {'backend':<12} {'precision':<9} {'median ms':>10} {'p10':>8} {'p90':>8} {'max|diff|':>10}  check")
+    for r in result["backends"]:
+        head = f"  {r['backend']:<12} {r['precision']:<9} "
+        if r["reason"]:
+            print(head + f"not run: {r['reason']}")
+            continue
+        check = "ok" if r["within_tolerance"] else f"FAILS (> {r['tolerance']:.3g})"
+        busy = "  busy" if r["busy"] else ""
+        print(
+            head + f"{_fmt_ms(r['median_ms']):>10} {_fmt_ms(r['p10_ms']):>8} {_fmt_ms(r['p90_ms']):>8} "
+            f"{r['max_abs_diff']:>10.2e}  {check}{busy}"
+        )
+    if every and result["default"]:
+        print(f"  default: {result['default']}: {result['reason']}")
+    print(f"  check: {result['check']}")
+    vers = ", ".join(f"{k} {v}" for k, v in env["versions"].items() if v)
+    print(f"  environment: {plural(env['threads'], 'thread')} for every engine, {vers}")
+
+
+def cmd_bench_backends(args: argparse.Namespace, device) -> int:
+    from effnets.runtime import backends
+
+    if args.eager or args.compile or args.channels_last:
+        raise ValueError("--eager, --compile and --channels-last choose the default path's variant; drop them with "
+                         "--backend (each backend has its own settings)")  # fmt: skip
+    every = args.backend == "all"
+    if not every:
+        backends.check_request(args.backend, args.precision or "fp32", device)
+    result = backends.compare_model(
+        args.name,
+        resolution=args.resolution,
+        batch=args.batch,
+        device=device,
+        threads=args.threads,
+        pretrained=not args.random_init,
+        backends=backends.BACKEND_NAMES if every else [args.backend],
+        precisions=[args.precision] if args.precision else (None if every else ["fp32"]),
+        warmup=args.warmup,
+        repeats=args.repeats,
+        record=every,
+    )
+    if every:
+        if args.json:
+            print(json.dumps(result, indent=2))
+        else:
+            _print_backends(result)
+        return EXIT_OK
+    row = result["backends"][0]
+    keep = ("model", "resolution", "batch", "check", "environment", "warmup", "repeats")
+    if args.json:
+        print(json.dumps({**row, **{k: result[k] for k in keep}}, indent=2))
+    else:
+        _print_backends(result, every=False)
+    return EXIT_NOT_RUN if row["reason"] else EXIT_OK
+
+
 def cmd_bench_model(args: argparse.Namespace) -> int:
     from effnets.runtime import bench_networks
 
     device = _setup(args)
     if args.resolution is not None:
         _positive("--resolution", args.resolution, 8)
+    if args.per_layer:
+        from effnets.cli.predict import cmd_bench_per_layer  # per-layer time lives with the latency predictor
+
+        return cmd_bench_per_layer(args, device)
+    if args.backend:
+        return cmd_bench_backends(args, device)
+    precision = _torch_precision(args)
     if args.eager and args.compile:
         raise ValueError("--compile applies to the fast path; drop --eager or --compile")
     r = bench_networks.bench_model(
@@ -80,7 +171,7 @@ def cmd_bench_model(args: argparse.Namespace) -> int:
         batch=args.batch,
         resolution=args.resolution,
         device=device,
-        precision=args.precision,
+        precision=precision,
         channels_last=args.channels_last,
         compile=args.compile,
         eager=args.eager,
@@ -117,7 +208,7 @@ def cmd_bench_block(args: argparse.Namespace) -> int:
         shape,
         batch=args.batch,
         device=device,
-        precision=args.precision,
+        precision=_torch_precision(args),
         channels_last=args.channels_last,
         eager=not args.fast,
         warmup=args.warmup,
@@ -138,7 +229,11 @@ def _common(p: argparse.ArgumentParser, repeats: int) -> None:
 
     p.add_argument("--batch", type=int, default=1, help="images per call (default 1)")
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="auto: CUDA, then MPS, then CPU")
-    p.add_argument("--precision", default="fp32", choices=list(PRECISIONS), help="fp16/bf16 where the device can")
+    p.add_argument(
+        "--precision",
+        choices=[*PRECISIONS, "int8"],
+        help="fp32 (default), fp16/bf16 where the device can; int8 with --backend onnxruntime|openvino|all",
+    )
     p.add_argument("--channels-last", action="store_true", help="NHWC memory layout (usually faster on CPUs)")
     p.add_argument("--threads", type=int, help="CPU threads for torch (default: torch's own choice)")
     p.add_argument("--warmup", type=int, default=3, help="untimed calls first (default 3)")
@@ -157,6 +252,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pm.add_argument("--compile", action="store_true", help="torch.compile the fast path (compile time reported)")
     pm.add_argument("--eager", action="store_true", help="time the plain model (BN unfolded) instead of the fast path")
     pm.add_argument("--random-init", action="store_true", help="skip loading pretrained weights")
+    pm.add_argument(
+        "--backend",
+        choices=BACKEND_CHOICES,
+        help="compare inference backends (all: every one at every precision offered here) instead of the default path",
+    )
+    pm.add_argument(
+        "--per-layer", action="store_true", help="time every leaf layer on the eager path beside its MACs (hooks)"
+    )
     _common(pm, repeats=20)
     pm.set_defaults(func=cmd_bench_model)
 

@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 from effnets.runtime import devices, features, images, inference, preprocessing, weights
+from effnets.runtime.timing import time_inference
 from effnets.ui.runtime import base_model
 
 MAX_IMAGES = 8
@@ -82,20 +83,16 @@ def uploaded_inputs(files: Sequence) -> tuple[list[InputImage], list[str]]:
     return inputs, errors
 
 
-@st.cache_resource(max_entries=3, show_spinner="Preparing the model for the device...")
-def prepared(name: str, pretrained: bool, device: str, precision: str, channels_last: bool, fast: bool = True):
-    """A private copy of the shared model on ``device`` in ``precision`` (never the shared one): the fast path (BN
-    folded into the convs, static padding for the model's input size, inference mode) or the plain eager copy."""
-    model, _ = base_model(name, pretrained)
-    if not fast:
-        return inference.prepare(model, device, precision, channels_last)
-    from effnets.runtime.fastpath import fast_model
+@st.cache_resource(max_entries=3, show_spinner="Preparing the model for the device and engine...")
+def prepared(name: str, pretrained: bool, device: str, precision: str, channels_last: bool, engine: str = "fast"):
+    """``run(x) -> logits`` of a private copy of the shared model (never the shared one) on ``engine``: the fast path
+    (BN folded, static padding for the model's input size, inference mode), the plain eager copy, or the model
+    exported to ONNX Runtime or OpenVINO (:func:`effnets.runtime.backends.engine_runner`)."""
+    from effnets.runtime.backends import engine_runner
 
+    model, _ = base_model(name, pretrained)
     crop = weights.eval_transform(name).crop
-    fm, _info = fast_model(
-        model, torch.zeros(1, 3, crop, crop), channels_last=channels_last, device=device, precision=precision
-    )
-    return fm
+    return engine_runner(model, engine, crop, device, precision, channels_last)
 
 
 def _preprocess(name: str, img: Image.Image) -> preprocessing.PreprocessResult:
@@ -110,14 +107,15 @@ def predict(
     device: str,
     precision: str,
     channels_last: bool,
-    fast: bool,
+    engine: str,
     key: str,
     pixels: np.ndarray,
     topk: int,
 ) -> list[dict]:
-    model = prepared(name, pretrained, device, precision, channels_last, fast)
+    run = prepared(name, pretrained, device, precision, channels_last, engine)
     pre = _preprocess(name, Image.fromarray(pixels))
-    return [p.to_dict() for p in inference.classify(model, pre.tensor, topk)[0]]
+    x = pre.tensor if pre.tensor.dim() == 4 else pre.tensor.unsqueeze(0)
+    return [p.to_dict() for p in inference.top_k(run(x), topk)[0]]
 
 
 def timing(
@@ -126,16 +124,16 @@ def timing(
     device: str,
     precision: str,
     channels_last: bool,
-    fast: bool,
+    engine: str,
     crop: int,
     warmup: int,
     repeats: int,
 ) -> dict:
     """Latency of one image (batch 1) with warm-up and device synchronisation, measured now (never cached: a timing
     belongs to the session that asked for it; see effnets.ui.jobs)."""
-    model = prepared(name, pretrained, device, precision, channels_last, fast)
+    run = prepared(name, pretrained, device, precision, channels_last, engine)
     x = torch.zeros(1, 3, crop, crop)
-    t = inference.time_model(model, x, warmup=warmup, repeats=repeats)
+    t = time_inference(lambda: run(x), warmup, repeats, sync=device, batch_size=1)
     return {**t.to_dict(), "environment": devices.environment(device)}
 
 

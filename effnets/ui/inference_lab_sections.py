@@ -1,11 +1,13 @@
-"""The Inference Lab's image picker (a sample photo, uploads or the camera) and its note about the shared model."""
+"""The Inference Lab's image picker (a sample photo, uploads or the camera), its backends comparison and its note
+about the shared model."""
 
 from __future__ import annotations
 
+import pandas as pd
 import streamlit as st
 
 from effnets.runtime import images
-from effnets.ui import common, forms, infer_cached, runtime
+from effnets.ui import classroom, common, forms, infer_cached, jobs, measuring, runtime
 from effnets.ui.infer_cached import MAX_IMAGES, InputImage
 from effnets.ui.schema import PageSchema
 
@@ -59,3 +61,92 @@ def about_model(name: str, pretrained: bool) -> None:
             f"Shared model fingerprint (SHA-256 of every parameter and buffer): `{runtime.fingerprint(base)}`. "
             "It stays the same for every user: pages never change the shared model."
         )
+
+
+BACKENDS_INTRO = (
+    "The same photos through every inference engine for this model: PyTorch eager (the module as designed), "
+    "effnets' fast path (BN folded, channels_last), torch.compile, ONNX Runtime and OpenVINO, at fp32 and at "
+    "bf16 / int8 where this device offers them. Outputs are checked against eager fp32; the engines are timed "
+    "interleaved, one at a time on this server, at the same thread count."
+)
+
+
+def backends(prefix: str, name: str, pretrained: bool, device, crop: int, warmup: int, repeats: int) -> None:
+    """The **Backends** table and bar chart of the selected model, measured when asked ("Compare backends", or
+    with torch.compile, which compiles for a minute first) in the background under the server's measurement lock;
+    the result belongs to the session that measured it."""
+    import torch
+
+    from effnets.figures.backends import backends_figure
+    from effnets.runtime import backends as bk
+    from effnets.runtime import bench
+
+    st.markdown("#### Backends")
+    st.caption(BACKENDS_INTRO)
+    runs = (warmup, repeats)
+    key = bench.config_key(device, kind="backends", model=name, pretrained=pretrained, crop=crop, runs=runs)
+    job_key = f"{prefix}.backends_job"
+    job = jobs.follow(job_key)
+    running = job is not None and not job.finished
+    c1, c2 = st.columns(2)
+    plain = c1.button("Compare backends", key=f"{prefix}.backends", disabled=running)
+    compiled = c2.button("Compare, with torch.compile", key=f"{prefix}.backends_compile", disabled=running,
+                         help="Adds torch.compile: it compiles for a minute or more before it is timed.")  # fmt: skip
+    if plain or compiled:
+        model, _ = runtime.base_model(name, pretrained)
+        names = bk.BACKEND_NAMES if compiled else tuple(n for n in bk.BACKEND_NAMES if n != "compile")
+        threads = torch.get_num_threads()
+
+        def work(progress, stop):
+            return bk.compare_model(
+                name,
+                model=model,
+                resolution=crop,
+                device=device,
+                threads=threads,
+                backends=names,
+                warmup=warmup,
+                repeats=repeats,
+                progress=progress,
+                stop=stop,
+            )
+
+        jobs.start(job_key, key, "Comparing backends", work)
+        st.rerun()
+    if job is not None and job.finished and job.error:
+        common.show_error(f"The comparison failed: {job.error}")
+    record = jobs.recall(key)
+    if record is None:
+        st.info("Press *Compare backends* to measure them on this device.")
+        return
+    result = record.value
+    jobs.show_provenance(record, "the same model, weights, device, resolution and run counts")
+    if result["partial"]:
+        st.warning("This comparison was stopped early: some backends have fewer timed runs.")
+    if busy := [r["label"] for r in result["backends"] if r["busy"]]:
+        st.warning(f"Busy machine: the spread of {', '.join(busy)} says something else was running; compare again.")
+    st.markdown(bk.summary(result))
+    table = pd.DataFrame(bk.table_rows(result))
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        column_config=measuring.number_columns(
+            {
+                "median_ms": ("median ms", "%.3f"),
+                "p10_ms": ("p10", "%.3f"),
+                "p90_ms": ("p90", "%.3f"),
+                "speedup": ("x eager fp32", "%.2f"),
+                "max_abs_diff": ("max |diff|", "%.2e"),
+            },
+            {"max_abs_diff": "Largest difference from eager fp32's logits on the same photos."},
+        ),  # fmt: skip
+    )
+    classroom.plot(backends_figure(result["backends"], result["default"]), f"backends_{name}", key=f"{prefix}.bk_fig")
+    env = result["environment"]
+    vers = ", ".join(f"{k} {v}" for k, v in env["versions"].items() if v)
+    st.caption(
+        f"{env['device_name']}, {env['threads']} threads for every engine, batch {result['batch']}, "
+        f"{result['resolution']} px; {vers}. Check: {result['check']}. The Inference Lab's own path above does not "
+        "change with this comparison."
+    )

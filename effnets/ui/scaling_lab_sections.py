@@ -1,16 +1,18 @@
 """The Scaling Lab's sections (stage table, multipliers, law against exact, the B0-B7 map, published accuracy,
-activation memory, why B1-B7 differ, predict), drawn for the network the page has scaled."""
+activation memory, training cost, why B1-B7 differ, predict), drawn for the network the page has scaled."""
 
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from effnets.analysis import family_lessons, scaling, scaling_summary
+from effnets.analysis import family_lessons, scaling, scaling_summary, training
 from effnets.analysis.scaling_summary import Scaled
 from effnets.figures import scaling as scaling_figures
-from effnets.models.scaling import AXES, spec_key
-from effnets.ui import classroom, common, models_cached, schema
+from effnets.figures import training as training_figures
+from effnets.models import MODELS
+from effnets.models.scaling import AXES, spec_from_key, spec_key
+from effnets.ui import classroom, common, forms, jobs, models_cached, schema
 
 P = schema.SCALING_LAB.prefix
 LOCALIZED = st.column_config.NumberColumn(format="localized")
@@ -119,6 +121,100 @@ def activations(s: Scaled) -> None:
     )
 
 
+TRAIN_DTYPES = {"float32": "float32", "float16 / bfloat16": "bfloat16"}
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def _training_cost(name: str, key: tuple, batch: int, dtype: str, optimizer: str) -> training.TrainingCost:
+    info, spec = MODELS[name], spec_from_key(name, key)
+    c = info.cost(spec, record_steps=False)
+    return training.network_training_cost(
+        lambda: info.build(spec), c.input_shape, c.macs, c.acts, info.label, batch, optimizer, dtype
+    )
+
+
+def training_cost(s: Scaled) -> None:
+    c1, c2 = st.columns([2, 3], vertical_alignment="center")
+    on = forms.control(
+        c1,
+        schema.SCALING_LAB,
+        "train_trace",
+        "Trace a training step",
+        help="One forward, backward and optimizer step on the meta device: exact shapes, no memory.",
+    )
+    opt = forms.control(c2, schema.SCALING_LAB, "train_opt", "Optimizer", horizontal=True,
+                        format_func={"sgd": "SGD, momentum 0.9", "adam": "Adam"}.get)  # fmt: skip
+    if not on:
+        st.caption(
+            "Training costs more than the inference the other tabs count: the backward pass does about twice the "
+            "forward's MACs, autograd keeps activations for it, and the optimizer keeps state per parameter. "
+            "Switch on *Trace a training step* to count all of it for this network at your batch and dtype."
+        )
+        return
+    if s.batch < 2:
+        st.info("Batch norm in training mode needs at least two images: set batch N to 2 or more.")
+        return
+    dtype = TRAIN_DTYPES.get(s.dtype, "float32")
+    if s.dtype not in TRAIN_DTYPES:
+        st.info(f"Training does not run in {s.dtype} (an inference format): shown in float32.")
+    with st.spinner("Tracing a training step on the meta device..."):
+        tc = _training_cost(s.info.name, spec_key(s.spec), s.batch, dtype, opt)
+    why = training.explanation(tc)
+    common.metric_row(training.training_metrics(tc))
+    classroom.plot(training_figures.flops_figure(tc.flops.rows), f"{s.filename}_train_macs", key=f"{P}.chart_tmacs")
+    st.caption(why["flops"] + (" " + why["flop_counter"] if "flop_counter" in why else ""))
+    classroom.plot(training_figures.memory_timeline_figure(tc.timeline_series()), f"{s.filename}_train_memory",
+                   key=f"{P}.chart_tmem")  # fmt: skip
+    st.caption(
+        why["peak"] + " The second step of a loop (the optimizer's state exists, zero_grad has freed "
+        "the gradients); x is the op count, so the optimizer's per-parameter loop looks long but holds little."
+    )
+    left, right = st.columns(2)
+    with left:
+        classroom.table(pd.DataFrame(tc.saved_rows()), f"{s.filename}_saved", key=f"{P}.csv_saved",
+                        column_config={"bytes": LOCALIZED})  # fmt: skip
+    with right:
+        classroom.table(
+            pd.DataFrame(tc.peak_rows()),
+            f"{s.filename}_peak",
+            key=f"{P}.csv_peak",
+            column_config={"bytes": LOCALIZED, "share": st.column_config.NumberColumn(format="percent")},
+        )
+    st.caption(why["saved"])
+    _measured_step(s, tc)
+
+
+def _measured_step(s: Scaled, tc: training.TrainingCost) -> None:
+    from effnets.runtime import bench, devices
+
+    device, _ = devices.pick_device("auto")
+    key = bench.config_key(device, kind="training step", model=s.info.name, spec=spec_key(s.spec), batch=tc.batch,
+                           optimizer=tc.optimizer, warmup=1, repeats=3)  # fmt: skip
+    record = jobs.recall(key)
+    if st.button("Measure a training step", key=f"{P}.measure_step"):
+        if jobs.busy():
+            st.info("Another measurement is running on this server: press the button again once it has finished.")
+        else:
+            info, spec = s.info, s.spec
+            with st.spinner(f"Timing a training step and inference at batch {tc.batch} on {device}..."):
+                try:
+                    record = jobs.measure_now(key, lambda: training.measure(lambda: info.build(spec), tc, device, 1, 3))
+                except ValueError as e:
+                    common.show_error(str(e))
+    if record is None:
+        st.caption(f"Not measured yet: the button times a step (random weights, float32) against inference at batch "
+                   f"{tc.batch} on {devices.device_name(device)}, interleaved.")  # fmt: skip
+        return
+    m = record.value
+    jobs.show_provenance(record, "this network, batch and optimizer")
+    common.metric_row(training.measured_metrics(m))
+    if m["busy"]:
+        st.warning("The spread says the machine was busy during the measurement: measure again.")
+    env = m["environment"]
+    st.caption(f"Measured on {env['device_name']}, torch {env['torch']}, batch {m['batch']}, eager; "
+               f"{m['warmup']} warm-up and {m['repeats']} timed rounds.")  # fmt: skip
+
+
 def released(s: Scaled) -> None:
     rows = models_cached.released_table(s.rule.alpha, s.rule.beta, s.rule.gamma)
     st.markdown(scaling_summary.released_intro(s.rule))
@@ -159,7 +255,8 @@ def family_lesson(s: Scaled) -> None:
         )
     for i, (caption, rows) in enumerate(lesson.tables):
         st.markdown(f"*{caption}*")
-        classroom.table(pd.DataFrame(rows), f"{s.info.name}_lesson_{i + 1}", key=f"{P}.csv_lesson_{i}")
+        wrap = any(isinstance(v, str) and len(v) > 40 for v in rows[0].values())  # prose columns wrap
+        classroom.table(pd.DataFrame(rows), f"{s.info.name}_lesson_{i + 1}", key=f"{P}.csv_lesson_{i}", wrap=wrap)
     for finding in lesson.findings:
         st.markdown(f"- {finding}")
     if lesson.source:
@@ -168,13 +265,14 @@ def family_lesson(s: Scaled) -> None:
 
 def section_names(family: str) -> list[str]:
     """The tabs for a family: the family's own lesson after *Published accuracy* where it has one."""
-    names = [n for n in SECTIONS if n != LESSON]
+    names = [n for n in SECTIONS if n != LESSON and (n != RELEASED or family == "efficientnet")]
     if family_lessons.has_lesson(family):
         names.insert(names.index("Published accuracy") + 1, LESSON)
     return names
 
 
 LESSON = "Family lesson"
+RELEASED = "Why B1-B7 differ"  # only EfficientNet B0-B7 were released by compound scaling
 SECTIONS = {
     "Stage table": stage_table,
     "Multipliers": multipliers,
@@ -183,6 +281,7 @@ SECTIONS = {
     "Published accuracy": published,
     LESSON: family_lesson,
     "Activation memory": activations,
-    "Why B1-B7 differ": released,
+    "Training cost": training_cost,
+    RELEASED: released,
     "Predict": predict,
 }

@@ -126,6 +126,12 @@ def _reparam_cases() -> list[str]:
     return list(CASES)
 
 
+def _page_engines() -> list[str]:
+    from effnets.runtime.backends import PAGE_ENGINES
+
+    return list(PAGE_ENGINES)
+
+
 def _samples() -> list[str]:
     from effnets.runtime import images
 
@@ -199,6 +205,8 @@ SCALING_LAB = PageSchema(
         Control("res_x", "slider", 1.0, *_axis("resolution"), step=0.01, url="r"),
         Control("batch", "number", 32, lo=1, hi=4096, url="batch"),
         Control("dtype", "select", "float32", options=_dtypes, url="dtype"),
+        Control("train_trace", "toggle", False),
+        Control("train_opt", "radio", "sgd", options=("sgd", "adam"), url="opt"),
         *COUNTING,
     ),
     spec_param="cfg",
@@ -245,7 +253,7 @@ INFERENCE_LAB = PageSchema(
         Control("device", "radio", "auto", options=DEVICES, url="device"),
         Control("precision", "select", "fp32", options=("fp32", "fp16", "bf16")),
         Control("nhwc", "toggle", False),
-        Control("fast", "toggle", True),
+        Control("engine", "select", "auto", options=_page_engines, url="engine"),
         Control("topk", "slider", 5, lo=1, hi=10, step=1, url="topk"),
         Control("warmup", "number", 3, lo=0, hi=50),
         Control("repeats", "number", 10, lo=1, hi=200),
@@ -280,6 +288,7 @@ LATENCY_LAB = PageSchema(
         *measurement(batch=(1, 256, 8), threads=1, warmup=(0, 50, 3), repeats=(1, 200, 15)),
         Control("check_what", "radio", "block", options=("block", "model")),
         Control("check_model", "select", "efficientnet_b0", options=_models),
+        Control("layers_model", "select", "mobilenet_v3_large", options=_models),
     ),
 )
 

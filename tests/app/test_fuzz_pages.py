@@ -469,7 +469,7 @@ def test_kernel_gallery_fuzz_deep(model, data, layer_pick):
     kernel_gallery_case(_kernel_session(), model, controls, layer_pick)
 
 
-INFER_CONTROLS = ("sample", "device", "nhwc", "fast", "topk", "warmup", "repeats", "channels")
+INFER_CONTROLS = ("sample", "device", "nhwc", "engine", "topk", "warmup", "repeats", "channels")
 
 
 @functools.cache

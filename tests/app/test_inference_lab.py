@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from PIL import Image
 
 from effnets.runtime.imagenet import CAT_INDICES, categories
@@ -83,13 +84,25 @@ def test_tampered_url_falls_back_with_warning():
     assert at.session_state["infer.topk"] == 10
 
 
-def test_fast_path_and_eager_agree():
+@pytest.mark.parametrize("engine", ["eager", "onnxruntime", "openvino"])
+def test_every_engine_gives_the_fast_paths_top1(engine):
     at = page("inference_lab.py").run()
+    at.selectbox(key="infer.engine").set_value("fast").run()
     fast = _top1(at)
-    at.toggle(key="infer.fast").set_value(False).run()
+    at.selectbox(key="infer.engine").set_value(engine).run()
     no_exceptions(at)
-    assert "eager" in " ".join(m.value for m in at.markdown)
+    label = {"eager": "eager", "onnxruntime": "ONNX Runtime", "openvino": "OpenVINO"}[engine]
+    assert f"fp32 · {label}" in " ".join(m.value for m in at.markdown)
+    assert "chosen by hand" in " ".join(c.value for c in at.caption)
     assert _top1(at) == fast
+
+
+def test_auto_engine_says_which_engine_it_chose_and_why(tmp_path, monkeypatch):
+    monkeypatch.setenv("EFFNETS_CACHE_DIR", str(tmp_path))  # nothing measured in this cache
+    at = page("inference_lab.py").run()
+    no_exceptions(at)
+    captions = " ".join(c.value for c in at.caption)
+    assert "Engine: auto: the fast path, because no backend comparison has been measured" in captions
 
 
 def _latency_texts(at) -> str:
