@@ -74,6 +74,13 @@ def extras_check_rows(cost: Cost, traced: dict[str, int]) -> list[dict]:
     ]
 
 
+def _relative(v: float, ref: float) -> str:
+    """'8.0x fewer', '2.3x more'; within 1.5x as a percentage ('9% fewer'), which reads better than '1.1x fewer'."""
+    r = ref / v if v < ref else v / ref
+    word = "fewer" if v < ref else "more"
+    return f"{r:.1f}x {word}" if r >= 1.5 else f"{abs(v - ref) / ref:.0%} {word}"
+
+
 def comparison_figure(rows: list[CompareRow], metric: str, unit: str, current: str | None = None) -> go.Figure:
     """Horizontal bars of every block's params or MACs/FLOPs (log scale), the standard conv as the reference line."""
     ok = [r for r in rows if r.macs is not None][::-1]
@@ -86,7 +93,7 @@ def comparison_figure(rows: list[CompareRow], metric: str, unit: str, current: s
     for v in vals:
         ratio = ""
         if ref and v:
-            ratio = "  (1x)" if v == ref else (f"  ({ref / v:.1f}x fewer)" if v < ref else f"  ({v / ref:.1f}x more)")
+            ratio = "  (1x)" if v == ref else f"  ({_relative(v, ref)})"
         text.append(human(v) + ratio)
     colors = [USER_COLOR if r.name == current else (GREY if r.name == "standard" else COLORS[0]) for r in ok]
     data = [
@@ -279,7 +286,7 @@ def _tap_count_figure(pic: TapCountPicture, max_cells: int) -> go.Figure:
             "ygap": 1,
             "text": [[str(v) for v in row] for row in z],
             "texttemplate": "%{text}",
-            "colorbar": {"title": {"text": "taps"}, "thickness": 12},
+            "colorbar": {"title": {"text": "taps"}, "thickness": 12, "tick0": 0, "dtick": 1 if top <= 10 else None},
             "hovertemplate": "output row %{y}, col %{x}: %{z} taps<extra></extra>",
         },
         {
