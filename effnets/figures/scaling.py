@@ -457,6 +457,7 @@ def progressive_figure(schedule: Sequence[Mapping], variant: str) -> go.Figure:
         top = max(r[name] for r in schedule)
         layout[f"xaxis{axis}"] = {"domain": dom, "anchor": f"y{axis}", "title": {"text": "epoch"}}
         layout[f"yaxis{axis}"] = {"anchor": f"x{axis}", "rangemode": "tozero", "range": [0, (top or 1) * 1.1]}
-        annotations.append(panel_title(name if i else f"EfficientNetV2-{variant.upper()}: image size (px)", dom))
+        title = f"{name} (0 throughout)" if top == 0 else name  # (Mixup for S)
+        annotations.append(panel_title(title if i else f"EfficientNetV2-{variant.upper()}: image size (px)", dom))
     layout["annotations"] = annotations
     return figure(data, layout, 340, top=40)
