@@ -5,12 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch import nn
-
-from effnets import cost as steps
-from effnets.blocks._layers import make_act, make_divisible
+from effnets.blocks._layers import make_divisible
 from effnets.blocks.ghost import GhostBottleneck, GhostSpec
-from effnets.cost import Cost
 from effnets.models import (
     FamilyInfo,
     ModelInfo,
@@ -22,7 +18,7 @@ from effnets.models import (
     register_family,
     resolution_param,
 )
-from effnets.models.network import Block, Conv, Plan, Stage
+from effnets.models.network import Block, Conv, Plan, PooledConvClassifier, Stage
 from effnets.spec import param
 
 PAPER = "Han et al. 2020, GhostNet: More Features from Cheap Operations"
@@ -78,34 +74,6 @@ ROWS: tuple[GBneckRow, ...] = (
     GBneckRow(5, 960, 160, 0.25, 1),
 )
 HEAD_CONV = 1280  # the paper's 'Conv2d 1x1, 1280' after the pool, not scaled by alpha
-
-
-@dataclass(frozen=True)
-class PooledConvClassifier:
-    """global average pool -> 1x1 conv (bias) -> act -> flatten -> dropout -> FC (timm's GhostNet head: the
-    paper's 'AvgPool 7x7, Conv2d 1x1 1280, FC' rows; the 1x1 conv runs on the pooled 1x1 map)."""
-
-    in_channels: int
-    hidden: int
-    num_classes: int
-    dropout: float = 0.0
-    activation: str = "relu"
-
-    def build(self) -> nn.Module:
-        return nn.Sequential(
-            nn.AdaptiveAvgPool2d(1),
-            nn.Conv2d(self.in_channels, self.hidden, 1),
-            make_act(self.activation),
-            nn.Flatten(1),
-            nn.Dropout(self.dropout),
-            nn.Linear(self.hidden, self.num_classes),
-        )
-
-    def cost(self, x: Cost) -> Cost:
-        x = steps.global_pool(x)
-        x = steps.conv(x, self.hidden, 1, bias=True, label=f"1x1 conv {self.in_channels}->{self.hidden} (pooled)")
-        x = steps.act(x, self.activation)
-        return steps.linear(x, self.num_classes, label="FC")
 
 
 @dataclass(frozen=True)

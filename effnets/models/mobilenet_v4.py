@@ -6,12 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from torch import nn
-
-from effnets import cost as steps
-from effnets.blocks._layers import make_act, make_divisible
+from effnets.blocks._layers import make_divisible
 from effnets.blocks.uib import VARIANT_LABELS, UIBSpec, UniversalInvertedBottleneck
-from effnets.cost import Cost
 from effnets.models import (
     FamilyInfo,
     ModelInfo,
@@ -23,7 +19,7 @@ from effnets.models import (
     register_family,
     resolution_param,
 )
-from effnets.models.network import Block, Conv, Plan, Stage
+from effnets.models.network import Block, Conv, Plan, PooledConvClassifier, Stage
 from effnets.spec import param
 
 PAPER = "Qin et al. 2024, MobileNetV4: Universal Models for the Mobile Ecosystem"
@@ -93,35 +89,6 @@ HEAD_CONV = 1280  # timm's num_features: the 1x1 conv after the pool, never scal
 
 
 @dataclass(frozen=True)
-class PooledConvBNClassifier:
-    """global average pool -> 1x1 conv (no bias) -> BN -> act -> flatten -> dropout -> FC (timm's MobileNetV4 head:
-    ``conv_head``, ``norm_head`` with its activation, ``classifier``; the 1x1 conv runs on the pooled 1x1 map)."""
-
-    in_channels: int
-    hidden: int
-    num_classes: int
-    dropout: float = 0.0
-    activation: str = "relu"
-
-    def build(self) -> nn.Module:
-        return nn.Sequential(
-            nn.AdaptiveAvgPool2d(1),
-            nn.Conv2d(self.in_channels, self.hidden, 1, bias=False),
-            nn.BatchNorm2d(self.hidden),
-            make_act(self.activation),
-            nn.Flatten(1),
-            nn.Dropout(self.dropout),
-            nn.Linear(self.hidden, self.num_classes),
-        )
-
-    def cost(self, x: Cost) -> Cost:
-        x = steps.global_pool(x)
-        x = steps.conv(x, self.hidden, 1, label=f"1x1 conv {self.in_channels}->{self.hidden} (pooled)")
-        x = steps.act(steps.norm(x), self.activation)
-        return steps.linear(x, self.num_classes, label="FC")
-
-
-@dataclass(frozen=True)
 class MobileNetV4Spec(ModelSpec):
     """MobileNetV4 conv small: the architecture table with width multiplier alpha and resolution."""
 
@@ -184,7 +151,7 @@ def plan(spec: MobileNetV4Spec) -> Plan:
         Stage(
             "head",
             f"AvgPool, Conv2d 1x1 {HEAD_CONV}, FC",
-            (PooledConvBNClassifier(c_in, HEAD_CONV, spec.num_classes, spec.dropout),),
+            (PooledConvClassifier(c_in, HEAD_CONV, spec.num_classes, spec.dropout, norm=True),),
             None,
             1,
             repeats=1,

@@ -147,6 +147,40 @@ class Classifier:
 
 
 @dataclass(frozen=True)
+class PooledConvClassifier:
+    """global average pool -> 1x1 conv -> [BN] -> act -> flatten -> dropout -> FC: a 1x1 conv on the pooled 1x1 map
+    before the classifier (timm's GhostNet head: the conv with a bias; ``norm``: MobileNetV4's, the conv without a
+    bias and a BN after it)."""
+
+    in_channels: int
+    hidden: int
+    num_classes: int
+    dropout: float = 0.0
+    activation: str = "relu"
+    norm: bool = False
+
+    def build(self) -> nn.Module:
+        conv = nn.Conv2d(self.in_channels, self.hidden, 1, bias=not self.norm)
+        norm = [nn.BatchNorm2d(self.hidden)] if self.norm else []
+        return nn.Sequential(
+            nn.AdaptiveAvgPool2d(1),
+            conv,
+            *norm,
+            make_act(self.activation),
+            nn.Flatten(1),
+            nn.Dropout(self.dropout),
+            nn.Linear(self.hidden, self.num_classes),
+        )
+
+    def cost(self, x: Cost) -> Cost:
+        x = steps.global_pool(x)
+        label = f"1x1 conv {self.in_channels}->{self.hidden} (pooled)"
+        x = steps.conv(x, self.hidden, 1, bias=not self.norm, label=label)
+        x = steps.act(steps.norm(x) if self.norm else x, self.activation)
+        return steps.linear(x, self.num_classes, label="FC")
+
+
+@dataclass(frozen=True)
 class ConvClassifier:
     """dropout -> 1x1 conv (bias) to the classes -> ReLU -> global average pool -> flatten (SqueezeNet's head)."""
 
