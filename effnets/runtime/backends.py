@@ -460,7 +460,7 @@ def engine_runner(
             return inference.predict_logits(m, batch)
 
         return run_torch
-    prepared = get_backend(engine).prepare(Context(model.eval(), x, device, torch.get_num_threads()), precision)
+    prepared = get_backend(engine).prepare(Context(model, x, device, torch.get_num_threads()), precision)
     lock = threading.Lock()
 
     def run(batch: torch.Tensor) -> torch.Tensor:
