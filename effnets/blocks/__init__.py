@@ -148,7 +148,11 @@ def get_block(name: str) -> BlockInfo:
     try:
         return BLOCKS[name]
     except KeyError:
-        raise ValueError(f"unknown block '{name}' (known blocks: {', '.join(BLOCKS)})") from None
+        import difflib
+
+        near = difflib.get_close_matches(str(name), list(BLOCKS), n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(near)}? " if near else ""
+        raise ValueError(f"unknown block '{str(name)[:60]}' ({hint}known blocks: {', '.join(BLOCKS)})") from None
 
 
 def _discover() -> None:

@@ -12,10 +12,10 @@ import sys
 import warnings
 from collections.abc import Sequence
 
-from effnets.cli import bench, catalog, cost, inference, predict, scaling, training
+from effnets.cli import bench, catalog, cost, inference, networks, predict, scaling, training
 from effnets.cli.common import EXIT_BROKEN_PIPE, EXIT_USAGE, Parser, UsageError, parse_sets, parse_shape
 
-VERB_GROUPS = (catalog, cost, scaling, inference, bench, predict, training)
+VERB_GROUPS = (catalog, cost, scaling, inference, bench, predict, training, networks)
 """The verb groups in the order ``--help`` lists them; each module has ``register(subparsers)``."""
 
 __all__ = ["main", "build_parser", "UsageError", "parse_shape", "parse_sets", "EXIT_USAGE"]

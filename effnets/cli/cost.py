@@ -72,6 +72,8 @@ def cmd_cost_model(args: argparse.Namespace) -> int:
     from effnets.models import get_model
     from effnets.spec import parse_fields
 
+    if ":" in args.name:  # torchvision:NAME, timm:NAME: traced on the meta device
+        return _cost_external(args)
     info = get_model(args.name)
     raw = parse_sets(args.set)
     for flag, key in (("--width", "width_mult"), ("--depth", "depth_mult"), ("--resolution", "resolution")):
@@ -138,6 +140,23 @@ def cmd_cost_model(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cost_external(args: argparse.Namespace) -> int:
+    from effnets.cli.networks import print_report
+    from effnets.networks import external
+
+    if args.set or args.width is not None or args.depth is not None:
+        raise UsageError(
+            f"{args.name}: only --resolution applies to a torchvision or timm model "
+            "(width and depth multipliers need a registered family: see the report's notes)"
+        )
+    r = external.analyse(args.name, resolution=args.resolution)
+    if args.json:
+        print(json.dumps(r.to_dict(layers=args.stages), indent=2))
+        return 0
+    print_report(r)
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     """Add ``cost block`` and ``cost model`` to the CLI's sub-commands."""
     pc = sub.add_parser("cost", help="analytic cost of a block or model")
@@ -150,7 +169,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     pb.add_argument("--check", action="store_true", help="also count with FlopCounterMode and fvcore")
     pb.set_defaults(func=cmd_cost_block)
     pm = csub.add_parser("model", help="cost of a whole network (analytic; no module is built)")
-    pm.add_argument("name", help="model preset (see: list models)")
+    pm.add_argument("name", help="model preset (see: list models), or torchvision:NAME / timm:NAME")
     pm.add_argument("--width", type=float, help="width multiplier (width_mult), where the family has one")
     pm.add_argument("--depth", type=float, help="depth multiplier (depth_mult), where the family has one")
     pm.add_argument("--resolution", type=int, help="input side in pixels")
@@ -159,3 +178,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     pm.add_argument("--json", action="store_true", help="machine-readable output")
     pm.add_argument("--check", action="store_true", help="also trace on the meta device with FlopCounterMode")
     pm.set_defaults(func=cmd_cost_model)
+    from effnets.cli.networks import register_cost
+
+    register_cost(csub)

@@ -309,7 +309,11 @@ def get_model(name: str) -> ModelInfo:
     try:
         return MODELS[name]
     except KeyError:
-        raise ValueError(f"unknown model '{name}' (known models: {', '.join(MODELS)})") from None
+        import difflib
+
+        near = difflib.get_close_matches(str(name), list(MODELS), n=3, cutoff=0.5)
+        hint = f"did you mean {', '.join(near)}? " if near else ""
+        raise ValueError(f"unknown model '{str(name)[:60]}' ({hint}known models: {', '.join(MODELS)})") from None
 
 
 _NOT_FAMILIES = ("network", "published", "scaling")
