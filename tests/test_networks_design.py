@@ -124,7 +124,7 @@ def test_drawn_designs_build_exactly_or_name_the_row(rows, res):
         ("r224|mbconv*5000(c:8)", "repeats=5000"),
         ("r224|" + "|".join(["mbconv*1000(c:8)"] * 11), "at most 10,000"),
         ("r224|conv(c:8,k:3,c:16)", "given twice"),
-        ("r224|conv(c:8)", "needs kernel_size"),
+        ("r224|sepconv", "needs out_channels"),
         ("r99999|conv(c:8,k:3)", "resolution"),
         ("r224|conv(c:99999999,k:3)", "outside 1..65536"),
         ("r224|conv((((((((c:8))))))))", "is not a setting of conv"),

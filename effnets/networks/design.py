@@ -63,6 +63,9 @@ LAYERS: dict[str, type] = {
 }
 """The plain layers a design may use besides the catalog's blocks (name -> the layer record networks use)."""
 
+REQUIRED_DEFAULTS: dict[str, Any] = {"kernel_size": 3, "num_classes": 1000, "hidden": 1280, "stride": 1}
+"""What a plain layer gets for a required setting the row leaves out (a 3x3 conv, 1000 classes ...)."""
+
 WIRED = ("in_channels", "in_features", "channels")
 """Fields set from the previous layer's output channels, never by the user."""
 
@@ -117,6 +120,11 @@ class Row:
     fields: tuple[tuple[str, Any], ...] = ()
     repeats: int = 1
 
+    def __post_init__(self) -> None:  # one order for the settings (the spec's), so that equal rows compare equal
+        order = _field_order(self.type)
+        ranked = sorted(self.fields, key=lambda kv: order.get(kv[0], len(order)))
+        object.__setattr__(self, "fields", tuple(ranked))
+
     @property
     def settings(self) -> dict[str, Any]:
         return dict(self.fields)
@@ -127,6 +135,14 @@ class Row:
 
     def with_settings(self, **changes: Any) -> Row:
         return dataclasses.replace(self, fields=tuple({**self.settings, **changes}.items()))
+
+
+def _field_order(kind: str) -> dict[str, int]:
+    if kind in BLOCKS:
+        return {n: i for i, n in enumerate(field_names(BLOCKS[kind].spec))}
+    if kind in LAYERS:
+        return {f.name: i for i, f in enumerate(dataclasses.fields(LAYERS[kind]))}
+    return {}
 
 
 @dataclass(frozen=True)
@@ -216,6 +232,9 @@ def _layer(row: Row, c: int) -> Any:
     for w in WIRED:
         if w in names:
             values[w] = c
+    for f in dataclasses.fields(cls):
+        if f.name not in values and f.default is dataclasses.MISSING and f.name in REQUIRED_DEFAULTS:
+            values[f.name] = REQUIRED_DEFAULTS[f.name]
     missing = [f.name for f in dataclasses.fields(cls) if f.name not in values and f.default is dataclasses.MISSING]
     if missing:
         raise SpecError(f"{row.type} needs {', '.join(missing)}", missing[0])
@@ -462,8 +481,14 @@ def evaluate(design: Design) -> DesignCost:
             x = layer.cost(x)
         rows.append(
             StageCost(
-                st.name, st.operator, x.params - before.params, x.macs - before.macs, x.acts - before.acts,
-                x.output_shape, x.receptive_field, len(st.layers),
+                st.name,
+                st.operator,
+                x.params - before.params,
+                x.macs - before.macs,
+                x.acts - before.acts,
+                x.output_shape,
+                x.receptive_field,
+                len(st.layers),
             )  # fmt: skip
         )
     return DesignCost(rows, x, None, plan)

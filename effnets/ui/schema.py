@@ -132,6 +132,18 @@ def _page_engines() -> list[str]:
     return list(PAGE_ENGINES)
 
 
+def _builder_starts() -> list[str]:
+    from effnets.models import MODELS
+
+    return ["blank", *MODELS]
+
+
+def _roundings() -> list[str]:
+    from effnets.networks.design import ROUNDINGS
+
+    return list(ROUNDINGS)
+
+
 def _samples() -> list[str]:
     from effnets.runtime import images
 
@@ -304,3 +316,21 @@ REPARAM_LAB = PageSchema(
 
 PAGES: dict[str, PageSchema] = {v.prefix: v for v in list(globals().values()) if isinstance(v, PageSchema)}
 """Every page's schema by its key prefix: a PageSchema defined in this module is listed here (no second line)."""
+
+NETWORK_BUILDER = PageSchema(
+    "builder",
+    (
+        Control("start", "select", "efficientnet_b0", options=_builder_starts, url="from"),
+        Control("mode", "radio", "multipliers", options=("multipliers", "phi"), url="mode"),
+        Control("phi", "slider", 0.0, lo=-4.0, hi=8.0, step=0.1, url="phi"),
+        Control("alpha", "number", 1.2, *_bases(), step=0.01, url="alpha"),
+        Control("beta", "number", 1.1, *_bases(), step=0.01, url="beta"),
+        Control("gamma", "number", 1.15, *_bases(), step=0.01, url="gamma"),
+        Control("width_x", "slider", 1.0, *_axis("width"), step=0.01, url="w"),
+        Control("depth_x", "slider", 1.0, *_axis("depth"), step=0.01, url="d"),
+        Control("res_x", "slider", 1.0, *_axis("resolution"), step=0.01, url="r"),
+        Control("rounding", "select", "divisible_8", options=_roundings, url="round"),
+        *COUNTING,
+    ),
+    other_params=("arch",),
+)

@@ -177,6 +177,18 @@ def write(params: Mapping[str, Any], spec_fields: Mapping[str, Any] | None = Non
         st.query_params.from_dict(out)
 
 
+def read_text(name: str, max_chars: int, prefix: str) -> str | None:
+    """A free-text value from the link (an architecture string), refused with a warning when over ``max_chars``;
+    the caller parses it as data."""
+    raw = st.query_params.get(name)
+    if raw is None:
+        return None
+    if len(raw) > max_chars:
+        add_warnings(prefix, [f"ignored {name} from the link: {len(raw):,} characters (at most {max_chars:,})"])
+        return None
+    return raw
+
+
 def read_bool(name: str, prefix: str) -> bool | None:
     """A yes/no value from the link ('1', 'true', 'yes' or '0', 'false', 'no')."""
     raw = st.query_params.get(name)

@@ -112,6 +112,7 @@ SCHEMA_OF = {
     "model-zoo": schema.MODEL_ZOO,
     "latency-lab": schema.LATENCY_LAB,
     "reparameterization-lab": schema.REPARAM_LAB,
+    "network-builder": schema.NETWORK_BUILDER,
 }
 
 
