@@ -24,6 +24,7 @@ PAGES: tuple[PageEntry, ...] = (
     PageEntry("pages/kernel_gallery.py", "Kernel Gallery", ":material/grid_on:", "kernel-gallery"),
     PageEntry("pages/inference_lab.py", "Inference Lab", ":material/image_search:", "inference-lab"),
     PageEntry("pages/network_builder.py", "Network Builder", ":material/construction:", "network-builder"),
+    PageEntry("pages/network_inspector.py", "Network Inspector", ":material/travel_explore:", "network-inspector"),
     PageEntry("pages/model_zoo.py", "Model Zoo", ":material/speed:", "model-zoo"),
     PageEntry("pages/latency_lab.py", "Latency Lab", ":material/timer:", "latency-lab"),
     PageEntry(

@@ -144,6 +144,12 @@ def _roundings() -> list[str]:
     return list(ROUNDINGS)
 
 
+def _diff_presets() -> list[str]:
+    from effnets.networks.diff import PRESETS
+
+    return ["", *PRESETS]
+
+
 def _samples() -> list[str]:
     from effnets.runtime import images
 
@@ -333,4 +339,15 @@ NETWORK_BUILDER = PageSchema(
         *COUNTING,
     ),
     other_params=("arch",),
+)
+
+NETWORK_INSPECTOR = PageSchema(
+    "inspector",
+    (
+        Control("source", "segmented", "name", options=("name", "onnx", "diff"), url="src"),
+        Control("resolution", "number", 0, lo=0, hi=2048, url="res"),
+        Control("preset", "select", "", options=_diff_presets, url="preset"),
+        *COUNTING,
+    ),
+    other_params=("name", "a", "b"),
 )

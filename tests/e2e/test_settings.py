@@ -113,6 +113,7 @@ SCHEMA_OF = {
     "latency-lab": schema.LATENCY_LAB,
     "reparameterization-lab": schema.REPARAM_LAB,
     "network-builder": schema.NETWORK_BUILDER,
+    "network-inspector": schema.NETWORK_INSPECTOR,
 }
 
 
