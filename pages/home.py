@@ -38,6 +38,16 @@ st.page_link(
     icon=":material/image_search:",
 )
 st.page_link(
+    "pages/network_builder.py",
+    label="Network Builder: your own network as a stage table - exact counts per stage, scaling, a link, Python/ONNX",
+    icon=":material/construction:",
+)
+st.page_link(
+    "pages/network_inspector.py",
+    label="Network Inspector: any torchvision or timm model, an ONNX file, or the diff of two networks",
+    icon=":material/travel_explore:",
+)
+st.page_link(
     "pages/model_zoo.py",
     label="Model Zoo: exact cost, published accuracy and latency measured here; FLOPs are not latency",
     icon=":material/speed:",

@@ -159,4 +159,32 @@ LESSONS: dict[str, Lesson] = {
             r"\text{attainable} = \min(\text{peak},\; \text{intensity} \times \text{bandwidth})",
         ),
     ),
+    "builder": Lesson(
+        "Lesson: design your own network and scale it",
+        (
+            "Start from **EfficientNet-B0**: the table is its stage table (Table 1 of the paper), the numbers are "
+            "exact, and the link in the address bar now holds the whole design.",
+            "Change stage 2's kernel from 3 to 5: *Compared with the start* shows that only that stage changed and by "
+            "how much (a depthwise conv's params grow with k²).",
+            "Give a grouped conv 30 output channels and 4 groups: the line says why it cannot be built; the stages "
+            "before it are still counted.",
+            "Scale by φ = 1 with α = 1.2, β = 1.1, γ = 1.15: every row's widths are rounded to multiples of 8 and "
+            "every block row's repeats rounded up; compare with the Scaling Lab's B1.",
+            "Download the Python file: it builds your network with torch only and prints the same parameter count.",
+        ),
+        (r"	ext{FLOPs} \propto d \cdot w^2 \cdot r^2", r"d = lpha^\phi,\ w = eta^\phi,\ r = \gamma^\phi"),
+    ),
+    "inspector": Lesson(
+        "Lesson: count a network you did not build",
+        (
+            "Type `torchvision:resnet50`: the counts come from tracing the real torchvision module on the meta device "
+            "(no weights, no download) with the same rules as every effnets page.",
+            "Try `timm:convnext_atto` and tick *Also count: layer norm*: ConvNeXt's extras are layer norms and GELUs, "
+            "not batch norms.",
+            "Open *Diff two networks* and pick *RepVGG-A0 training vs deploy*: the same function with fewer params "
+            "and MACs, stage by stage.",
+            "Export a network with `python -m effnets export efficientnet_b0 --format onnx -o b0.onnx` and upload "
+            "it: the ONNX counts equal the registry's.",
+        ),
+    ),
 }
