@@ -7,6 +7,7 @@ import contextlib
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+from effnets.report import human
 from tests.e2e.conftest import shot, wait_idle
 
 pytestmark = pytest.mark.browser
@@ -20,6 +21,9 @@ PAGES = {
     "inference-lab": "/inference-lab",
     "model-zoo": "/model-zoo",
     "latency-lab": "/latency-lab",
+    "reparameterization-lab": "/reparameterization-lab",
+    "network-builder": "/network-builder",
+    "network-inspector": "/network-inspector",
 }
 
 
@@ -173,4 +177,52 @@ def test_presenter_link_and_dark_theme(warm, browser):
     assert pg.locator('[data-testid="stTab"]').count() == 0
     assert "present=1" in pg.url  # the address keeps presenter mode, so a copied link presents too
     shot(pg, "block-lab-presenter-dark")
+    pg.close()
+
+
+def test_network_builder_string_edit_changes_numbers_and_link(warm, browser):
+    from effnets.networks import arch, design
+
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pg.goto(warm + "/network-builder?from=resnet18")
+    wait_idle(pg)
+    want = human(design.evaluate(design.from_model("resnet18")).total.params)
+    assert _metric_settles(pg, 0, want) == want
+    text = "r160|conv(c:24,k:3,s:2)|mbconv*3(c:32,s:2)|grouped(c:30,groups:4)|conv(c:256,k:1)/classifier"
+    box = pg.locator("textarea").first
+    box.fill(text)
+    box.press("Control+Enter")
+    pg.locator('[data-testid="stAlertContentError"]').filter(has_text="must divide").first.wait_for(timeout=60_000)
+    ok = text.replace("c:30", "c:32")
+    box.fill(ok)
+    box.press("Control+Enter")
+    want = human(design.evaluate(arch.decode(ok)).total.params)
+    assert _metric_settles(pg, 0, want) == want
+    assert "arch=" in pg.url and "mbconv" in pg.url
+    assert pg.locator('[data-testid="stException"]').count() == 0
+    shot(pg, "network-builder-edited")
+    pg.close()
+
+
+def test_network_inspector_onnx_upload_good_and_corrupt(warm, browser, tmp_path):
+    from effnets.models import get_model
+    from effnets.networks import onnx_graph
+
+    info = get_model("mobilenet_v3_small")
+    spec = info.make_spec()
+    good = tmp_path / "mnv3s.onnx"
+    good.write_bytes(onnx_graph.export_onnx(info.build(spec).eval(), (3, 224, 224)))
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(b"\x08\x07" + b"not a protobuf at all" * 50)
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pg.goto(warm + "/network-inspector?src=onnx")
+    wait_idle(pg)
+    pg.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([str(bad)])
+    pg.locator('[data-testid="stAlertContentError"]').first.wait_for(timeout=60_000)
+    assert pg.locator('[data-testid="stException"]').count() == 0
+    pg.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files([str(good)])
+    want = human(info.cost(spec).params)
+    assert _metric_settles(pg, 0, want) == want
+    assert pg.locator('[data-testid="stException"]').count() == 0
+    shot(pg, "network-inspector-onnx")
     pg.close()
