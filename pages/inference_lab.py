@@ -153,6 +153,7 @@ if (box := sec["Latency"]) is not None:
                 col.metric(m.label, m.value, help=m.help)
             runs = (int(warmup), int(repeats))
             st.caption(inference_report.environment_caption(t, precision, engine, channels_last, *runs))
+            inference_lab_sections.prediction(name, device, precision, channels_last, engine, tr.crop, t)
             st.markdown(inference_report.NOT_LATENCY)
         inference_lab_sections.backends(P, name, pretrained, device, tr.crop, int(warmup), int(repeats))
 

@@ -5,7 +5,7 @@ import functools
 import pandas as pd
 import streamlit as st
 
-from effnets.analysis import zoo
+from effnets.analysis import layer_report, zoo
 from effnets.figures import zoo as zoo_figures
 from effnets.runtime import bench, bench_networks
 from effnets.ui import classroom, common, forms, measuring, schema, state, zoo_cached
@@ -85,17 +85,29 @@ sec = classroom.sections(P, ["Table", "Accuracy vs MACs", "Accuracy vs latency",
 
 if (box := sec["Table"]) is not None:
     with box:
+        predicted = None  # name -> the predictor's figure beside each measured eager latency (eager, fp32, NCHW only)
+        if run is not None and layer_report.predictable("eager" if eager else "fast", ms.precision, channels_last):
+            predicted = {
+                r.name: measuring.eager_prediction(
+                    r.name, ms.device, ms.threads, ms.batch, fields=layer_report.zoo_fields(r.name)
+                )
+                for r in rows
+                if r.median_ms is not None
+            }
+        table, columns = layer_report.with_predictions(zoo.table_rows(rows), zoo.TABLE_COLUMNS, predicted)
         classroom.table(
-            pd.DataFrame(zoo.table_rows(rows))[list(zoo.TABLE_COLUMNS)],
+            pd.DataFrame(table)[columns],
             "model_zoo",
             key=f"{P}.csv",
             column_config={
                 **measuring.number_columns(zoo.COLUMN_FORMATS, helps={"acts": "conv/linear output elements per image"}),
+                **measuring.number_columns(layer_report.PREDICTED_COLUMNS),
                 "top1": st.column_config.TextColumn("top-1 %", help="Published ImageNet top-1; — where none is known"),
                 "top1_source": "top-1 source",
             },
         )
         if run is not None:
+            st.caption(layer_report.predictions_caption(predicted, "time with *Eager* on, *channels_last* off, fp32"))
             measuring.environment(run.environment)
 
 if (box := sec["Accuracy vs MACs"]) is not None:

@@ -1,10 +1,13 @@
 """CLI commands that measure latency: ``bench model`` and ``bench block``.
 
-``python -m effnets bench model efficientnet_lite0 --threads 1 --json`` times the fast path (BN folded, static
-padding, inference_mode; ``--channels-last``, ``--compile`` optional) unless ``--eager``; ``python -m effnets bench
-block mbconv --input 32,56,56 --set expand_ratio=4`` times one block as designed. Output: median, p10, p90,
-images/s, achieved GMAC/s and the environment (device, threads, torch, precision, layout, batch, resolution); the
-JSON holds the same. Errors exit with code 2 and one line on stderr.
+``python -m effnets bench model efficientnet_lite0 --threads 1 --json`` times this device's default path at that
+thread count (:func:`effnets.runtime.backends.default_backend`: the fastest engine a ``--backend all`` comparison
+measured here and remembered, else the fast path: BN folded, static padding, inference_mode) and says which and why
+(``"backend"``, ``"why"``); ``--eager``, ``--fast`` or ``--compile`` (the fast path compiled) ask for a PyTorch path
+instead, ``--channels-last`` sets their layout. ``python -m effnets bench block mbconv --input 32,56,56 --set
+expand_ratio=4`` times one block as designed. Output: median, p10, p90, images/s, achieved GMAC/s and the
+environment (device, threads, torch, precision, layout, batch, resolution); the JSON holds the same. Errors exit with
+code 2 and one line on stderr.
 
 ``bench model NAME --backend eager|fast|compile|onnxruntime|openvino|all`` compares inference backends instead
 (:mod:`effnets.runtime.backends`): the same photos through each, outputs checked against eager fp32, timed
@@ -117,9 +120,9 @@ def _print_backends(result: dict[str, Any], every: bool = True) -> None:
 def cmd_bench_backends(args: argparse.Namespace, device) -> int:
     from effnets.runtime import backends
 
-    if args.eager or args.compile or args.channels_last:
-        raise ValueError("--eager, --compile and --channels-last choose the default path's variant; drop them with "
-                         "--backend (each backend has its own settings)")  # fmt: skip
+    if args.eager or args.fast or args.compile or args.channels_last:
+        raise ValueError("--eager, --fast, --compile and --channels-last choose a PyTorch path instead of the default; "
+                         "drop them with --backend (each backend has its own settings)")  # fmt: skip
     every = args.backend == "all"
     if not every:
         backends.check_request(args.backend, args.precision or "fp32", device)
@@ -163,9 +166,10 @@ def cmd_bench_model(args: argparse.Namespace) -> int:
         return cmd_bench_per_layer(args, device)
     if args.backend:
         return cmd_bench_backends(args, device)
+    backend, why = default_path(args, device)
+    if backend in ("onnxruntime", "openvino"):
+        return cmd_bench_default_engine(args, device, backend, why)
     precision = _torch_precision(args)
-    if args.eager and args.compile:
-        raise ValueError("--compile applies to the fast path; drop --eager or --compile")
     r = bench_networks.bench_model(
         args.name,
         batch=args.batch,
@@ -173,20 +177,79 @@ def cmd_bench_model(args: argparse.Namespace) -> int:
         device=device,
         precision=precision,
         channels_last=args.channels_last,
-        compile=args.compile,
-        eager=args.eager,
+        compile=backend == "compile",
+        eager=backend == "eager",
         pretrained=not args.random_init,
         warmup=args.warmup,
         repeats=args.repeats,
     )
     path = r.config.get("path", "")
+    if not args.json:
+        print(f"{args.name}: {backend} ({why})")
     _print_result(
         f"{args.name} ({r.config.get('weights')} weights), {path} path",
         r,
         args.json,
-        {"name": args.name, "kind": "model", "path": path},
+        {"name": args.name, "kind": "model", "backend": backend, "why": why, "path": path},
     )
     return EXIT_OK
+
+
+def default_path(args: argparse.Namespace, device) -> tuple[str, str]:
+    """The backend ``bench model`` measures without ``--backend``, and why: the one a flag asks for (``--eager``,
+    ``--fast``, ``--compile``), else the default path of this device at this thread count
+    (:func:`effnets.runtime.backends.default_backend`: the fastest engine a comparison measured here, remembered; the
+    fast path when none was)."""
+    from effnets.runtime import backends
+
+    flags = [f for f, on in (("--eager", args.eager), ("--fast", args.fast), ("--compile", args.compile)) if on]
+    if args.eager and args.compile:
+        raise ValueError("--compile applies to the fast path; drop --eager or --compile")
+    if args.eager and args.fast:
+        raise ValueError("--eager and --fast are two different paths: keep one")
+    if flags:
+        return ("eager" if args.eager else "compile" if args.compile else "fast"), f"asked for with {flags[-1]}"
+    from effnets.report import plural
+
+    rec = backends.default_record(device)
+    if rec is None:
+        return backends.FALLBACK_DEFAULT, (
+            "the default path: the fast path, since no backend comparison has been measured on this device at this "
+            "thread count (bench model NAME --backend all measures and remembers the fastest)"
+        )
+    ms = f" ({rec['median_ms']:.2f} ms)" if rec.get("median_ms") else ""
+    threads = plural(rec["threads"], "thread") if isinstance(rec.get("threads"), int) else "? threads"
+    fastest = (
+        f"the fastest fp32 backend{ms} in the comparison measured on this device at {rec.get('measured_at', '?')}, "
+        f"on {rec.get('model', '?')} at {threads}"
+    )
+    if rec["default"] in ("onnxruntime", "openvino") and args.channels_last:
+        raise ValueError(f"the default path here is {rec['default']}, {fastest}; --channels-last applies to the "
+                         "PyTorch paths: add --fast or --eager")  # fmt: skip
+    return rec["default"], f"the default path: {rec['default']}, {fastest}"
+
+
+def cmd_bench_default_engine(args: argparse.Namespace, device, backend: str, why: str) -> int:
+    """``bench model NAME`` when the default path is ONNX Runtime or OpenVINO: that engine's row, as --backend gives
+    it, with which backend was measured and why."""
+    from effnets.runtime import backends
+
+    precision = args.precision or "fp32"
+    backends.check_request(backend, precision, device)
+    result = backends.compare_model(
+        args.name, resolution=args.resolution, batch=args.batch, device=device, threads=args.threads,
+        pretrained=not args.random_init, backends=[backend], precisions=[precision], warmup=args.warmup,
+        repeats=args.repeats, record=False,
+    )  # fmt: skip
+    row = result["backends"][0]
+    keep = ("model", "resolution", "batch", "check", "environment", "warmup", "repeats")
+    if args.json:
+        data = {"name": args.name, "kind": "model", **row, "why": why, "path": backend}
+        print(json.dumps({**data, **{k: result[k] for k in keep}}, indent=2))
+    else:
+        print(f"{args.name}: {backend} ({why})")
+        _print_backends(result, every=False)
+    return EXIT_NOT_RUN if row["reason"] else EXIT_OK
 
 
 def cmd_bench_block(args: argparse.Namespace) -> int:
@@ -246,11 +309,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pb = subparsers.add_parser("bench", help="measure latency of a model or a block on this device")
     bsub = pb.add_subparsers(dest="kind", parser_class=type(pb), required=True)
 
-    pm = bsub.add_parser("model", help="latency of a whole network (the fast path unless --eager)")
+    pm = bsub.add_parser("model", help="latency of a whole network on this device's default path (unless --eager)")
     pm.add_argument("name", help="model name (see: list models; torchvision reference models too)")
     pm.add_argument("--resolution", type=int, help="input side in pixels (default: the model's own)")
     pm.add_argument("--compile", action="store_true", help="torch.compile the fast path (compile time reported)")
-    pm.add_argument("--eager", action="store_true", help="time the plain model (BN unfolded) instead of the fast path")
+    pm.add_argument("--eager", action="store_true", help="time the plain model (BN unfolded) instead of the default")
+    pm.add_argument("--fast", action="store_true", help="time effnets' fast path instead of the default path")
     pm.add_argument("--random-init", action="store_true", help="skip loading pretrained weights")
     pm.add_argument(
         "--backend",

@@ -53,10 +53,9 @@ def _card(path: str | None, device_pref: str = "auto"):
 
 def shipped_cards() -> list:
     """The device cards that come with effnets (assets/device_cards/*.json), measured where the project was built."""
-    from pathlib import Path
+    from effnets.analysis.layer_report import shipped_cards as shipped  # the one place that knows the folder
 
-    folder = Path(__file__).resolve().parents[2] / "assets" / "device_cards"
-    return sorted(folder.glob("*.json")) if folder.is_dir() else []
+    return shipped()
 
 
 # ----- bench model NAME --per-layer ----------------------------------------------------------------------------------
@@ -66,7 +65,7 @@ def cmd_bench_per_layer(args: argparse.Namespace, device) -> int:
     """``bench model NAME --per-layer``: every leaf layer's time on the eager path beside its MACs."""
     from effnets.runtime import per_layer
 
-    bad = [f for f, on in (("--backend", args.backend), ("--compile", args.compile),
+    bad = [f for f, on in (("--backend", args.backend), ("--compile", args.compile), ("--fast", args.fast),
                            ("--channels-last", args.channels_last)) if on]  # fmt: skip
     if bad or (args.precision not in (None, "fp32")):
         raise ValueError(f"--per-layer times the eager path in fp32 (NCHW); drop {', '.join(bad) or '--precision'}")

@@ -8,6 +8,8 @@ boxes; shape bookkeeping (``x.shape``, integer arithmetic) is left out so only t
 from __future__ import annotations
 
 import operator
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.fx as fx
@@ -29,9 +31,27 @@ _COLORS = {
 }
 
 
+UNPAINTED = "#f4f4f4"
+"""The fill of a box a ``paint`` mapping has no entry for (ops outside every module: adds, concats, splits)."""
+
+
+@dataclass(frozen=True)
+class Paint:
+    """How a measurement colours one module's box: ``fill``, the text colour ``font``, an extra label line."""
+
+    fill: str
+    font: str = "#111111"
+    note: str = ""
+
+
 class _Tracer(fx.Tracer):
     def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
         return type(m).__name__ in _LEAF_NAMES or super().is_leaf_module(m, qualname)
+
+
+def is_box(m: nn.Module) -> bool:
+    """Whether a diagram draws ``m`` as one box (its tracer does not look inside it)."""
+    return _Tracer().is_leaf_module(m, "")
 
 
 def trace(module: nn.Module) -> fx.GraphModule:
@@ -124,16 +144,33 @@ def _shape_text(node: fx.Node) -> str:
     return "×".join(str(d) for d in tuple(meta.shape)[1:])
 
 
+def _owner(node: fx.Node) -> str | None:
+    """The module a node belongs to: its target for a module call, else the innermost module it was traced in."""
+    if node.op == "call_module":
+        return str(node.target)
+    stack = node.meta.get("nn_module_stack") or {}
+    return str(list(stack.values())[-1][0]) if stack else None
+
+
 def _is_tensor(node: fx.Node) -> bool:
     meta = node.meta.get("tensor_meta")
     return meta is not None and hasattr(meta, "shape")
 
 
-def block_dot(module: nn.Module, input_shape: tuple[int, int, int], title: str = "", dark: bool = False) -> str:
+def block_dot(
+    module: nn.Module,
+    input_shape: tuple[int, int, int],
+    title: str = "",
+    dark: bool = False,
+    paint: Mapping[str, Paint] | None = None,
+    legend: Sequence[str] = (),
+) -> str:
     """Graphviz DOT of ``module`` traced with a meta input of ``input_shape`` (C, H, W); edges carry C×H×W.
 
     ``dark`` draws edges and their labels in a light grey for a dark page background (boxes keep light fills with
-    dark text, readable on both)."""
+    dark text, readable on both). ``paint`` (module name -> :class:`Paint`) colours the boxes by a measurement
+    instead of by kind: a module box gets its entry's fill, text colour and extra label line, every other box
+    (inputs and outputs aside) :data:`UNPAINTED`; ``legend`` are DOT statements added to the graph (a key)."""
     gm = trace(module)
     device = next((p.device for p in module.parameters()), torch.device("cpu"))
     x = torch.empty((1, *input_shape), device=device)
@@ -149,6 +186,7 @@ def block_dot(module: nn.Module, input_shape: tuple[int, int, int], title: str =
     if title:
         lines.append(f'  labelloc="t"; label="{title}"; fontcolor="{"#dddddd" if dark else "#333333"}";')
     shown: dict[str, str] = {}
+    noted: set[str] = set()
 
     def source_of(arg) -> list[str]:
         """Tensor producers feeding ``arg``, looking through hidden bookkeeping nodes."""
@@ -187,11 +225,19 @@ def block_dot(module: nn.Module, input_shape: tuple[int, int, int], title: str =
         else:
             continue
         shown[node.name] = kind
-        color = _COLORS.get(kind, _COLORS["other"])
+        color, font = _COLORS.get(kind, _COLORS["other"]), ""
+        if paint is not None and kind != "io":
+            owner = _owner(node)
+            p = paint.get(owner) if owner is not None else None
+            color, font = (p.fill, f', fontcolor="{p.font}"') if p else (UNPAINTED, "")
+            if p and p.note and owner not in noted:  # a module traced into several nodes says its time once
+                label += f"\\n{p.note}"
+                noted.add(owner)
         shape = ', shape="ellipse"' if kind == "io" else ""
-        lines.append(f'  {node.name} [label="{label}", fillcolor="{color}"{shape}];')
+        lines.append(f'  {node.name} [label="{label}", fillcolor="{color}"{font}{shape}];')
         for src in dict.fromkeys(source_of(list(node.args) + list(node.kwargs.values()))):
             producer = next(n for n in gm.graph.nodes if n.name == src)
             lines.append(f'  {src} -> {node.name} [label=" {_shape_text(producer)}"];')
+    lines.extend(f"  {line}" for line in legend)
     lines.append("}")
     return "\n".join(lines)

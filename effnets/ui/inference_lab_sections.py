@@ -6,7 +6,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from effnets.runtime import images
+from effnets.analysis import layer_report
+from effnets.runtime import images, weights
 from effnets.ui import classroom, common, forms, infer_cached, jobs, measuring, runtime
 from effnets.ui.infer_cached import MAX_IMAGES, InputImage
 from effnets.ui.schema import PageSchema
@@ -61,6 +62,17 @@ def about_model(name: str, pretrained: bool) -> None:
             f"Shared model fingerprint (SHA-256 of every parameter and buffer): `{runtime.fingerprint(base)}`. "
             "It stays the same for every user: pages never change the shared model."
         )
+
+
+def prediction(name: str, device, precision: str, channels_last: bool, engine: str, crop: int, timing: dict) -> None:
+    """The predictor's figure beside the lab's measured eager latency (the model's own structure at ``crop``, batch
+    1, on the card the app uses for this device and thread count), or one line on why there is none."""
+    if not layer_report.predictable(engine, precision, channels_last):
+        st.caption(f"No prediction beside this timing: {layer_report.EAGER_ONLY}; choose the eager engine, fp32, NCHW.")
+        return
+    threads = timing["environment"].get("threads") or 1
+    pred = measuring.eager_prediction(name, device, threads, 1, crop, weights.pretrained_fields(name))
+    st.markdown(layer_report.beside(pred, timing["median_ms"]))
 
 
 BACKENDS_INTRO = (
@@ -126,7 +138,10 @@ def backends(prefix: str, name: str, pretrained: bool, device, crop: int, warmup
     if busy := [r["label"] for r in result["backends"] if r["busy"]]:
         st.warning(f"Busy machine: the spread of {', '.join(busy)} says something else was running; compare again.")
     st.markdown(bk.summary(result))
-    table = pd.DataFrame(bk.table_rows(result))
+    env = result["environment"]
+    pred = measuring.eager_prediction(name, device, env["threads"], result["batch"], result["resolution"],
+                                      weights.pretrained_fields(name))  # fmt: skip
+    table = pd.DataFrame(layer_report.backend_rows(bk.table_rows(result), pred))
     st.dataframe(
         table,
         hide_index=True,
@@ -142,8 +157,9 @@ def backends(prefix: str, name: str, pretrained: bool, device, crop: int, warmup
             {"max_abs_diff": "Largest difference from eager fp32's logits on the same photos."},
         ),  # fmt: skip
     )
+    if pred is not None:
+        st.caption(f"Predicted ms: {pred['label']}, for the eager fp32 row only ({layer_report.EAGER_ONLY}).")
     classroom.plot(backends_figure(result["backends"], result["default"]), f"backends_{name}", key=f"{prefix}.bk_fig")
-    env = result["environment"]
     vers = ", ".join(f"{k} {v}" for k, v in env["versions"].items() if v)
     st.caption(
         f"{env['device_name']}, {env['threads']} threads for every engine, batch {result['batch']}, "

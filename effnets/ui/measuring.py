@@ -10,7 +10,7 @@ from typing import Any
 
 import streamlit as st
 
-from effnets.analysis import verdicts
+from effnets.analysis import layer_report, verdicts
 from effnets.runtime import bench, devices
 from effnets.runtime import timing as timing_stats
 from effnets.ui import common, forms, jobs
@@ -165,3 +165,27 @@ def number_columns(
         label, fmt = spec if isinstance(spec, tuple) else (None, spec)
         out[column] = st.column_config.NumberColumn(label, format=fmt, help=helps.get(column))
     return out
+
+
+@st.cache_data(max_entries=512, show_spinner="Predicting the eager latency...")
+def _eager_prediction(name: str, device: str, threads: int, batch: int, resolution: int | None, fields: tuple,
+                      card: tuple) -> dict | None:  # fmt: skip
+    return layer_report.eager_prediction(
+        name, device=device, threads=threads, batch=batch, resolution=resolution, fields=dict(fields)
+    )
+
+
+def eager_prediction(
+    name: str, device: Any, threads: int, batch: int = 1, resolution: int | None = None, fields: dict | None = None
+) -> dict | None:
+    """:func:`effnets.analysis.layer_report.eager_prediction` on the card the app uses for ``device`` at ``threads``
+    (a shipped one or the user's; None without one, or for a network the trace cannot take), cached per network,
+    settings and card version: a rerun reads card files at most once and never builds a card."""
+    choice = layer_report.card_for(device, threads)
+    if choice is None:
+        return None
+    items = tuple(sorted((fields or {}).items()))
+    try:
+        return _eager_prediction(name, str(device), int(threads), int(batch), resolution, items, choice.key)
+    except (ValueError, RuntimeError, TypeError):  # a network the meta trace cannot take: no figure, not an error
+        return None
