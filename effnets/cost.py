@@ -44,7 +44,8 @@ Each primitive below returns a new record. Branches (residual shortcuts, incepti
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+import dataclasses
+from dataclasses import dataclass, fields
 
 from effnets.shapes import out_size, same_padding, tf_same_out, tf_same_pad  # noqa: F401 (re-exported)
 from effnets.shapes import pair as _pair
@@ -215,6 +216,16 @@ def branch(x: Cost) -> Cost:
         global_context=x.global_context,
         record_steps=x.record_steps,
     )
+
+
+_COST_FIELDS = tuple(f.name for f in fields(Cost))
+
+
+def replace(obj, **changes):
+    """dataclasses.replace, several times faster for a Cost (every primitive makes one; a B7 makes thousands)."""
+    if type(obj) is Cost:
+        return Cost(*[changes[n] if n in changes else getattr(obj, n) for n in _COST_FIELDS])
+    return dataclasses.replace(obj, **changes)
 
 
 def _step(x: Cost, **kw) -> tuple[Step, ...]:
