@@ -88,7 +88,8 @@ class SharedDepthwise(nn.Module):
         return replace(y, params=shared, steps=(*y.steps[:-1], replace(y.steps[-1], params=(x.c // t) * 9)))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.conv(part) for part in x.chunk(self.t, 1)], 1)
+        parts = x.chunk(self.t, 1)  # indexed, not iterated: torch.fx can trace a fixed count of chunks
+        return torch.cat([self.conv(parts[i]) for i in range(self.t)], 1)
 
 
 @dataclass(frozen=True)
