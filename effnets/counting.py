@@ -273,6 +273,7 @@ _ACT_OPS = {
     "hardsigmoid_",
     "gelu",
     "tanh",
+    *("leaky_relu", "leaky_relu_", "elu", "elu_", "celu", "mish", "mish_", "softplus", "_prelu_kernel"),  # timm nets
 }
 _ELEMENTWISE_OPS = {"add", "add_", "mul", "mul_"}
 _BN_OPS = {"_native_batch_norm_legit_no_training", "native_batch_norm", "batch_norm", "_native_batch_norm_legit"}
@@ -295,6 +296,56 @@ def _numel(shape) -> int:
     return math.prod(shape)
 
 
+_MM_OPS = {"addmm", "mm", "linear", "bmm", "baddbmm"}  # bmm/baddbmm: attention's q @ k^T and attn @ v (timm)
+
+
+def count_op(c: TracedCounts, func, args, kwargs, out) -> bool:
+    """Add one aten op's work to ``c`` by the project's rules (the lines of :mod:`effnets.cost`): conv, linear and
+    matmul MACs and their outputs (acts), deformable sampling, and each extras line. Returns whether a rule names the
+    op (ops none names add nothing). :class:`_Counter` applies it to a whole forward pass,
+    :mod:`effnets.networks.external` to each layer's ops."""
+    name = func._overloadpacket.__name__
+    flat = tree_flatten(out)[0]
+    first_out = flat[0] if flat else None
+    if name in ("convolution", "_convolution", "conv2d"):
+        x, w = args[0], args[1]
+        # transposed (args[6]; weight C_in x C_out/g x k x k): each input pixel is scattered over k x k outputs
+        scattered = x if name != "conv2d" and len(args) > 6 and args[6] else first_out
+        c.macs += _numel(scattered.shape) * _numel(w.shape[1:])
+        c.acts += first_out.numel()
+    elif name in _MM_OPS:
+        w = args[-1] if name in ("addmm", "baddbmm") else args[1]
+        k = w.shape[-1] if name == "linear" else w.shape[-2]  # mm/bmm: (.., k, n); linear: (n, k)
+        c.macs += _numel(first_out.shape) * k
+        c.acts += first_out.numel()
+    elif name == "deform_conv2d":
+        x, w, _offset, mask = args[0], args[1], args[2], args[3]
+        c.macs += deform_conv2d_macs(x.shape, w.shape, first_out.shape)
+        c.acts += first_out.numel()
+        sampled = x.shape[0] * x.shape[1] * w.shape[2] * w.shape[3] * first_out.shape[2] * first_out.shape[3]
+        use_mask = bool(args[-1]) if isinstance(args[-1], bool) else mask.numel() > 0
+        c.extras["sampling"] += sampled * (5 if use_mask else 4)
+    elif name in _BN_OPS:
+        c.extras["bn"] += first_out.numel()
+    elif name in _LN_OPS:
+        c.extras["ln"] += args[0].numel() * (5 if len(args) > 2 and args[2] is not None else 4)
+    elif name in _ACT_OPS:
+        c.extras["act"] += first_out.numel()
+    elif name in _ELEMENTWISE_OPS:
+        tensors = [a for a in args[:2] if isinstance(a, torch.Tensor)]
+        if len(tensors) == 2 and all(t.dim() > 0 for t in tensors):
+            c.extras["elementwise"] += first_out.numel()
+    elif name in _WINDOW_POOL_OPS:
+        k = args[1] if len(args) > 1 else kwargs.get("kernel_size")
+        kh, kw = (k[0], k[-1]) if isinstance(k, list | tuple) else (k, k)
+        c.extras["pool"] += first_out.numel() * kh * kw
+    elif name in _GLOBAL_POOL_OPS:
+        c.extras["pool"] += args[0].numel()
+    else:
+        return False
+    return True
+
+
 class _Counter(TorchDispatchMode):
     def __init__(self) -> None:
         super().__init__()
@@ -303,43 +354,7 @@ class _Counter(TorchDispatchMode):
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        name = func._overloadpacket.__name__
-        c = self.c
-        first_out = tree_flatten(out)[0][0] if tree_flatten(out)[0] else None
-        if name in ("convolution", "_convolution", "conv2d"):
-            x, w = args[0], args[1]
-            # transposed (args[6]; weight C_in x C_out/g x k x k): each input pixel is scattered over k x k outputs
-            scattered = x if name != "conv2d" and len(args) > 6 and args[6] else first_out
-            c.macs += _numel(scattered.shape) * _numel(w.shape[1:])
-            c.acts += first_out.numel()
-        elif name in ("addmm", "mm", "linear"):
-            w = args[-1] if name == "addmm" else args[1]
-            k = w.shape[0] if name in ("addmm", "mm") else w.shape[1]
-            c.macs += _numel(first_out.shape) * k
-            c.acts += first_out.numel()
-        elif name == "deform_conv2d":
-            x, w, _offset, mask = args[0], args[1], args[2], args[3]
-            c.macs += deform_conv2d_macs(x.shape, w.shape, first_out.shape)
-            c.acts += first_out.numel()
-            sampled = x.shape[0] * x.shape[1] * w.shape[2] * w.shape[3] * first_out.shape[2] * first_out.shape[3]
-            use_mask = bool(args[-1]) if isinstance(args[-1], bool) else mask.numel() > 0
-            c.extras["sampling"] += sampled * (5 if use_mask else 4)
-        elif name in _BN_OPS:
-            c.extras["bn"] += first_out.numel()
-        elif name in _LN_OPS:
-            c.extras["ln"] += args[0].numel() * (5 if len(args) > 2 and args[2] is not None else 4)
-        elif name in _ACT_OPS:
-            c.extras["act"] += first_out.numel()
-        elif name in _ELEMENTWISE_OPS:
-            tensors = [a for a in args[:2] if isinstance(a, torch.Tensor)]
-            if len(tensors) == 2 and all(t.dim() > 0 for t in tensors):
-                c.extras["elementwise"] += first_out.numel()
-        elif name in _WINDOW_POOL_OPS:
-            k = args[1] if len(args) > 1 else kwargs.get("kernel_size")
-            kh, kw = (k[0], k[-1]) if isinstance(k, list | tuple) else (k, k)
-            c.extras["pool"] += first_out.numel() * kh * kw
-        elif name in _GLOBAL_POOL_OPS:
-            c.extras["pool"] += args[0].numel()
+        count_op(self.c, func, args, kwargs, out)
         return out
 
 
