@@ -72,6 +72,11 @@ if source == "name":
         common.show_error(str(e), "Names are as the libraries spell them: torchvision.models.list_models(), "
                                   "timm.list_models().")  # fmt: skip
         st.stop()
+    if (twin := inspector.registered_twin(ref.strip())) is not None:
+        st.page_link("pages/network_builder.py", label=f"Scale it: the same network is {twin} in the Network Builder",
+                     icon=":material/construction:", query_params={"from": twin})  # fmt: skip
+    elif ":" in ref:
+        st.caption("No width or depth rule for this family in effnets: only the resolution can be changed here.")
     show(report)
 
 elif source == "onnx":

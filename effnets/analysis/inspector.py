@@ -112,3 +112,17 @@ def timing_sentence(t: dict[str, Any]) -> str:
         f"{'×'.join(map(str, t['input_shape']))}, {t['precision']}, measured for you on this server's CPU at {when} "
         f"with {t['engine']}, {t['threads'] or 'all'} threads. Other sessions on the server can add to it."
     )
+
+
+def registered_twin(ref: str) -> str | None:
+    """The registered effnets network a 'torchvision:'/'timm:' name builds exactly at its preset (so the Network
+    Builder and the Scaling Lab can scale it), or None (then only the resolution applies)."""
+    from effnets.networks import external
+    from effnets.spec import SpecError
+
+    try:
+        library, name = external.parse_name(ref)
+    except SpecError:
+        return None
+    twin = external.reference_of(library, name)
+    return twin[0] if twin and not twin[1] else None
