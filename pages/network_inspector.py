@@ -73,8 +73,8 @@ if source == "name":
                                   "timm.list_models().")  # fmt: skip
         st.stop()
     if (twin := inspector.registered_twin(ref.strip())) is not None:
-        st.page_link("pages/network_builder.py", label=f"Scale it: the same network is {twin} in the Network Builder",
-                     icon=":material/construction:", query_params={"from": twin})  # fmt: skip
+        st.markdown(f":material/construction: Scale it: the same network is `{twin}`, "
+                    f"[open it in the Network Builder](/network-builder?from={twin}).")  # fmt: skip
     elif ":" in ref:
         st.caption("No width or depth rule for this family in effnets: only the resolution can be changed here.")
     show(report)
