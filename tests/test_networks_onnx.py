@@ -306,7 +306,7 @@ def test_a_graph_at_the_node_limit_is_counted():
 
 def test_too_large_a_file_is_refused():
     data = _conv_model([1, 3, 16, 16]).SerializeToString()
-    e = _refused(data, "the limit is 0 MB", max_bytes=100)
+    e = _refused(data, "the limit is 100 (0 MB)", max_bytes=100)
     assert e.value == len(data)
     assert onnx_graph.MAX_BYTES == 200 * 1024 * 1024
 
@@ -413,3 +413,13 @@ def test_time_onnx_runs_onnx_runtime():
         time_onnx(_conv_model(["N", 3, "H", "W"]).SerializeToString())
     with pytest.raises(SpecError, match="holds a subgraph"):
         time_onnx(_loop_model().SerializeToString())
+
+
+def test_a_graph_of_a_million_nodes_is_refused_before_it_is_parsed():
+    """The node count is read at the wire level (effnets.networks.protowire), so the parser never builds them."""
+    from effnets.networks.protowire import onnx_node_count
+
+    data = _conv_model([1, 3, 6, 6], relus=200_000).SerializeToString()
+    assert onnx_node_count(data) == 200_001
+    _refused(data, "200,001 nodes")
+    assert onnx_node_count(b"\xff" * 100) == 0 and onnx_node_count(b"") == 0

@@ -43,6 +43,7 @@ import onnx
 from onnx import numpy_helper
 
 from effnets.cost import EXTRA_KINDS
+from effnets.networks.protowire import onnx_node_count
 from effnets.networks.report import LayerRow, NetworkReport, no_extras, stages_from_layers
 from effnets.spec import SpecError
 
@@ -80,8 +81,10 @@ def _parse(data: bytes, name: str, max_bytes: int):
         raise SpecError(f"{name}: expected the file's bytes, got {type(data).__name__}", "file")
     data = bytes(data)
     if len(data) > max_bytes:
-        size = f"{len(data) / 2**20:.1f} MB; the limit is {max_bytes / 2**20:.0f} MB"
+        size = f"{len(data):,} bytes; the limit is {max_bytes:,} ({max_bytes / 2**20:.0f} MB)"
         raise SpecError(f"{name} is {size}", "file", len(data))
+    if (nodes := onnx_node_count(data)) > MAX_NODES:  # before the parser builds every node
+        raise SpecError(f"{name} has {nodes:,} nodes; graphs over {MAX_NODES:,} nodes are refused", "file")
     try:
         model = onnx.load_model_from_string(data)
     except Exception as e:
@@ -99,9 +102,7 @@ def _parse(data: bytes, name: str, max_bytes: int):
 
 
 def _refuse_unsupported(model, name: str) -> None:
-    g = model.graph
-    if len(g.node) > MAX_NODES:
-        raise SpecError(f"{name} has {len(g.node):,} nodes; graphs over {MAX_NODES:,} nodes are refused", "file")
+    g = model.graph  # the node count was checked at the wire level, before parsing (_parse)
     attributes = [a for node in g.node for a in node.attribute]
     in_nodes = [t for a in attributes for t in ([a.t] if a.HasField("t") else []) + list(a.tensors)]
     sparse = [s.values for s in g.sparse_initializer] + [a.sparse_tensor.values for a in attributes]
