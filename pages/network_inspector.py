@@ -2,14 +2,16 @@
 an uploaded ONNX file (parsed in memory, never run unless you ask for a timing), or the stage-by-stage diff of any
 two networks: exact params, MACs, every extras line and activation memory, per stage and per layer."""
 
+import functools
+
 import pandas as pd
 import streamlit as st
 
-from effnets.analysis import inspector
+from effnets.analysis import diffing, inspector
 from effnets.figures.stages import stage_dot
 from effnets.networks.diff import PRESETS
 from effnets.spec import SpecError
-from effnets.ui import classroom, common, forms, inspector_cached, schema, state
+from effnets.ui import classroom, common, forms, inspector_cached, measuring, schema, state
 
 S = schema.NETWORK_INSPECTOR
 P = S.prefix
@@ -28,6 +30,7 @@ with st.sidebar:
     source = forms.control(st, S, "source", "Inspect", format_func=SOURCES.get)
     res = forms.control(st, S, "resolution", "Resolution (0: the model's own)", help="Input side in pixels.")
     counting = common.counting_controls(P)
+    ms = measuring.controls(S) if source == "diff" else None
 classroom.sidebar_controls()
 classroom.page_header("Network Inspector", P)
 
@@ -132,3 +135,18 @@ else:
                     column_config={k: LOCALIZED for k in ("params A", "params B", "Δ params", "MACs A", "MACs B",
                                                           "Δ MACs", "Δ activations")})  # fmt: skip
     st.caption(inspector.DIFF_CAPTION)
+    st.markdown("**Latency**: both networks built with random weights and timed interleaved (A B A B ...), eager, "
+                "on this server, at their own input size.")  # fmt: skip
+    key = ms.key(kind="diff", a=a.strip()[:4000], b=b.strip()[:4000])
+    m = measuring.measure(ms, key, functools.partial(diffing.measure_pair, a.strip(), b.strip(), **ms.timing()),
+                          button="Measure both", label="timing both networks", job_key=f"{P}.job",
+                          button_key=f"{P}.measure")  # fmt: skip
+    measuring.job_notes(m, "Stopped early: fewer rounds than asked.", lambda result: result.partial)
+    if m.value is not None:
+        t = m.value
+        measuring.whose(m, "these two networks", [t.a, t.b], "Measure both")
+        classroom.table(pd.DataFrame(t.rows()), "network_diff_latency", key=f"{P}.csv_lat",
+                        column_config=measuring.number_columns({k: "%.3f" for k in ("median (ms)", "p10 (ms)",
+                                                                "p90 (ms)")} | {"images/s": "%.1f"}))  # fmt: skip
+        st.markdown(diffing.latency_sentence(d, t))
+        measuring.environment(t.environment)

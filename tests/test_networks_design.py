@@ -259,3 +259,27 @@ def test_diff_json_and_text():
     assert data["d_params"] == get_model("efficientnet_b1").cost(get_model("efficientnet_b1").make_spec()).params - \
         get_model("efficientnet_b0").cost(get_model("efficientnet_b0").make_spec()).params  # fmt: skip
     assert [s["a"]["stage"] for s in data["stages"]][:2] == ["stem", "stage2"]
+
+
+def test_diff_reads_onnx_files_and_measures_latency(tmp_path):
+    onnx_file = tmp_path / "m.onnx"
+    assert run("export", "mobilenet_v3_small", "--format", "onnx", "-o", str(onnx_file)).returncode == 0
+    r = run("diff", "mobilenet_v3_small", str(onnx_file), "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert (data["d_params"], data["d_macs"]) == (0, 0) and data["b"]["source"] == "onnx"
+    r = run("diff", "repvgg_a0", "repvgg_a0@deploy=1", "--measure", "--repeats", "2", "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert len(data["latency_ms"]) == 2 and all(v > 0 for v in data["latency_ms"])
+    assert data["d_latency_ms"] == data["latency_ms"][1] - data["latency_ms"][0]
+
+
+def test_export_py_of_a_design_runs_without_effnets(tmp_path):
+    text = "r64|conv(c:16,k:3,s:2)|mbconv*2(c:24,s:2)|ghost(c:32,s:2)|conv(c:64,k:1)/classifier(classes:10)"
+    out = tmp_path / "net.py"
+    assert run("export", text, "--format", "py", "-o", str(out)).returncode == 0
+    r = subprocess.run([sys.executable, "-I", str(out)], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    want = design.evaluate(arch.decode(text)).total.params
+    assert r.stdout.strip() == f"{want:,} parameters"

@@ -18,7 +18,7 @@ STAGES_CAPTION = (
 )
 DIFF_CAPTION = (
     "Stages pair up by name where both networks have it (a design and where it started, two presets of a family), "
-    "by position otherwise; Δ is B − A. Latency: time both in the Model Zoo or the Latency Lab."
+    "by position otherwise; Δ is B − A. *Measure both* below times them on this server."
 )
 
 

@@ -160,9 +160,16 @@ def cmd_diff(args: argparse.Namespace) -> int:
         a, b, _ = diff.PRESETS[args.preset]
     if not a or not b:
         raise UsageError("diff needs two networks A B (or --preset NAME)")
-    from effnets.networks.sources import resolve
+    ra, rb = _side(a), _side(b)
+    latency = None
+    if args.measure:
+        if a.lower().endswith(".onnx") or b.lower().endswith(".onnx"):
+            raise UsageError("--measure times registry names, torchvision:/timm: names and designs, not ONNX files")
+        from effnets.analysis import diffing
 
-    d = diff.diff(resolve(_ref(a)), resolve(_ref(b)))
+        t = diffing.measure_pair(_ref(a), _ref(b), repeats=args.repeats)
+        latency = t.latency_ms
+    d = diff.diff(ra, rb, latency)
     if args.json:
         print(json.dumps(d.to_dict(), indent=2))
         return 0
@@ -175,17 +182,34 @@ def cmd_diff(args: argparse.Namespace) -> int:
         na, nb = (r.a.name if r.a else "-"), (r.b.name if r.b else "-")
         dp, dm, da = r.delta("params"), r.delta("macs"), r.delta("acts")
         print(f"  {na[:12]:<12} {nb[:12]:<12} {dp:>+12,} {dm:>+15,} {da:>+12,}")
+    if latency is not None:
+        la, lb = latency
+        print(f"  eager latency here: {la:.2f} ms -> {lb:.2f} ms ({lb - la:+.2f} ms, {lb / la:.2f}x)")
     for note in d.notes:
         print(f"  - {note}")
     return 0
+
+
+def _side(text: str):
+    """The report of one side of a diff: a name, a design, a design file or an ONNX file (parsed, never run)."""
+    if text.lower().endswith(".onnx"):
+        from effnets.networks import onnx_graph
+
+        p = Path(text)
+        if not p.is_file():
+            raise UsageError(f"no such file: {text[:200]}")
+        if p.stat().st_size > onnx_graph.MAX_BYTES:
+            raise UsageError(f"{p.name} is {p.stat().st_size:,} bytes; at most {onnx_graph.MAX_BYTES:,} are read")
+        return onnx_graph.analyse_onnx(p.read_bytes(), name=p.name)
+    from effnets.networks.sources import resolve
+
+    return resolve(_ref(text))
 
 
 def _ref(text: str) -> str:
     """A diff side: a name, an architecture string, or a design file's contents."""
     if text.lower().endswith((".json", ".txt", ".arch")):
         return read_arch(text)
-    if text.lower().endswith(".onnx"):
-        raise UsageError("diff reads registry names, torchvision:/timm: names and designs; cost onnx reads .onnx")
     return text
 
 
@@ -197,9 +221,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     pe.add_argument("-o", "--output", required=True, help="the file to write")
     pe.set_defaults(func=cmd_export)
     pd = sub.add_parser("diff", help="the stage-by-stage difference of two networks")
-    pd.add_argument("a", nargs="?", help="network A (registry name, torchvision:NAME, timm:NAME, design)")
+    pd.add_argument("a", nargs="?", help="network A (registry name, torchvision:NAME, timm:NAME, design, .onnx)")
     pd.add_argument("b", nargs="?", help="network B")
     pd.add_argument("--preset", help="a lesson's pair instead of A B (b0_vs_b1, v2_vs_v3, train_vs_deploy ...)")
+    pd.add_argument("--measure", action="store_true", help="also time both (eager, interleaved, random weights)")
+    pd.add_argument("--repeats", type=int, default=10, help="timed rounds with --measure")
     pd.add_argument("--json", action="store_true", help="machine-readable output")
     pd.set_defaults(func=cmd_diff)
 

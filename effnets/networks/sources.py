@@ -145,3 +145,33 @@ def _with_resolution(text: str, resolution: int) -> str:
     from dataclasses import replace
 
     return arch.encode(replace(d, resolution=int(resolution)))
+
+
+MAX_BUILD_PARAMS = 300_000_000
+"""A network with more parameters is not built with real weights for timing on a shared server."""
+
+
+def build_module(ref: str):
+    """(a module with random weights on the CPU, the report) of a network reference, for timing: registry names
+    (with @settings), designs, and torchvision/timm names (built by their own builders, never pretrained)."""
+    report = resolve(ref)  # counted on the meta device first: the size check costs nothing
+    if report.params > MAX_BUILD_PARAMS:
+        raise SpecError(
+            f"{report.name} has {report.params:,} parameters; timing builds networks up to {MAX_BUILD_PARAMS:,}",
+            "model",
+            report.name,
+        )
+    ref = ref.strip()
+    if is_arch(ref):
+        from effnets.models.network import Network
+        from effnets.networks import arch, design
+
+        return Network(design.to_plan(arch.parse(ref))).eval(), report
+    if ":" in ref.split("|")[0]:
+        from effnets.networks import external
+
+        library, name = external.parse_name(ref)
+        return external._factory(library, name)().eval(), report
+    name, _, settings = ref.partition("@")
+    info = get_model(name)
+    return info.build(info.make_spec(**_settings(name, settings))).eval(), report

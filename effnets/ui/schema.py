@@ -348,6 +348,7 @@ NETWORK_INSPECTOR = PageSchema(
         Control("resolution", "number", 0, lo=0, hi=2048, url="res"),
         Control("preset", "select", "", options=_diff_presets, url="preset"),
         *COUNTING,
+        *measurement(batch=(1, 64, 1), threads=CPU_THREADS, warmup=(0, 20, 2), repeats=(1, 100, 10)),
     ),
     other_params=("name", "a", "b"),
 )

@@ -47,3 +47,19 @@ def test_onnx_without_a_file_asks_for_one():
     at.run()
     no_exceptions(at)
     assert any("never run" in i.value for i in at.info)
+
+
+def test_measure_both_times_the_two_networks_for_this_session():
+    import time
+
+    at = page(FILE, {"src": "diff", "preset": "train_vs_deploy"})
+    at.run()
+    at.button(key="inspector.measure").click().run()
+    for _ in range(120):
+        if any("B takes" in m.value for m in at.markdown):
+            break
+        time.sleep(0.5)
+        at.run()
+    no_exceptions(at)
+    assert any("B takes" in m.value and "ms" in m.value for m in at.markdown)
+    assert any("Measured for you" in c.value for c in at.caption)
