@@ -39,7 +39,7 @@ def show(r) -> None:
     """A report: headline, stage diagram and table, layers per stage, notes."""
     common.metric_row(inspector.headline(r, counting))
     for note in r.notes:
-        st.caption(f"ℹ️ {note}")
+        st.caption(note)
     if r.scaling:
         st.caption(f"Scaling: {r.scaling}")
     sec = classroom.sections(P, ["Stages", "Layers", "Diagram"])
@@ -130,7 +130,7 @@ else:
         st.stop()
     common.metric_row(inspector.diff_headline(d))
     for note in d.notes:
-        st.caption(f"ℹ️ {note}")
+        st.caption(note)
     classroom.table(pd.DataFrame(inspector.diff_rows(d)), "network_diff", key=f"{P}.csv_diff",
                     column_config={k: LOCALIZED for k in ("params A", "params B", "Δ params", "MACs A", "MACs B",
                                                           "Δ MACs", "Δ activations")})  # fmt: skip
