@@ -209,18 +209,23 @@ BLOCK_LAB = PageSchema(
     spec_param="cfg",
 )
 
+# The compound coefficient with its bases and the three multipliers (the Scaling Lab and the Network Builder).
+SCALING = (
+    Control("phi", "slider", 0.0, lo=-4.0, hi=8.0, step=0.1, url="phi"),
+    Control("alpha", "number", 1.2, *_bases(), step=0.01, url="alpha"),
+    Control("beta", "number", 1.1, *_bases(), step=0.01, url="beta"),
+    Control("gamma", "number", 1.15, *_bases(), step=0.01, url="gamma"),
+    Control("width_x", "slider", 1.0, *_axis("width"), step=0.01, url="w"),
+    Control("depth_x", "slider", 1.0, *_axis("depth"), step=0.01, url="d"),
+    Control("res_x", "slider", 1.0, *_axis("resolution"), step=0.01, url="r"),
+)
+
 SCALING_LAB = PageSchema(
     "scaling",
     (
         Control("preset", "select", "efficientnet_b0", options=_models, url="model"),
         Control("mode", "radio", "phi", options=("phi", "multipliers"), url="mode"),
-        Control("phi", "slider", 0.0, lo=-4.0, hi=8.0, step=0.1, url="phi"),
-        Control("alpha", "number", 1.2, *_bases(), step=0.01, url="alpha"),
-        Control("beta", "number", 1.1, *_bases(), step=0.01, url="beta"),
-        Control("gamma", "number", 1.15, *_bases(), step=0.01, url="gamma"),
-        Control("width_x", "slider", 1.0, *_axis("width"), step=0.01, url="w"),
-        Control("depth_x", "slider", 1.0, *_axis("depth"), step=0.01, url="d"),
-        Control("res_x", "slider", 1.0, *_axis("resolution"), step=0.01, url="r"),
+        *SCALING,
         Control("batch", "number", 32, lo=1, hi=4096, url="batch"),
         Control("dtype", "select", "float32", options=_dtypes, url="dtype"),
         Control("train_trace", "toggle", False),
@@ -320,21 +325,13 @@ REPARAM_LAB = PageSchema(
     spec_param="cfg",
 )
 
-PAGES: dict[str, PageSchema] = {v.prefix: v for v in list(globals().values()) if isinstance(v, PageSchema)}
-"""Every page's schema by its key prefix: a PageSchema defined in this module is listed here (no second line)."""
 
 NETWORK_BUILDER = PageSchema(
     "builder",
     (
         Control("start", "select", "efficientnet_b0", options=_builder_starts, url="from"),
         Control("mode", "radio", "multipliers", options=("multipliers", "phi"), url="mode"),
-        Control("phi", "slider", 0.0, lo=-4.0, hi=8.0, step=0.1, url="phi"),
-        Control("alpha", "number", 1.2, *_bases(), step=0.01, url="alpha"),
-        Control("beta", "number", 1.1, *_bases(), step=0.01, url="beta"),
-        Control("gamma", "number", 1.15, *_bases(), step=0.01, url="gamma"),
-        Control("width_x", "slider", 1.0, *_axis("width"), step=0.01, url="w"),
-        Control("depth_x", "slider", 1.0, *_axis("depth"), step=0.01, url="d"),
-        Control("res_x", "slider", 1.0, *_axis("resolution"), step=0.01, url="r"),
+        *SCALING,
         Control("rounding", "select", "divisible_8", options=_roundings, url="round"),
         *COUNTING,
     ),
@@ -352,3 +349,6 @@ NETWORK_INSPECTOR = PageSchema(
     ),
     other_params=("name", "a", "b"),
 )
+
+PAGES: dict[str, PageSchema] = {v.prefix: v for v in list(globals().values()) if isinstance(v, PageSchema)}
+"""Every page's schema by its key prefix: a PageSchema defined in this module is listed here (no second line)."""
