@@ -1,0 +1,251 @@
+"""What the room feels: the app's speed in a real browser (Playwright driving Debian's chromium) against a real
+`streamlit run serve.py` server on this machine.
+
+Two measurements:
+
+* **interactions**: for the Block Lab, the Scaling Lab, the Design Space, the Network Builder and the Inference Lab,
+  a scripted sequence of widget changes (a number typed and committed, a slider moved one step with the arrow key,
+  an architecture string edited, a sample photo picked); each is timed from the key press or click that commits it
+  to the moment the page's headline number (the MACs or params metric; the Inference Lab's top-1 line) shows a new
+  value, polled at every animation frame. p50 and p90 per page. Nothing is measured before the page has settled
+  after opening, so the page's own first run is not counted here.
+* **cold pages** (``--starts N``): for every page, N fresh servers; each is started, its health endpoint answers,
+  and a fresh browser opens the page's link at once (the first session of that server): the time from the browser
+  opening the link to the page's title (h1), to its controls (a sidebar widget) and to its headline (the first
+  metric; the Inference Lab's top-1; the Kernel Gallery's first chart), median over the starts.
+
+The browser runs on the same cores as the server, so every time includes chromium's own rendering: this is what a
+student at a laptop sees only when the server has the machine to itself.
+
+Run: python3 benchmarks/browser.py [--pages block-lab,scaling-lab,...] [--changes 12] [--starts 3] [--no-cold]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tools.devserver import CHROMIUM_ARGS, app_server, chromium_path  # noqa: E402
+
+METRIC_JS = "(i) => document.querySelectorAll('[data-testid=stMetricValue]')[i]?.innerText ?? null"
+TOP1_JS = """() => {
+  for (const el of document.querySelectorAll('[data-testid=stCaptionContainer]')) {
+    if (el.innerText.includes('top-1:')) return el.innerText;
+  }
+  return null;
+}"""
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One page's scripted changes.
+
+    Attributes:
+        path: the link opened (with its query).
+        headline: JS returning the headline's text (or null while it is not on screen).
+        arg: the argument passed to ``headline``.
+        changes: ``change(page, i)`` prepares the i-th change and returns the function that commits it (the timed
+            part starts just before that call).
+    """
+
+    path: str
+    headline: str
+    arg: object
+    changes: Callable
+    cold: str  # the selector whose appearance counts as "headline on screen" in the cold start
+
+
+def _typed(label: str, values: list[str], commit: str = "Enter") -> Callable:
+    def change(pg, i):
+        box = pg.get_by_role("spinbutton", name=label)
+        box.fill(values[i % len(values)])
+        return lambda: box.press(commit)
+
+    return change
+
+
+def _slider(label: str, pattern: str) -> Callable:
+    """Arrow keys: ``pattern`` of 'R'/'L' steps, one per change."""
+
+    def change(pg, i):
+        thumb = pg.get_by_role("slider", name=label)
+        thumb.focus()
+        key = "ArrowRight" if pattern[i % len(pattern)] == "R" else "ArrowLeft"
+        return lambda: thumb.press(key)
+
+    return change
+
+
+def _arch(pg, i):
+    box = pg.locator("textarea").first
+    box.fill(f"r224|conv(c:32,k:3,s:2)|mbconv*2(c:{24 + 8 * (i % 6)},s:2)|mbconv*3(c:80,s:2)|conv(c:1280,k:1)/classifier")
+    return lambda: box.press("Control+Enter")
+
+
+def _samples():
+    from effnets.runtime.images import SAMPLE_IMAGES
+
+    return [n for n in SAMPLE_IMAGES if n != "chelsea"]
+
+
+def _sample(pg, i):
+    names = _samples()
+    name = names[i % len(names)]
+    pg.get_by_role("combobox", name="Sample photo").click()
+    option = pg.get_by_role("option").filter(has_text=f"{name} ·").first
+    option.wait_for(timeout=30_000)
+    return lambda: option.click()
+
+
+METRIC_CHANGED = '[data-testid="stMetricValue"]'
+SCENARIOS = {
+    "block-lab": Scenario(
+        "/block-lab?block=standard", METRIC_JS, 1, _typed("C_out", ["48", "64", "96", "80", "128", "40"]), METRIC_CHANGED
+    ),
+    "scaling-lab": Scenario(
+        "/scaling-lab", METRIC_JS, 1, _slider("compound coefficient φ", "RRRRRRLLLRRL"), METRIC_CHANGED
+    ),
+    "design-space": Scenario(
+        "/design-space", METRIC_JS, 1, _typed("depth d", ["14", "16", "10", "18", "12", "20"]), METRIC_CHANGED
+    ),
+    "network-builder": Scenario("/network-builder?from=efficientnet_b0", METRIC_JS, 1, _arch, METRIC_CHANGED),
+    "inference-lab": Scenario("/inference-lab", TOP1_JS, None, _sample, "text=top-1:"),
+}
+COLD_ONLY = {
+    "home": "h1",
+    "kernel-gallery": '[data-testid="stPlotlyChart"]',
+    "model-zoo": '[data-testid="stMetricValue"], [data-testid="stPlotlyChart"]',
+}
+
+
+def settle(pg, timeout: float = 240) -> None:
+    """Until the script has finished (no 'running' status widget for a second)."""
+    pg.wait_for_selector('[data-testid="stApp"]', timeout=timeout * 1000)
+    deadline = time.time() + timeout
+    quiet = 0
+    while time.time() < deadline:
+        if pg.locator('[data-testid="stStatusWidget"]').count() == 0:
+            quiet += 1
+            if quiet >= 5:
+                return
+        else:
+            quiet = 0
+        time.sleep(0.2)
+    raise TimeoutError("the page kept running")
+
+
+def headline(pg, sc: Scenario):
+    return pg.evaluate(sc.headline, sc.arg) if sc.arg is not None else pg.evaluate(sc.headline)
+
+
+def interactions(browser, url: str, name: str, n: int) -> list[float]:
+    sc = SCENARIOS[name]
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = ctx.new_page()
+    pg.goto(url + sc.path, timeout=240_000)
+    pg.wait_for_function(sc.headline, arg=sc.arg, timeout=240_000)
+    settle(pg)
+    times = []
+    for i in range(n):
+        commit = sc.changes(pg, i)
+        before = headline(pg, sc)
+        t = time.perf_counter()
+        commit()
+        pg.wait_for_function(
+            f"([a, b]) => {{ const v = ({sc.headline})(a); return v !== null && v !== b; }}",
+            arg=[sc.arg, before],
+            polling="raf",
+            timeout=120_000,
+        )
+        times.append(time.perf_counter() - t)
+        settle(pg)  # the next change starts on a quiet page
+        if pg.locator('[data-testid="stException"]').count():
+            raise RuntimeError(f"{name}: an exception box after change {i}")
+    ctx.close()
+    return times
+
+
+def cold(browser, name: str, starts: int) -> dict[str, float]:
+    path = SCENARIOS[name].path if name in SCENARIOS else f"/{name}" if name != "home" else "/"
+    selector = SCENARIOS[name].cold if name in SCENARIOS else COLD_ONLY[name]
+    got: dict[str, list[float]] = {"title": [], "controls": [], "headline": []}
+    for _ in range(starts):
+        with app_server(timeout_s=240) as (url, _proc):
+            ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+            pg = ctx.new_page()
+            t = time.perf_counter()
+            pg.goto(url + path, wait_until="commit", timeout=240_000)
+            pg.wait_for_selector("h1", timeout=240_000)
+            got["title"].append(time.perf_counter() - t)
+            pg.wait_for_selector('[data-testid="stSidebar"] [data-testid^="st"][data-testid$="Widget"], '
+                                 '[data-testid="stSidebar"] input', timeout=240_000)  # fmt: skip
+            got["controls"].append(time.perf_counter() - t)
+            pg.wait_for_selector(selector, timeout=240_000)
+            got["headline"].append(time.perf_counter() - t)
+            if pg.locator('[data-testid="stException"]').count():
+                raise RuntimeError(f"{name}: an exception box on the cold page")
+            ctx.close()
+    return {k: statistics.median(v) for k, v in got.items()}
+
+
+def pct(samples: list[float], q: float) -> float:
+    s = sorted(samples)
+    return s[min(len(s) - 1, round(q * (len(s) - 1)))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--pages", default=",".join([*SCENARIOS, *COLD_ONLY]))
+    ap.add_argument("--changes", type=int, default=12, help="changes per page")
+    ap.add_argument("--starts", type=int, default=3, help="fresh server starts per page for the cold times")
+    ap.add_argument("--no-cold", action="store_true")
+    ap.add_argument("--no-interactions", action="store_true")
+    a = ap.parse_args()
+    pages = [p for p in a.pages.split(",") if p]
+    path = chromium_path()
+    if path is None:
+        print("no chromium (apt-get install -y chromium)")
+        return 2
+    from playwright.sync_api import sync_playwright
+
+    rows_i, rows_c = [], []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        if not a.no_interactions and any(n in SCENARIOS for n in pages):
+            with app_server(timeout_s=240) as (url, _proc):
+                for name in [n for n in pages if n in SCENARIOS]:
+                    ts = interactions(browser, url, name, a.changes)
+                    rows_i.append((name, ts))
+                    print(f"  {name}: {' '.join(f'{t * 1e3:.0f}' for t in ts)} ms", flush=True)
+        if not a.no_cold:
+            for name in pages:
+                rows_c.append((name, cold(browser, name, a.starts)))
+                print(f"  cold {name}: {rows_c[-1]}", flush=True)
+        browser.close()
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    print(f"\nbrowser benchmark, {stamp}, {os.cpu_count()} CPU cores, server and chromium on the same machine")
+    if rows_i:
+        print(f"\n{'interaction (change -> new headline)':<40} {'n':>3} {'p50 ms':>8} {'p90 ms':>8} {'max ms':>8}")
+        for name, ts in rows_i:
+            print(
+                f"{name:<40} {len(ts):>3} {pct(ts, 0.5) * 1e3:>8.0f} {pct(ts, 0.9) * 1e3:>8.0f} {max(ts) * 1e3:>8.0f}"
+            )
+    if rows_c:
+        print(f"\n{'cold page (fresh server, median of ' + str(a.starts) + ')':<40} {'title s':>8} {'controls s':>10} "
+              f"{'headline s':>10}")  # fmt: skip
+        for name, r in rows_c:
+            print(f"{name:<40} {r['title']:>8.2f} {r['controls']:>10.2f} {r['headline']:>10.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
