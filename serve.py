@@ -6,12 +6,15 @@ a plain ``streamlit run app.py`` lacks:
   with a pages/ folder);
 - a path below a page (``/block-lab/foo``, a link mangled by a mail client) redirects to the page instead of a blank
   white screen;
-- torch, torchvision and the effnets catalog are imported in the background as the server starts, so the first
-  visitor does not wait for them.
+- before it answers its first request, the server imports everything the pages import and fills the shared caches
+  with what the pages show first at their defaults (:mod:`effnets.ui.warmup`, a few seconds), so that the first
+  visitor of any page does not wait for them: Streamlit itself runs no app code before the first session. The
+  warm-up is capped at WARM_UP_S; what is left of it then goes on in the background.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import threading
 
@@ -21,12 +24,14 @@ from starlette.routing import Route
 
 from effnets.ui.navigation import url_paths
 
+WARM_UP_S = 60
+
 
 def _warm() -> None:
-    import torchvision  # noqa: F401
+    from effnets.ui import warmup
 
-    import effnets.blocks  # noqa: F401
-    import effnets.models  # noqa: F401
+    took = warmup.warm()
+    print("effnets: warmed up (" + ", ".join(f"{k} {v:.1f} s" for k, v in took.items()) + ")", flush=True)
 
 
 @contextlib.asynccontextmanager
@@ -35,7 +40,9 @@ async def lifespan(_app):
 
     # app.py lists its pages with st.navigation; the folder named pages/ is not Streamlit's old page directory.
     PagesManager.uses_pages_directory = False
-    threading.Thread(target=_warm, daemon=True, name="effnets-warm-up").start()
+    warm = threading.Thread(target=_warm, daemon=True, name="effnets-warm-up")
+    warm.start()
+    await asyncio.to_thread(warm.join, WARM_UP_S)
     yield
 
 

@@ -12,7 +12,10 @@ the Inference Lab with settings of its own, and checks what it is shown against 
 * peak memory: the server's resident memory is sampled every 0.2 s (VmRSS of the server and its children) and the
   peak is reported and checked against --max-rss-gib.
 
-Run: python3 benchmarks/load_test.py [--sessions 20] [--max-rss-gib 6]
+* server CPU: user + system CPU seconds of the server process over the whole run, divided by the sessions, checked
+  against --max-cpu-per-session.
+
+Run: python3 benchmarks/load_test.py [--sessions 30] [--max-rss-gib 2] [--max-cpu-per-session 0.5]
 Exit code 0 when every check passed, 1 otherwise. Traffic goes to 127.0.0.1 only.
 """
 
@@ -226,8 +229,14 @@ async def drive(url: str, n: int, exp: dict, has_scaling: bool) -> dict:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--sessions", type=int, default=20)
-    ap.add_argument("--max-rss-gib", type=float, default=6.0, help="fail if the server's peak RSS exceeds this")
+    ap.add_argument("--sessions", type=int, default=30)
+    ap.add_argument("--max-rss-gib", type=float, default=2.0, help="fail if the server's peak RSS exceeds this")
+    ap.add_argument(
+        "--max-cpu-per-session",
+        type=float,
+        default=0.5,
+        help="fail if the server's CPU seconds per session exceed this",
+    )
     a = ap.parse_args()
     has_scaling = (ROOT / "pages" / "scaling_lab.py").exists()
     print(f"computing expected values for {a.sessions} sessions ...", flush=True)
@@ -263,11 +272,16 @@ def main() -> int:
         f"(limit {a.max_rss_gib} GiB)"
     )
     print(f"  shared model fingerprint expected {exp['fingerprint']}")
-    ok = not failed and peak_gib <= a.max_rss_gib
+    per_session = server_cpu / a.sessions
+    print(f"  server CPU per session {per_session:.2f} s (limit {a.max_cpu_per_session} s)")
+    ok = not failed and peak_gib <= a.max_rss_gib and per_session <= a.max_cpu_per_session
     for i, errs in sorted(failed.items()):
         for e in errs:
             print(f"  session {i}: {e}")
-    print("RESULT: " + ("all sessions correct, no leaks, shared model unchanged, memory bounded" if ok else "FAILED"))
+    print(
+        "RESULT: "
+        + ("all sessions correct, no leaks, shared model unchanged, memory and CPU bounded" if ok else "FAILED")
+    )
     return 0 if ok else 1
 
 

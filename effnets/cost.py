@@ -43,8 +43,8 @@ Each primitive below returns a new record. Branches (residual shortcuts, incepti
 
 from __future__ import annotations
 
-import math
 import dataclasses
+import math
 from dataclasses import dataclass, fields
 
 from effnets.shapes import out_size, same_padding, tf_same_out, tf_same_pad  # noqa: F401 (re-exported)

@@ -108,24 +108,7 @@ if (box := sec["Formula"]) is not None:
 
 if (box := sec["Compare blocks"]) is not None:
     with box:
-        shared = block_summary.shared_settings(spec)
-        cc1, cc2, cc3 = st.columns(3)
-        labels = {"macs": counting.name, "params": "parameters"}
-        cmp_metric = forms.control(cc1, S, "cmp_metric", "Compare", format_func=labels.get, horizontal=True)
-        cc2.markdown(block_summary.comparison_caption(shared, h, w))
-        rows_cmp = block_summary.with_yours(
-            cached.compare(shared.in_channels, shared.out_channels, shared.kernel_size, int(h), int(w), shared.stride),
-            name,
-            c,
-        )
-        figure = block_figures.comparison_figure(rows_cmp, cmp_metric, counting.unit, current=name)
-        classroom.plot(figure, f"compare_{fname}", key=f"{P}.cmp_chart")
-        st.caption(
-            "Log scale. Grey: the standard conv at the same settings; red: the block you picked. Depthwise-"
-            "separable saves about 1/C_out + 1/k² of the standard conv; a grouped conv 1/g."
-        )
-        if failed := block_summary.not_compared(rows_cmp):
-            st.caption(failed)
+        block_lab_sections.compare(chosen, counting, h, w)
 
 if (box := sec["Diagram"]) is not None:
     with box:

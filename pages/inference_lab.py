@@ -102,23 +102,7 @@ if (box := sec["Preprocessing"]) is not None:
 
 if (box := sec["Feature maps"]) is not None:
     with box:
-        layer_rows = infer_cached.layers(name, pretrained, tr.crop)
-        labels = {li.name: li.label for li in layer_rows}
-        if st.session_state.get(f"{P}.layer") not in labels:
-            st.session_state[f"{P}.layer"] = features.default_layer(layer_rows)
-        lc1, lc2 = st.columns([3, 1])
-        layer = lc1.selectbox("Layer", list(labels), key=f"{P}.layer", format_func=lambda n: labels[n])
-        channels = forms.control(lc2, S, "channels", "Channels shown")
-        grid = infer_cached.feature_grid(name, pretrained, first.key, first.pixels, layer, int(channels))
-        classroom.plot(
-            kernel_figures.feature_grid_figure(grid, title=f"{layer} on {first.label}"),
-            f"fmaps_{name}_{layer}",
-            key=f"{P}.fmap_chart",
-        )
-        st.caption(
-            "Each tile is one channel, scaled to its own range. Computed on a private copy of the model: "
-            "the shared model gets no hooks."
-        )
+        inference_lab_sections.feature_maps(name, pretrained, tr.crop, first)
 
 if (box := sec["Layer similarity"]) is not None:
     with box:

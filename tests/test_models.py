@@ -102,7 +102,10 @@ def test_registry_entry_is_complete(name):
 
 
 def test_unknown_model_lists_known_ones():
-    with pytest.raises(ValueError, match=r"unknown model 'efficientnet_b9' \(did you mean efficientnet_b\d.*known models: efficientnet_b0"):
+    with pytest.raises(
+        ValueError,
+        match=r"unknown model 'efficientnet_b9' \(did you mean efficientnet_b\d.*known models: efficientnet_b0",
+    ):
         get_model("efficientnet_b9")
 
 

@@ -140,9 +140,7 @@ class NetworkReport:
         return out
 
 
-def stages_from_layers(
-    layers: list[LayerRow], operators: dict[str, str] | None = None
-) -> list[StageRow]:
+def stages_from_layers(layers: list[LayerRow], operators: dict[str, str] | None = None) -> list[StageRow]:
     """Stage rows summed from layer rows, in the order their stages first appear (``operators``: a description
     per stage key; the key itself otherwise)."""
     order: list[str] = []

@@ -1,4 +1,5 @@
-"""The Block Lab's longer sections (sampling, cross-check, predict), drawn for the block the page has set up."""
+"""The Block Lab's longer sections (compare, sampling, cross-check, predict), drawn for the block the page has set
+up. The sections with widgets of their own are fragments: a change there reruns the section, not the page."""
 
 from __future__ import annotations
 
@@ -78,6 +79,30 @@ def sampling(chosen: Chosen) -> None:
         common.show_error(str(e))
 
 
+@st.fragment
+def compare(chosen: Chosen, counting, h: int, w: int) -> None:
+    """Every block at the block's shared settings against the standard conv (its metric radio reruns only this)."""
+    shared = block_summary.shared_settings(chosen.spec)
+    cc1, cc2, cc3 = st.columns(3)
+    labels = {"macs": counting.name, "params": "parameters"}
+    cmp_metric = forms.control(cc1, schema.BLOCK_LAB, "cmp_metric", "Compare", format_func=labels.get, horizontal=True)
+    cc2.markdown(block_summary.comparison_caption(shared, h, w))
+    rows_cmp = block_summary.with_yours(
+        cached.compare(shared.in_channels, shared.out_channels, shared.kernel_size, int(h), int(w), shared.stride),
+        chosen.name,
+        chosen.cost,
+    )
+    figure = block_figures.comparison_figure(rows_cmp, cmp_metric, counting.unit, current=chosen.name)
+    classroom.plot(figure, f"compare_{chosen.filename}", key=f"{P}.cmp_chart")
+    st.caption(
+        "Log scale. Grey: the standard conv at the same settings; red: the block you picked. Depthwise-"
+        "separable saves about 1/C_out + 1/k² of the standard conv; a grouped conv 1/g."
+    )
+    if failed := block_summary.not_compared(rows_cmp):
+        st.caption(failed)
+
+
+@st.fragment
 def cross_check(chosen: Chosen) -> None:
     """The analytic count against the tracers (FlopCounterMode, fvcore on request, effnets' dispatch counter)."""
     run_fv = forms.control(st, schema.BLOCK_LAB, "fvcore", "Also run fvcore (a JIT trace on the CPU; slower)")
@@ -97,6 +122,7 @@ def cross_check(chosen: Chosen) -> None:
     classroom.grid(pd.DataFrame(block_figures.extras_check_rows(chosen.cost, check["dispatch_extras"])))
 
 
+@st.fragment
 def predict(chosen: Chosen) -> None:
     """Guess the parameter count, then which is faster here: the block or a standard conv at its settings."""
     info, c = chosen.info, chosen.cost

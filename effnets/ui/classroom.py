@@ -83,14 +83,27 @@ def plot(fig, name: str, key: str, width: str = "stretch") -> None:
     st.plotly_chart(fig, width=width, key=key, config=chart_config(name))
 
 
+ALL_SECTIONS_KEY = "app.all_sections"
+"""Session flag: draw every section on every run (the page fuzzers check all of them under each drawn setting)."""
+
+
+def section_key(prefix: str) -> str:
+    """The session key of the page's open section (a tab's label); set it before a run to open that section."""
+    return f"{prefix}.section"
+
+
 def sections(prefix: str, names: list[str]) -> dict[str, object | None]:
-    """Containers for a page's sections: tabs normally; in presenter mode one section at a time (picked with a
-    segmented control), the others ``None`` so their work is skipped."""
-    if not presenter_mode():
-        return dict(zip(names, st.tabs(names), strict=True))
-    key = f"{prefix}.section"
+    """Containers for a page's sections, only the open one computed: tabs normally (opening another tab reruns the
+    page with that one open), in presenter mode one section at a time picked with a segmented control. The closed
+    sections are ``None``, so a widget change pays for the headline and the open section, never for the rest."""
+    key = section_key(prefix)
     if st.session_state.get(key) not in names:
         st.session_state[key] = names[0]
+    if st.session_state.get(ALL_SECTIONS_KEY):
+        return dict(zip(names, st.tabs(names), strict=True))
+    if not presenter_mode():
+        tabs = st.tabs(names, key=key, on_change="rerun")
+        return {n: (t if t.open else None) for n, t in zip(names, tabs, strict=True)}
     chosen = st.segmented_control("Show", names, key=key, required=True)
     return {n: (st.container() if n == chosen else None) for n in names}
 

@@ -7,8 +7,9 @@ import pandas as pd
 import streamlit as st
 
 from effnets.analysis import layer_report
-from effnets.runtime import images, weights
-from effnets.ui import classroom, common, forms, infer_cached, jobs, measuring, runtime
+from effnets.figures import kernels as kernel_figures
+from effnets.runtime import features, images, weights
+from effnets.ui import classroom, common, forms, infer_cached, jobs, measuring, runtime, schema
 from effnets.ui.infer_cached import MAX_IMAGES, InputImage
 from effnets.ui.schema import PageSchema
 
@@ -53,9 +54,37 @@ def image_inputs(schema: PageSchema) -> tuple[str, list[InputImage]]:
         return source, []
 
 
+@st.fragment
+def feature_maps(name: str, pretrained: bool, crop: int, first: InputImage) -> None:
+    """Any layer's feature maps on the first image (a fragment: picking a layer reruns only this section)."""
+    s = schema.INFERENCE_LAB
+    layer_rows = infer_cached.layers(name, pretrained, crop)
+    labels = {li.name: li.label for li in layer_rows}
+    key = f"{s.prefix}.layer"
+    if st.session_state.get(key) not in labels:
+        st.session_state[key] = features.default_layer(layer_rows)
+    lc1, lc2 = st.columns([3, 1])
+    layer = lc1.selectbox("Layer", list(labels), key=key, format_func=lambda n: labels[n])
+    channels = forms.control(lc2, s, "channels", "Channels shown")
+    grid = infer_cached.feature_grid(name, pretrained, first.key, first.pixels, layer, int(channels))
+    classroom.plot(
+        kernel_figures.feature_grid_figure(grid, title=f"{layer} on {first.label}"),
+        f"fmaps_{name}_{layer}",
+        key=f"{s.prefix}.fmap_chart",
+    )
+    st.caption(
+        "Each tile is one channel, scaled to its own range. Computed on a private copy of the model: "
+        "the shared model gets no hooks."
+    )
+
+
 def about_model(name: str, pretrained: bool) -> None:
-    """Where the shared model's weights come from, and its fingerprint (which no page ever changes)."""
-    with st.expander("About this model"):
+    """Where the shared model's weights come from, and its fingerprint (which no page ever changes). The fingerprint
+    hashes every weight (tens of milliseconds), so it is computed only while the expander is open."""
+    box = st.expander("About this model", key="infer.about", on_change="rerun")
+    if not box.open:
+        return
+    with box:
         base, status = runtime.base_model(name, pretrained)
         st.markdown(f"Weights: **{status.status}**: {status.detail}")
         st.caption(

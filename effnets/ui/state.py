@@ -258,9 +258,15 @@ def restore(schema: PageSchema, skip: tuple[str, ...] = ()) -> dict[str, Any]:
 
 
 def defaults(schema: PageSchema) -> None:
-    """Give every control its default in the session, where it has no value yet."""
+    """Give every control its default in the session, where it has no value yet, and keep the value of every other:
+    a control inside a closed tab is not drawn on this run, and Streamlit forgets the value of a widget that was not
+    drawn unless the page sets it again (as here) before the widget would appear."""
     for c in schema.controls:
-        st.session_state.setdefault(schema.key(c.name), list(c.default) if isinstance(c.default, list) else c.default)
+        key = schema.key(c.name)
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+        else:
+            st.session_state[key] = list(c.default) if isinstance(c.default, list) else c.default
 
 
 def load(schema: PageSchema, keep_default_if_empty: tuple[str, ...] = ()) -> None:

@@ -50,7 +50,13 @@ def spec_strategy(spec_cls, skip: tuple[str, ...] = ()) -> st.SearchStrategy:
 
 
 def page(schema_or_file: str) -> AppTest:
-    return AppTest.from_file(str(ROOT / "pages" / schema_or_file), default_timeout=FIRST_RUN_TIMEOUT)
+    """The page with every section drawn on every run (the browser draws only the open tab), so that each drawn
+    setting is checked in all of them."""
+    from effnets.ui.classroom import ALL_SECTIONS_KEY
+
+    at = AppTest.from_file(str(ROOT / "pages" / schema_or_file), default_timeout=FIRST_RUN_TIMEOUT)
+    at.session_state[ALL_SECTIONS_KEY] = True
+    return at
 
 
 def widget(at: AppTest, c: Control, key: str):
@@ -119,7 +125,7 @@ def page_texts(at: AppTest) -> list[str]:
 
 
 def check_page(at: AppTest) -> None:
-    """No exception element anywhere (every tab is drawn in AppTest), and no repr, None or nan shown as text."""
+    """No exception element anywhere (every tab is drawn: :func:`page`), and no repr, None or nan shown as text."""
     assert not at.exception, "\n\n".join(str(e.value) + "\n" + "\n".join(e.stack_trace) for e in at.exception)
     for text in page_texts(at):
         for pattern, what in _BAD_TEXT:

@@ -7,7 +7,7 @@ import pytest
 import effnets
 from effnets.blocks import BLOCKS
 from effnets.report import human
-from tests.app.conftest import metric, no_exceptions, page
+from tests.app.conftest import metric, no_exceptions, open_section, page, page_all
 
 
 def test_home_page_renders_through_navigation():
@@ -112,7 +112,7 @@ def test_unknown_block_in_url_falls_back_with_warning():
 
 
 def test_cross_check_tab_agrees_with_tracers():
-    at = page("block_lab.py", {"block": "mbconv", "h": "16", "w": "16"}).run()
+    at = page_all("block_lab.py", {"block": "mbconv", "h": "16", "w": "16"}).run()
     no_exceptions(at)
     checks = [df.value for df in at.dataframe if "source" in df.value.columns][0]
     assert checks["agrees"].iloc[:2].all()  # analytic and FlopCounterMode
@@ -135,7 +135,7 @@ def test_presenter_mode_shows_one_section_at_a_time():
 
 
 def test_predict_then_reveal_grades_against_live_count():
-    at = page("block_lab.py", {"block": "standard"}).run()
+    at = page_all("block_lab.py", {"block": "standard"}).run()
     answer = effnets.block_cost("standard", (32, 56, 56)).params
     at.text_input(key="blocks.quiz_params.guess").set_value(str(answer * 10)).run()
     at.button(key="blocks.quiz_params.reveal").click().run()
@@ -148,7 +148,7 @@ def test_predict_then_reveal_grades_against_live_count():
 
 
 def test_which_is_faster_is_measured_live():
-    at = page("block_lab.py", {"block": "depthwise_separable", "h": "14", "w": "14"}).run()
+    at = page_all("block_lab.py", {"block": "depthwise_separable", "h": "14", "w": "14"}).run()
     at.radio(key="blocks.race_guess").set_value("this block").run()
     at.button(key="blocks.race").click().run()
     no_exceptions(at)
@@ -173,7 +173,7 @@ def test_counting_settings_from_link_on_every_counting_page(file, prefix):
 
 
 def test_a_word_as_the_guess_does_not_reveal_the_answer():
-    at = page("block_lab.py", {"block": "standard"}).run()
+    at = page_all("block_lab.py", {"block": "standard"}).run()
     answer = effnets.block_cost("standard", (32, 56, 56)).params
     at.text_input(key="blocks.quiz_params.guess").set_value("lots").run()
     at.button(key="blocks.quiz_params.reveal").click().run()
@@ -233,7 +233,7 @@ def test_every_count_column_gets_thousands_separators():
 def test_sampling_pixel_left_outside_a_smaller_output_moves_to_its_centre():
     from effnets.analysis.sampling import picture
 
-    at = page("block_lab.py", {"block": "standard"}).run()
+    at = page_all("block_lab.py", {"block": "standard"}).run()
     at.number_input(key="blocks.out_row").set_value(50).run()
     at.number_input(key="blocks.h").set_value(20).run()  # the output has 20 rows now: row 50 is gone
     no_exceptions(at)
@@ -241,3 +241,19 @@ def test_sampling_pixel_left_outside_a_smaller_output_moves_to_its_centre():
     centre = picture(spec, (20, 56), None, (3, 3)).out_pos
     assert at.session_state["blocks.out_row"] == centre[0] and at.session_state["blocks.out_col"] == centre[1]
     assert any(f"output ({centre[0]}, {centre[1]}) of 20×56 reads 9 input pixels" in c.value for c in at.caption)
+
+
+def test_only_the_open_section_is_computed_and_a_closed_tabs_setting_is_kept():
+    at = page("block_lab.py", {"block": "mbconv", "h": "16", "w": "16"}).run()
+    no_exceptions(at)
+    assert not [df for df in at.dataframe if "source" in df.value.columns]  # the tracers ran for no one
+    open_section(at, "block_lab.py", "Cross-check").run()
+    no_exceptions(at)
+    assert [df for df in at.dataframe if "source" in df.value.columns]
+    assert not [df for df in at.dataframe if "count" in df.value.columns]  # the breakdown tab is closed now
+    open_section(at, "block_lab.py", "Compare blocks").run()
+    at.radio(key="blocks.cmp_metric").set_value("params").run()
+    open_section(at, "block_lab.py", "Formula").run()
+    open_section(at, "block_lab.py", "Compare blocks").run()
+    no_exceptions(at)
+    assert at.radio(key="blocks.cmp_metric").value == "params"

@@ -7,7 +7,7 @@ from __future__ import annotations
 import effnets
 from effnets.models import sample_regnet_space
 from effnets.report import human
-from tests.app.conftest import metric, no_exceptions, page
+from tests.app.conftest import metric, no_exceptions, page, page_all
 
 PAGE = "design_space.py"
 
@@ -18,7 +18,7 @@ def params_of(at) -> dict[str, str]:
 
 
 def test_default_render_is_regnetx_200mf():
-    at = page(PAGE).run()
+    at = page_all(PAGE).run()
     no_exceptions(at)
     assert not at.error
     c = effnets.model_cost("regnetx_200mf")
@@ -48,7 +48,7 @@ def test_generator_widgets_by_key_change_the_network():
 
 
 def test_presets_load_and_both_roundings_are_compared():
-    at = page(PAGE).run()
+    at = page_all(PAGE).run()
     at.selectbox(key="design.preset").set_value("regnety_800mf").run()
     no_exceptions(at)
     assert (at.session_state["design.depth"], at.session_state["design.w0"], at.session_state["design.wa"]) == (
@@ -67,7 +67,7 @@ def test_presets_load_and_both_roundings_are_compared():
 
 
 def test_impossible_generator_settings_show_the_message_and_other_tabs_keep_working():
-    at = page(PAGE).run()
+    at = page_all(PAGE).run()
     at.number_input(key="design.wm").set_value(1.0).run()
     no_exceptions(at)
     assert any("wm=1.0 must be above 1" in e.value for e in at.error)
@@ -80,7 +80,7 @@ def test_impossible_generator_settings_show_the_message_and_other_tabs_keep_work
 
 
 def test_mobilenet_grid_and_its_published_figures():
-    at = page(PAGE).run()
+    at = page_all(PAGE).run()
     pub = [df.value for df in at.dataframe if "agrees within rounding" in df.value.columns][0]
     assert "569M" in list(pub["published"]) and 568740352 in list(pub["ours (exact)"])
     at.radio(key="design.mb_model").set_value("mobilenet_v2").run()
@@ -92,14 +92,14 @@ def test_mobilenet_grid_and_its_published_figures():
 
 
 def test_shufflenet_sweep_table():
-    at = page(PAGE).run()
+    at = page_all(PAGE).run()
     table = [df.value for df in at.dataframe if "groups g" in df.value.columns][0]
     assert list(table["groups g"]) == [1, 2, 3, 4, 8]
     assert table["MACs (conv + linear)"].iloc[0] == effnets.model_cost("shufflenet_v1", groups=1).macs
 
 
 def test_sampling_by_key_matches_the_library():
-    at = page(PAGE).run()
+    at = page_all(PAGE).run()
     at.slider(key="design.s_n").set_value(30).run()
     at.number_input(key="design.s_seed").set_value(7).run()
     at.toggle(key="design.s_se").set_value(True).run()
@@ -113,7 +113,7 @@ def test_sampling_by_key_matches_the_library():
 
 
 def test_bad_sampling_range_shows_the_message():
-    at = page(PAGE).run()
+    at = page_all(PAGE).run()
     at.slider(key="design.s_wm").set_value((1.0, 1.2)).run()
     no_exceptions(at)
     assert any("w_m must be above 1" in e.value for e in at.error)
@@ -124,7 +124,7 @@ def test_bad_sampling_range_shows_the_message():
 
 
 def test_url_round_trip():
-    at = page(PAGE).run()
+    at = page_all(PAGE).run()
     at.selectbox(key="design.preset").set_value("regnety_400mf").run()
     at.number_input(key="design.group_width").set_value(16).run()
     at.slider(key="design.s_n").set_value(50).run()
@@ -134,7 +134,7 @@ def test_url_round_trip():
     assert q["preset"] == "regnety_400mf" and q["cfg"] == "group_width:16" and q["n"] == "50"
     assert (q["depth_lo"], q["depth_hi"], q["unit"]) == ("10", "20", "flops")
     shown = (metric(at, "FLOPs per image"), metric(at, "median FLOPs"))
-    again = page(PAGE, q).run()
+    again = page_all(PAGE, q).run()
     no_exceptions(again)
     assert not any("link" in w.value for w in again.warning)
     assert (metric(again, "FLOPs per image"), metric(again, "median FLOPs")) == shown
@@ -142,7 +142,7 @@ def test_url_round_trip():
 
 
 def test_tampered_url_is_clamped_or_dropped_with_warnings():
-    at = page(
+    at = page_all(
         PAGE,
         {
             "preset": "regnetz_1gf",

@@ -517,7 +517,11 @@ def test_inference_lab_fuzz_deep(model, data, precision_pick):
 
 
 def page_of(file: str, query: dict):
-    return page_at(file, query).run()
+    from effnets.ui.classroom import ALL_SECTIONS_KEY
+
+    at = page_at(file, query)
+    at.session_state[ALL_SECTIONS_KEY] = True
+    return at.run()
 
 
 def test_latency_lab_regression_no_block_fits():

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from effnets.runtime.imagenet import CAT_INDICES, categories
-from tests.app.conftest import metric, no_exceptions, page
+from tests.app.conftest import metric, no_exceptions, open_section, page, page_all
 from tests.fixtures import images as fx
 
 
@@ -25,7 +25,7 @@ def _top1(at) -> str:
 
 
 def test_sample_photo_gives_top5_cat():
-    at = page("inference_lab.py").run()
+    at = page_all("inference_lab.py").run()
     no_exceptions(at)
     cats = {categories()[i] for i in CAT_INDICES}
     assert any(c in _top1(at) for c in cats)
@@ -34,7 +34,7 @@ def test_sample_photo_gives_top5_cat():
 
 
 def test_switching_sample_model_and_layer():
-    at = page("inference_lab.py").run()
+    at = page_all("inference_lab.py").run()
     at.selectbox(key="infer.sample").set_value("coffee").run()
     no_exceptions(at)
     assert "espresso" in _top1(at)
@@ -115,11 +115,11 @@ def test_a_timing_belongs_to_the_session_that_measured_it():
     from effnets.ui.jobs import _store
 
     _store().clear()
-    first = page("inference_lab.py").run()
+    first = page_all("inference_lab.py").run()
     no_exceptions(first)
     assert "Measured for you at" in _latency_texts(first)
     mine = metric(first, "Median latency")
-    second = page("inference_lab.py").run()  # a new session, same settings
+    second = page_all("inference_lab.py").run()  # a new session, same settings
     no_exceptions(second)
     text = _latency_texts(second)
     assert "An earlier measurement, by another session" in text and "not yours" in text
@@ -131,7 +131,7 @@ def test_a_timing_belongs_to_the_session_that_measured_it():
 
 
 def test_measure_again_always_measures():
-    at = page("inference_lab.py").run()
+    at = page_all("inference_lab.py").run()
     samples = []
     for _ in range(3):
         at.button(key="infer.remeasure").click().run()
@@ -158,7 +158,7 @@ def test_the_page_does_not_wait_for_another_sessions_measurement():
     lock = _server_lock()
     assert lock.acquire(timeout=5)
     try:
-        at = page("inference_lab.py").run(timeout=60)
+        at = page_all("inference_lab.py").run(timeout=60)
     finally:
         lock.release()
     no_exceptions(at)
@@ -191,3 +191,13 @@ def test_uploads_are_decoded_up_to_the_limit_and_bad_files_named():
         assert item.caption == f"{f.name} ({item.image.width}x{item.image.height})"
     camera = infer_cached.decoded_input(good[0].getvalue(), "camera.jpg", label="camera")
     assert camera.label == "camera" and camera.key == inputs[0].key
+
+
+def test_no_timing_or_fingerprint_unless_their_section_is_open():
+    at = page("inference_lab.py").run()
+    no_exceptions(at)
+    assert not any(m.label == "Median latency" for m in at.metric)  # nothing timed on the rerun path
+    assert not any("fingerprint" in c.value for c in at.caption)
+    at.expander[0]  # the expander is drawn, closed
+    open_section(at, "inference_lab.py", "Latency").run()
+    assert any(m.label == "Median latency" for m in at.metric)

@@ -16,7 +16,7 @@ from tests.app.conftest import no_exceptions, page
 
 
 def _timed(model: str = "mnasnet0_5", threads: str = "1"):
-    at = page("latency_lab.py", {"blocks": "standard", "hw": "8", "threads": threads}).run()
+    at = page("latency_lab.py", {"blocks": "standard", "hw": "8", "threads": threads}, section="Per layer").run()
     no_exceptions(at)
     assert any("Time every layer" in c.value for c in at.caption)
     at.number_input(key="latency.repeats").set_value(1).run()

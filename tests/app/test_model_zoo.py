@@ -5,11 +5,11 @@ from __future__ import annotations
 import re
 
 import effnets
-from tests.app.conftest import no_exceptions, page
+from tests.app.conftest import no_exceptions, page, page_all
 
 
 def test_zoo_counts_then_measures_and_explains():
-    at = page("model_zoo.py", {"models": "mobilenet_v2,squeezenet1_1,shufflenet_v2_x0_5", "threads": "1"}).run()
+    at = page_all("model_zoo.py", {"models": "mobilenet_v2,squeezenet1_1,shufflenet_v2_x0_5", "threads": "1"}).run()
     no_exceptions(at)
     table = at.dataframe[0].value
     assert table.set_index("name").loc["mobilenet_v2", "macs"] == effnets.model_cost("mobilenet_v2").macs
@@ -34,7 +34,7 @@ def test_zoo_tampered_models_list():
 
 
 def test_latency_lab_measures_and_checks_guidelines():
-    at = page("latency_lab.py", {"blocks": "standard,depthwise_separable", "hw": "8"}).run()
+    at = page_all("latency_lab.py", {"blocks": "standard,depthwise_separable", "hw": "8"}).run()
     no_exceptions(at)
     at.number_input(key="latency.repeats").set_value(2).run()
     at.button(key="latency.measure").click().run()
@@ -52,7 +52,7 @@ def test_latency_lab_measures_and_checks_guidelines():
 
 
 def test_latency_lab_checks_a_whole_model():
-    at = page("latency_lab.py", {"blocks": "standard", "hw": "8"}).run()
+    at = page_all("latency_lab.py", {"blocks": "standard", "hw": "8"}).run()
     at.radio(key="latency.check_what").set_value("model").run()
     at.selectbox(key="latency.check_model").set_value("shufflenet_v2_x1_0").run()
     no_exceptions(at)

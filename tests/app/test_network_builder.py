@@ -83,7 +83,11 @@ def test_the_comparison_with_the_start_shows_the_changed_stage():
     d = design.from_model("efficientnet_b0")
     stages = list(d.stages)
     stages[1] = (stages[1][0].with_settings(kernel_size=5),)
-    at = page(FILE, {"from": "efficientnet_b0", "arch": arch.encode(design.Design(tuple(stages), 224))})
+    at = page(
+        FILE,
+        {"from": "efficientnet_b0", "arch": arch.encode(design.Design(tuple(stages), 224))},
+        section="Compared with the start",
+    )
     at.run()
     no_exceptions(at)
     text = " ".join(m.value for m in at.markdown)

@@ -12,7 +12,7 @@ import torch
 
 from effnets.analysis import layer_report
 from effnets.runtime import weights
-from tests.app.conftest import no_exceptions, page
+from tests.app.conftest import no_exceptions, page, page_all
 from tests.test_eager_prediction import own_card
 
 
@@ -60,7 +60,7 @@ def test_the_zoo_shows_predictions_beside_eager_timings_only(card):
 
 
 def test_the_inference_lab_shows_the_prediction_beside_its_eager_timing(card):
-    at = page("inference_lab.py", {"model": "mobilenet_v3_small"}).run()
+    at = page_all("inference_lab.py", {"model": "mobilenet_v3_small"}).run()
     no_exceptions(at)
     assert any(c.value.startswith("No prediction beside this timing") for c in at.caption)  # the fast path (auto)
     at.selectbox(key="infer.engine").set_value("eager").run()

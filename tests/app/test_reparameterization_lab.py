@@ -15,7 +15,7 @@ from effnets.analysis import reparam
 from effnets.report import human
 from effnets.spec import SpecError
 from effnets.ui import schema
-from tests.app.conftest import metric, no_exceptions, page
+from tests.app.conftest import metric, no_exceptions, page, page_all
 from tests.app.fuzz import Session, check_page, control_strategy, errors, set_controls, set_fields, spec_strategy
 
 R = schema.REPARAM_LAB
@@ -39,7 +39,7 @@ def _expected(train, deploy) -> tuple[str, str, str, str]:
 
 
 def test_default_render_shows_both_forms_and_their_outputs_agree():
-    at = page(FILE).run()
+    at = page_all(FILE).run()
     no_exceptions(at)
     shape = (48, 28, 28)
     train, deploy = effnets.block_cost("repvgg", shape), effnets.block_cost("repvgg", shape, deploy=True)
@@ -57,7 +57,7 @@ def test_default_render_shows_both_forms_and_their_outputs_agree():
 
 @pytest.mark.parametrize("case", list(reparam.CASES))
 def test_every_case_renders_with_the_apis_numbers(case):
-    at = page(FILE, {"case": case}).run()
+    at = page_all(FILE, {"case": case}).run()
     no_exceptions(at)
     if case in reparam.MODELS:
         train, deploy = effnets.model_cost(case), effnets.model_cost(case, deploy=True)
@@ -92,7 +92,7 @@ def test_an_impossible_setting_is_a_message_not_a_traceback():
 
 
 def test_a_whole_network_is_compared_on_request():
-    at = page(FILE, {"case": "repvgg_a0"}).run()
+    at = page_all(FILE, {"case": "repvgg_a0"}).run()
     at.button(key="reparam.check").click().run(timeout=300)
     no_exceptions(at)
     assert float(metric(at, "Max difference, float64")) <= 1e-10
@@ -100,7 +100,7 @@ def test_a_whole_network_is_compared_on_request():
 
 
 def test_measure_times_both_forms_for_this_session():
-    at = page(FILE, {"case": "bn_fold", "hw": "8", "threads": "1"}).run()
+    at = page_all(FILE, {"case": "bn_fold", "hw": "8", "threads": "1"}).run()
     at.number_input(key="reparam.repeats").set_value(2).run()
     at.number_input(key="reparam.warmup").set_value(0).run()
     at.button(key="reparam.measure").click().run()

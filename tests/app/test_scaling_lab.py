@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import effnets
 from effnets.report import human
-from tests.app.conftest import metric, no_exceptions, page
+from tests.app.conftest import metric, no_exceptions, page, page_all
 
 PAGE = "scaling_lab.py"
 
@@ -23,7 +23,7 @@ def params_of(at) -> dict[str, str]:
 
 
 def test_default_render_is_b0_with_the_stage_table():
-    at = page(PAGE).run()
+    at = page_all(PAGE).run()
     no_exceptions(at)
     assert not at.error
     c = effnets.model_cost("efficientnet_b0")
@@ -185,7 +185,7 @@ def test_impossible_regnet_parameters_show_the_message():
 
 
 def test_predict_then_reveal_is_graded_against_the_live_answer():
-    at = page(PAGE).run()
+    at = page_all(PAGE).run()
     answer = b0_phi1().macs
     at.text_input(key="scaling.quiz_phi.guess").set_value(str(int(effnets.model_cost("efficientnet_b0").macs * 1.92)))
     at.button(key="scaling.quiz_phi.reveal").click().run()
@@ -196,7 +196,7 @@ def test_predict_then_reveal_is_graded_against_the_live_answer():
 
 
 def test_why_b1_b7_differ_answers_with_live_numbers():
-    at = page(PAGE).run()
+    at = page_all(PAGE).run()
     released = [t.value for t in at.table if "phi implied by cost" in t.value.columns][0]  # a wrapping table
     assert list(released["model"]) == [f"B{i}" for i in range(8)]
     assert released["MACs released"].iloc[7] == human(effnets.model_cost("efficientnet_b7").macs)
@@ -234,7 +234,7 @@ def _tab_labels(at) -> list[str]:
 
 
 def test_family_lesson_tab_only_where_the_family_has_one():
-    at = page(PAGE).run()
+    at = page_all(PAGE).run()
     assert "Family lesson" not in _tab_labels(at)  # EfficientNet B0: no family lesson
     at.selectbox(key="scaling.family").set_value("efficientnet_v2").run()
     no_exceptions(at)
@@ -248,7 +248,7 @@ def test_densenet_lesson_follows_the_growth_rate_widget():
     from effnets.analysis import family_lessons
     from effnets.models import MODELS
 
-    at = page(PAGE).run()
+    at = page_all(PAGE).run()
     at.selectbox(key="scaling.family").set_value("densenet").run()
     at.number_input(key="scaling.growth_rate").set_value(12).run()
     no_exceptions(at)
@@ -259,7 +259,7 @@ def test_densenet_lesson_follows_the_growth_rate_widget():
 
 
 def test_lesson_tables_show_a_dash_not_none_for_what_a_network_lacks():
-    at = page(PAGE).run()
+    at = page_all(PAGE).run()
     at.selectbox(key="scaling.family").set_value("efficientnet_v2").run()
     stages = next(d.value for d in at.dataframe if "L / S blocks" in d.value.columns)
     last = stages.iloc[-1]
