@@ -167,6 +167,12 @@ async def session(i: int, url: str, browser, exp: dict, report: dict, barrier: a
             await wait_idle(pg)
             await pg.locator('[data-testid="stMetricLabel"]').first.wait_for(timeout=240_000)
             await wait_idle(pg)
+            with contextlib.suppress(Exception):  # a page still drawing under load: give it time, then read it
+                await pg.wait_for_function(
+                    "(e) => document.querySelector('[data-testid=stMain]')?.innerText.includes(e)",
+                    arg=exp["scaling"][i],
+                    timeout=120_000,
+                )
             body = await pg.locator('[data-testid="stMain"]').inner_text()
             times["scaling_lab"] = time.perf_counter() - t
             if exp["scaling"][i] not in body:

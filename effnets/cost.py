@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import operator
 from dataclasses import dataclass, fields
 
 from effnets.shapes import out_size, same_padding, tf_same_out, tf_same_pad  # noqa: F401 (re-exported)
@@ -219,12 +220,18 @@ def branch(x: Cost) -> Cost:
 
 
 _COST_FIELDS = tuple(f.name for f in fields(Cost))
+_COST_VALUES = operator.attrgetter(*_COST_FIELDS)
+_COST_INDEX = {n: i for i, n in enumerate(_COST_FIELDS)}
 
 
 def replace(obj, **changes):
-    """dataclasses.replace, several times faster for a Cost (every primitive makes one; a B7 makes thousands)."""
+    """dataclasses.replace, several times faster for a Cost (every primitive makes one; a B7 makes thousands):
+    every field read in one call, the changed ones put in by position."""
     if type(obj) is Cost:
-        return Cost(*[changes[n] if n in changes else getattr(obj, n) for n in _COST_FIELDS])
+        values = list(_COST_VALUES(obj))
+        for name, v in changes.items():
+            values[_COST_INDEX[name]] = v
+        return Cost(*values)
     return dataclasses.replace(obj, **changes)
 
 

@@ -14,12 +14,11 @@ from effnets.models import (
     ModelSpec,
     Published,
     num_classes_param,
-    plan_cost,
     register,
     register_family,
     resolution_param,
 )
-from effnets.models.network import Block, Classifier, Conv, Plan, Stage
+from effnets.models.network import Block, Classifier, Conv, Plan, Stage, plan_totals
 from effnets.models.scaling import _check_regnet, adjust_widths_groups, regnet_widths
 from effnets.spec import SpecError, param
 
@@ -215,7 +214,7 @@ def sample_regnet_space(
         except ValueError:
             continue  # outside what the catalog builds (e.g. too wide): rejection sampling, as the paper filters
         widths, depths, _ = stage_widths(spec)
-        c = plan_cost(plan(spec), record_steps=False)
+        c = plan_totals(plan(spec))  # identical blocks of a stage are costed once
         out.append(
             {
                 "depth": d,
