@@ -6,6 +6,8 @@ a plain ``streamlit run app.py`` lacks:
   with a pages/ folder);
 - a path below a page (``/block-lab/foo``, a link mangled by a mail client) redirects to the page instead of a blank
   white screen;
+- Streamlit's frontend files are served from memory, gzip-compressed once (:mod:`effnets.ui.static_assets`): a
+  new browser's 8 MB of JavaScript otherwise costs the server more CPU than that student's page runs;
 - before it answers its first request, the server imports everything the pages import and fills the shared caches
   with what the pages show first at their defaults (:mod:`effnets.ui.warmup`, a few seconds), so that the first
   visitor of any page does not wait for them: Streamlit itself runs no app code before the first session. The
@@ -19,10 +21,12 @@ import contextlib
 import threading
 
 import streamlit as st
+from starlette.middleware import Middleware
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from effnets.ui.navigation import url_paths
+from effnets.ui.static_assets import StaticAssets
 
 WARM_UP_S = 60
 
@@ -61,5 +65,6 @@ _SERVER_PATHS = {"_stcore", "static", "media", "component", "app", "~"}
 app = st.App(
     "app.py",
     lifespan=lifespan,
+    middleware=[Middleware(StaticAssets)],
     routes=[Route(f"/{p}/{{rest:path}}", _below_a_page, methods=["GET", "HEAD"]) for p in url_paths()],
 )

@@ -179,9 +179,8 @@ class Cost:
 
 
 def _add_extra(extras: tuple[int, ...], kind: str, n: int) -> tuple[int, ...]:
-    i = EXTRA_KINDS.index(kind)
     out = list(extras)
-    out[i] += n
+    out[EXTRA_KINDS.index(kind)] += n
     return tuple(out)  # type: ignore[return-value]
 
 
@@ -220,13 +219,11 @@ def branch(x: Cost) -> Cost:
 
 
 _COST_FIELDS = tuple(f.name for f in fields(Cost))
-_COST_VALUES = operator.attrgetter(*_COST_FIELDS)
-_COST_INDEX = {n: i for i, n in enumerate(_COST_FIELDS)}
+_COST_VALUES, _COST_INDEX = operator.attrgetter(*_COST_FIELDS), {n: i for i, n in enumerate(_COST_FIELDS)}
 
 
 def replace(obj, **changes):
-    """dataclasses.replace, several times faster for a Cost (every primitive makes one; a B7 makes thousands):
-    every field read in one call, the changed ones put in by position."""
+    """dataclasses.replace, several times faster for a Cost (every primitive makes one; a B7 makes thousands)."""
     if type(obj) is Cost:
         values = list(_COST_VALUES(obj))
         for name, v in changes.items():
