@@ -108,6 +108,15 @@ def sections(prefix: str, names: list[str]) -> dict[str, object | None]:
     return {n: (st.container() if n == chosen else None) for n in names}
 
 
+def expander(label: str, key: str):
+    """An expander whose content is computed and sent only while it is open (opening it reruns the page): the
+    container, or None while it is closed. With every section drawn (the fuzzers), its content is drawn too."""
+    if st.session_state.get(ALL_SECTIONS_KEY):
+        return st.expander(label, key=key)
+    box = st.expander(label, key=key, on_change="rerun")
+    return box if box.open else None
+
+
 def formatted(df: pd.DataFrame, column_config: dict | None = None) -> pd.DataFrame:
     """The table as text the way the interactive grid shows it: integers with thousands separators, numbers in their
     column's format, a missing value as a dash, columns under their configured labels."""

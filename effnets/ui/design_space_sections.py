@@ -43,8 +43,9 @@ def generator(g: Generated, counting: units.Counting) -> None:
         key=f"{P}.csv_stages",
         column_config={c: LOCALIZED for c in ("params", counting.label)},
     )
-    with st.expander("Block by block"):
-        classroom.table(pd.DataFrame(rows), f"regnet_{name}_blocks", key=f"{P}.csv_blocks")
+    if (box := classroom.expander("Block by block", f"{P}.blocks_open")) is not None:
+        with box:
+            classroom.table(pd.DataFrame(rows), f"regnet_{name}_blocks", key=f"{P}.csv_blocks")
 
 
 def roundings(g: Generated, counting: units.Counting) -> None:
@@ -148,10 +149,10 @@ def random_samples(g: Generated, counting: units.Counting) -> None:
     classroom.plot(dist, "regnet_samples_distribution", key=f"{P}.chart_dist")
     classroom.plot(scatter, "regnet_samples_scatter", key=f"{P}.chart_scatter")
     st.caption(design_space.sample_caption(summary.n, seed))
-    with st.expander("The sampled networks"):
-        classroom.table(
-            pd.DataFrame(design_space.sample_table(samples, counting.unit)), "regnet_samples", key=f"{P}.csv_samples"
-        )
+    if (box := classroom.expander("The sampled networks", f"{P}.samples_open")) is not None:
+        with box:
+            table = pd.DataFrame(design_space.sample_table(samples, counting.unit))
+            classroom.table(table, "regnet_samples", key=f"{P}.csv_samples")
 
 
 SECTIONS = {

@@ -81,8 +81,7 @@ def feature_maps(name: str, pretrained: bool, crop: int, first: InputImage) -> N
 def about_model(name: str, pretrained: bool) -> None:
     """Where the shared model's weights come from, and its fingerprint (which no page ever changes). The fingerprint
     hashes every weight (tens of milliseconds), so it is computed only while the expander is open."""
-    box = st.expander("About this model", key="infer.about", on_change="rerun")
-    if not box.open:
+    if (box := classroom.expander("About this model", "infer.about")) is None:
         return
     with box:
         base, status = runtime.base_model(name, pretrained)

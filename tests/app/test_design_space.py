@@ -5,7 +5,7 @@ space render, the URL round-trips and a tampered one is clamped, and impossible 
 from __future__ import annotations
 
 import effnets
-from effnets.models import sample_regnet_space
+from effnets.models import MODELS, sample_regnet_space
 from effnets.report import human
 from tests.app.conftest import metric, no_exceptions, page, page_all
 
@@ -169,3 +169,15 @@ def test_tampered_url_is_clamped_or_dropped_with_warnings():
     assert any("w_m must be above 1" in e.value for e in at.error)  # clamped to 1.0, which the sampler refuses
     at.slider(key="design.s_wm").set_value((1.5, 3.0)).run()
     assert metric(at, "Networks") == "10"
+
+
+def test_the_block_by_block_table_is_sent_only_while_its_expander_is_open():
+    at = page(PAGE).run()
+    no_exceptions(at)
+    closed = len(at.dataframe)
+    at.session_state["design.blocks_open"] = True
+    at.run()
+    no_exceptions(at)
+    assert len(at.dataframe) == closed + 1
+    depth = MODELS["regnetx_200mf"].make_spec().depth
+    assert depth in [len(df.value) for df in at.dataframe]  # one row per block
