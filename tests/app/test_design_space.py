@@ -33,6 +33,7 @@ def test_default_render_is_regnetx_200mf():
 
 def test_generator_widgets_by_key_change_the_network():
     at = page(PAGE).run()
+    at.session_state["design.blocks_open"] = True  # the block-by-block table is sent while its expander is open
     at.number_input(key="design.depth").set_value(16).run()
     at.number_input(key="design.wa").set_value(40.0).run()
     no_exceptions(at)

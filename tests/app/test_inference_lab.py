@@ -198,6 +198,11 @@ def test_no_timing_or_fingerprint_unless_their_section_is_open():
     no_exceptions(at)
     assert not any(m.label == "Median latency" for m in at.metric)  # nothing timed on the rerun path
     assert not any("fingerprint" in c.value for c in at.caption)
-    at.expander[0]  # the expander is drawn, closed
     open_section(at, "inference_lab.py", "Latency").run()
     assert any(m.label == "Median latency" for m in at.metric)
+    at.session_state["infer.about"] = True  # opening the expander
+    at.run()
+    from effnets.ui import runtime
+
+    want = runtime.fingerprint(runtime.base_model("efficientnet_lite0", True)[0])
+    assert any(want in c.value for c in at.caption if "fingerprint" in c.value)
