@@ -222,7 +222,7 @@ def test_cli_all_gives_the_table_and_remembers_the_default(tmp_path):
 def test_inference_lab_compares_backends_on_demand():
     from tests.app.conftest import no_exceptions, page
 
-    at = page("inference_lab.py", {"model": "mobilenet_v3_small"}).run()
+    at = page("inference_lab.py", {"model": "mobilenet_v3_small"}, section="Latency").run()
     no_exceptions(at)
     assert any("Press *Compare backends*" in i.value for i in at.info)
     at.number_input(key="infer.repeats").set_value(2).run()

@@ -206,7 +206,7 @@ def test_scaling_lab_training_tab():
     from effnets.models import MODELS
     from tests.app.conftest import metric, no_exceptions, page
 
-    at = page("scaling_lab.py").run()
+    at = page("scaling_lab.py", section="Training cost").run()
     at.selectbox(key="scaling.family").set_value(MODELS["mobilenet_v3_small"].family).run()
     at.selectbox(key="scaling.preset").set_value("mobilenet_v3_small").run()
     at.number_input(key="scaling.batch").set_value(4)

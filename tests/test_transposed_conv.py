@@ -156,7 +156,7 @@ def test_sampling_figure_builds_on_the_shared_style():
 def test_block_lab_sampling_section_shows_the_tap_counts():
     from tests.app.conftest import no_exceptions, page
 
-    at = page("block_lab.py", {"block": "transposed_conv"}).run()
+    at = page("block_lab.py", {"block": "transposed_conv"}, section="Sampling").run()
     no_exceptions(at)
     assert any("How many kernel taps reach each output pixel" in m.value for m in at.markdown)
     assert any(

@@ -78,7 +78,7 @@ def test_the_inference_lab_shows_the_prediction_beside_its_eager_timing(card):
 
 @pytest.mark.slow
 def test_the_backends_table_predicts_the_eager_fp32_row_only(card):
-    at = page("inference_lab.py", {"model": "mobilenet_v3_small"}).run()
+    at = page("inference_lab.py", {"model": "mobilenet_v3_small"}, section="Latency").run()
     at.number_input(key="infer.repeats").set_value(2).run()
     at.button(key="infer.backends").click().run()
     no_exceptions(at)
