@@ -61,10 +61,14 @@ def open_page(schema: PageSchema, hold: tuple[str, ...] = ()) -> None:
     if state.first_run(schema.prefix):
         for name in hold:
             state.hold(schema, name)
-    names = schema["model"].choices()
-    default = schema["model"].default if schema["model"].default in names else names[0]
-    st.session_state.setdefault(schema.key("model"), default)
+    st.session_state.setdefault(schema.key("model"), default_model(schema))
     state.load(schema)
+
+
+def default_model(schema: PageSchema) -> str:
+    """The model a page that runs one starts on: the schema's default when it runs here, else the first that does."""
+    names = schema["model"].choices()
+    return schema["model"].default if schema["model"].default in names else names[0]
 
 
 def model_select(schema: PageSchema, help: str | None = None) -> str:

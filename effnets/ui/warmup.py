@@ -1,7 +1,7 @@
 """What the server does as it starts, before its first visitor: import everything the pages import and fill the
 shared caches with what a page opened at its defaults shows first (the Inference Lab's model and its top-5 on the
 default sample, the Kernel Gallery's default layer). Streamlit runs no app code before the first session, so
-serve.py calls :func:`warm` from a background thread at start-up.
+serve.py runs :func:`warm` in a thread as the server starts and answers no request until it is done (or capped).
 
 Only results that are the same for everyone are warmed (a model, a prediction, a kernel statistic); no timing is
 ever measured here, because a measured number belongs to the session that asked for it.
@@ -74,8 +74,7 @@ def inference_defaults() -> tuple:
     from effnets.ui import infer_cached, runtime, schema
 
     s = schema.INFERENCE_LAB
-    names = s["model"].choices()
-    name = s["model"].default if s["model"].default in names else names[0]
+    name = runtime.default_model(s)
     device, _ = devices.pick_device(s["device"].default)
     precision = s["precision"].default
     engine, _ = backends.resolve_engine(s["engine"].default, device, precision)
@@ -98,8 +97,7 @@ def warm_kernel_gallery() -> None:
     from effnets.ui import kernels_cached, runtime, schema
 
     s = schema.KERNEL_GALLERY
-    names = s["model"].choices()
-    name = s["model"].default if s["model"].default in names else names[0]
+    name = runtime.default_model(s)
     pretrained = s["weights"].default == "pretrained" and runtime.has_weights(name)
     threshold = s["threshold"].default
     rows = kernels_cached.layer_rows(name, pretrained, threshold)
