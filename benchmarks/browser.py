@@ -14,8 +14,8 @@ Two measurements:
   opening the link to the page's title (h1), to its controls (a sidebar widget) and to its headline (the first
   metric; the Inference Lab's top-1; the Kernel Gallery's first chart), median over the starts. Each is read in the
   page itself: the first animation frame (the browser about to paint) at which the element is in the document,
-  in milliseconds from the navigation's start. (Polling from Playwright instead overstated these by up to half a
-  second: its waits back off to 500 ms polls and cannot answer while the page runs a long script, such as the
+  in milliseconds from the navigation's start. (Polling from Playwright instead was late by up to half a second
+  plus any long script then running: its waits back off to 500 ms polls and cannot answer during, for example, the
   one-second evaluation of Plotly's bundle that follows the first paint on a page with a chart.)
 
 The browser runs on the same cores as the server, so every time includes chromium's own rendering: this is what a
@@ -133,7 +133,7 @@ SCENARIOS = {
 }
 COLD_ONLY = {
     "home": "h1",
-    "kernel-gallery": '[data-testid="stPlotlyChart"]',
+    "kernel-gallery": '[data-testid="stPlotlyChart"] .main-svg',  # the chart drawn, not its frame
     "model-zoo": '[data-testid="stDataFrame"], [data-testid="stTable"]',
 }
 
@@ -142,7 +142,7 @@ CONTROLS = '[data-testid="stSidebar"] input'
 NO_CONTROLS = {"home": "h1"}  # the home page has links, no controls
 
 # In the page, before its own scripts: at every animation frame, the time (ms since the navigation started) at which
-# each watched selector first matched. window.__effnetsWatch is set by the same init script.
+# each watched selector first matched.
 SEEN_JS = """(watch) => {
   window.__effnetsSeen = {};
   const tick = () => {
