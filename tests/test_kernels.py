@@ -103,6 +103,21 @@ def test_noisy_templates_still_match_but_noise_alone_is_other():
     assert others > 0.85
 
 
+@pytest.mark.parametrize("k, threshold, chunk", [(3, 0.8, 7), (3, 0.55, 65536), (5, 0.7, 13), (7, 0.95, 50)])
+def test_family_counts_make_the_per_kernel_decisions(k, threshold, chunk):
+    torch.manual_seed(k)
+    lib = [t for t in vgnet.library().values() if t.shape[-1] == 3]
+    parts = [torch.randn(120, k, k), torch.zeros(3, k, k)]  # noise and dead channels
+    if k == 3:  # templates, their negatives and noisy copies: ties and near-threshold scores
+        bank = torch.stack(lib)
+        parts += [bank, -2 * bank, bank + 0.3 * torch.randn_like(bank)]
+    weight = torch.cat(parts)[torch.randperm(sum(p.shape[0] for p in parts))].unsqueeze(1)
+    counts = kernels.family_counts(weight, threshold, chunk=chunk)
+    matches = kernels.classify_kernels(weight, threshold)
+    assert counts == {f: sum(m.family == f for m in matches) for f in kernels.FAMILIES}
+    assert kernels.shares_of(counts) == pytest.approx(kernels.family_shares(matches))
+
+
 def test_off_centre_gaussian_5x5_matches_a_shifted_template():
     g = torch.zeros(5, 5)
     g[0:4, 0:4] = vgnet.gaussian(1.0, 5)[1:5, 1:5]  # moved one pixel up-left, as strided TF-SAME layers learn
@@ -183,6 +198,20 @@ def test_low_pass_scores_order_and_baseline():
     assert random_mean == pytest.approx(math.pi * 0.25**2, abs=0.03)
     with pytest.raises(ValueError, match="one kernel"):
         kernels.low_pass_score(torch.zeros(2, 3, 3))
+
+
+@pytest.mark.parametrize("k, size, cutoff", [(3, 32, 0.25), (5, 16, 0.1), (7, 32, 0.4), (3, 8, 0.707)])
+def test_low_pass_scores_are_the_fft_energy_share(k, size, cutoff):
+    torch.manual_seed(size)
+    w = torch.cat([torch.randn(40, k, k, dtype=torch.float64), torch.zeros(1, k, k, dtype=torch.float64)])
+    power = torch.fft.fft2(w, s=(size, size)).abs() ** 2  # the spectrum itself, summed inside and outside the disc
+    f = torch.from_numpy(np.fft.fftfreq(size))
+    inside = torch.sqrt(f[:, None] ** 2 + f[None, :] ** 2) <= cutoff
+    total = power.sum((-2, -1))
+    expected = torch.where(total > 0, (power * inside).sum((-2, -1)) / total.clamp_min(1e-300), 0.0)
+    assert kernels.low_pass_scores(w, cutoff, size) == pytest.approx(expected.numpy(), abs=1e-12)
+    with pytest.raises(ValueError, match="at least the kernel size"):
+        kernels.low_pass_scores(w, cutoff, k - 1)
 
 
 # ----- per layer ------------------------------------------------------------------------------------------------

@@ -231,6 +231,31 @@ def classify_kernels(weight: torch.Tensor, threshold: float = DEFAULT_THRESHOLD)
     return out
 
 
+def family_counts(weight: torch.Tensor, threshold: float = DEFAULT_THRESHOLD, chunk: int = 65536) -> dict[str, int]:
+    """How many kernels of ``weight`` :func:`classify_kernels` puts in each family, without a record per kernel: the
+    same decisions (best template, first of ties, zero kernels 'other') made for all kernels at once, ``chunk`` at a
+    time. A ResNet-18's 1.2 million 3x3 kernels take about a second instead of minutes."""
+    if not 0 < threshold <= 1:
+        raise ValueError(f"threshold={threshold} must be in (0, 1]")
+    kernels = _as_kernels(weight)
+    counts = dict.fromkeys(FAMILIES, 0)
+    for start in range(0, kernels.shape[0], chunk):
+        sims, norms, families, _ = _scores(kernels[start : start + chunk])
+        best = sims.max(dim=1).values
+        first = (sims >= best[:, None] - 1e-9).int().argmax(dim=1)  # ties: the first, as classify_kernels
+        fam_of = torch.tensor([FAMILIES.index(f) for f in families])[first]
+        fam_of[(best < threshold) | (norms == 0)] = FAMILIES.index("other")
+        for i, n in enumerate(torch.bincount(fam_of, minlength=len(FAMILIES)).tolist()):
+            counts[FAMILIES[i]] += n
+    return counts
+
+
+def shares_of(counts: dict[str, int]) -> dict[str, float]:
+    """Counts per family -> shares (sum 1; all zeros when there are no kernels)."""
+    n = sum(counts.values())
+    return {f: (counts[f] / n if n else 0.0) for f in FAMILIES}
+
+
 def family_shares(matches: list[KernelMatch]) -> dict[str, float]:
     """Share of kernels in each of :data:`FAMILIES` (sums to 1; all zeros for an empty list)."""
     n = len(matches)
@@ -271,12 +296,26 @@ def low_pass_scores(weight: torch.Tensor, cutoff: float = 0.25, size: int = 32) 
     if not 0 < cutoff <= 0.5 * math.sqrt(2):
         raise ValueError(f"cutoff={cutoff} must be in (0, 0.707] cycles per pixel")
     k = _as_kernels(weight)
-    power = torch.fft.fft2(k, s=(size, size)).abs() ** 2
-    f = torch.from_numpy(np.fft.fftfreq(size))
-    radius = torch.sqrt(f[:, None] ** 2 + f[None, :] ** 2)
-    total = power.sum((-2, -1))
-    low = (power * (radius <= cutoff)).sum((-2, -1))
+    if size < k.shape[-1]:
+        raise ValueError(f"size={size} must be at least the kernel size {k.shape[-1]}")
+    # No FFT per kernel: the energy below the cutoff is a quadratic form v^T M v of the kernel's values v (M sums the
+    # DFT's phases over the frequencies kept), and the total is size^2 |v|^2 (Parseval). Same numbers, and a
+    # ResNet-18's million kernels in milliseconds instead of gigabytes of spectra.
+    v = k.reshape(k.shape[0], -1)
+    low = torch.einsum("ni,ij,nj->n", v, _low_pass_form(int(k.shape[-1]), size, cutoff), v)
+    total = size * size * (v * v).sum(1)
     return torch.where(total > 0, low / total.clamp_min(1e-300), torch.zeros_like(total)).numpy()
+
+
+@functools.cache
+def _low_pass_form(n: int, size: int, cutoff: float) -> torch.Tensor:
+    """M (n*n x n*n) with v^T M v = sum of |DFT|^2, zero-padded to size x size, over frequencies at most ``cutoff``."""
+    f = np.fft.fftfreq(size)
+    fy, fx = np.meshgrid(f, f, indexing="ij")
+    keep = np.sqrt(fy**2 + fx**2) <= cutoff
+    rows, cols = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+    phase = np.exp(-2j * np.pi * (fy[keep][:, None] * rows.ravel() + fx[keep][:, None] * cols.ravel()))
+    return torch.from_numpy(np.real(phase.conj().T @ phase))
 
 
 def low_pass_score(kernel: torch.Tensor, cutoff: float = 0.25, size: int = 32) -> float:
@@ -374,7 +413,7 @@ def layer_shares(model: nn.Module, threshold: float = DEFAULT_THRESHOLD) -> list
         count = int(w.shape[0] * w.shape[1])
         shares = low = None
         if kind != "pointwise" and isinstance(k, int) and k >= 3 and k % 2 == 1:
-            shares = family_shares(classify_kernels(w, threshold))
+            shares = shares_of(family_counts(w, threshold))
             low = float(low_pass_scores(w).mean())
         rows.append(LayerKernels(name, kind, stride, k, cin, cout, groups, count, shares, low))
     return rows
@@ -409,14 +448,15 @@ def compare_strided(model: nn.Module, threshold: float = DEFAULT_THRESHOLD) -> l
             by_stride.setdefault(int(m.stride[0]), []).append((m.weight, m.kernel_size[0]))
     out: list[StridedSummary] = []
     for stride in sorted(by_stride):
-        matches: list[KernelMatch] = []
+        counts = dict.fromkeys(FAMILIES, 0)
         lows: list[np.ndarray] = []
         for w, _ in by_stride[stride]:
-            matches += classify_kernels(w, threshold)
+            for f, n in family_counts(w, threshold).items():
+                counts[f] += n
             lows.append(low_pass_scores(w))
         low = np.concatenate(lows)
         out.append(
-            StridedSummary(stride, len(by_stride[stride]), len(matches), family_shares(matches), float(low.mean()))
+            StridedSummary(stride, len(by_stride[stride]), sum(counts.values()), shares_of(counts), float(low.mean()))
         )
     return out
 
