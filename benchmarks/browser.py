@@ -12,8 +12,9 @@ Two measurements:
 * **cold pages** (``--starts N``): for every page, N fresh servers; each is started, its health endpoint answers,
   and a fresh browser opens the page's link at once (the first session of that server): the time from the browser
   opening the link to the page's title (h1), to its controls (a sidebar widget) and to its headline (the first
-  metric; the Inference Lab's top-1; the Kernel Gallery's first chart), median over the starts. Each is read in the
-  page itself: the first animation frame (the browser about to paint) at which the element is in the document,
+  metric; the Inference Lab's top-1; the Kernel Gallery's kernel image), median over the starts. Each is read in the
+  page itself: the first animation frame (the browser about to paint) at which the element is in the document
+  (an image: loaded and decoded),
   in milliseconds from the navigation's start. (Polling from Playwright instead was late by up to half a second
   plus any long script then running: its waits back off to 500 ms polls and cannot answer during, for example, the
   one-second evaluation of Plotly's bundle that follows the first paint on a page with a chart.)
@@ -133,7 +134,7 @@ SCENARIOS = {
 }
 COLD_ONLY = {
     "home": "h1",
-    "kernel-gallery": '[data-testid="stPlotlyChart"] .main-svg',  # the chart drawn, not its frame
+    "kernel-gallery": '[data-testid="stImage"] img',  # the kernels drawn (loaded, not just the frame)
     "model-zoo": '[data-testid="stDataFrame"], [data-testid="stTable"]',
 }
 
@@ -142,12 +143,14 @@ CONTROLS = '[data-testid="stSidebar"] input'
 NO_CONTROLS = {"home": "h1"}  # the home page has links, no controls
 
 # In the page, before its own scripts: at every animation frame, the time (ms since the navigation started) at which
-# each watched selector first matched.
+# each watched selector first matched (an image only once it is loaded and decoded).
 SEEN_JS = """(watch) => {
   window.__effnetsSeen = {};
   const tick = () => {
     for (const [k, sel] of Object.entries(watch)) {
-      if (!(k in window.__effnetsSeen) && document.querySelector(sel)) window.__effnetsSeen[k] = performance.now();
+      const el = k in window.__effnetsSeen ? null : document.querySelector(sel);
+      const shown = el && (el.tagName !== "IMG" || (el.complete && el.naturalWidth > 0));
+      if (shown) window.__effnetsSeen[k] = performance.now();
     }
     if (Object.keys(window.__effnetsSeen).length < Object.keys(watch).length) requestAnimationFrame(tick);
   };

@@ -55,25 +55,34 @@ def kernel_grid(kernels: np.ndarray, columns: int = 16, title: str = "") -> go.F
     return figure(data, layout, int(140 + 700 * min(rows, 1.6)))
 
 
-def rgb_grid(tiles: np.ndarray, columns: int = 16, upscale: int = 8) -> go.Figure:
-    """Stem filters (N, k, k, 3) in 0..1 as RGB tiles (each centred at grey), nearest-neighbour upscaled."""
+def rgb_image(tiles: np.ndarray, columns: int = 16, upscale: int = 8) -> np.ndarray:
+    """Stem filters (N, k, k, 3) in 0..1 tiled as one uint8 RGB image (white gaps), nearest-neighbour upscaled."""
     big = np.repeat(np.repeat(tiles, upscale, axis=1), upscale, axis=2)
     grid = tile(big, columns, gap_value=1.0)
-    img = (np.clip(grid, 0, 1) * 255).astype(np.uint8)
+    return (np.clip(grid, 0, 1) * 255).astype(np.uint8)
+
+
+def rgb_grid(tiles: np.ndarray, columns: int = 16, upscale: int = 8) -> go.Figure:
+    """Stem filters (N, k, k, 3) in 0..1 as RGB tiles (each centred at grey), nearest-neighbour upscaled."""
+    img = rgb_image(tiles, columns, upscale)
     data = [{"type": "image", "z": img, "hoverinfo": "skip"}]
     axis = {"showticklabels": False, "showgrid": False}
     return figure(data, {"xaxis": axis, "yaxis": axis}, int(120 + 620 * img.shape[0] / img.shape[1]), top=10)
 
 
-def pointwise_matrix(weight: torch.Tensor, max_side: int = 256) -> go.Figure:
-    """A 1x1 conv's weights as a C_out x C_in/groups matrix (diverging, scaled by the layer's max |w|)."""
+def pointwise_values(weight: torch.Tensor, max_side: int = 256) -> np.ndarray:
+    """A 1x1 conv's weights as a C_out x C_in/groups matrix (at most max_side square) scaled by its max |w|."""
     w = weight.detach().to("cpu", torch.float64).reshape(weight.shape[0], -1).numpy()
     w = w[:max_side, :max_side]
-    scale = max(np.abs(w).max(), 1e-30)
+    return w / max(np.abs(w).max(), 1e-30)
+
+
+def pointwise_matrix(weight: torch.Tensor, max_side: int = 256) -> go.Figure:
+    """A 1x1 conv's weights as a C_out x C_in/groups matrix (diverging, scaled by the layer's max |w|)."""
     data = [
         {
             "type": "heatmap",
-            "z": w / scale,
+            "z": pointwise_values(weight, max_side),
             "colorscale": DIVERGING,
             "zmid": 0,
             "zmin": -1,

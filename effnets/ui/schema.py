@@ -263,6 +263,7 @@ KERNEL_GALLERY = PageSchema(
         Control("threshold", "slider", DEFAULT_THRESHOLD, lo=0.5, hi=0.99, step=0.01, url="threshold"),
         Control("norm", "radio", "kernel", options=("kernel", "layer"), url="norm"),
         Control("sigma", "slider", GAUSSIAN_SIGMA, lo=0.3, hi=3.0, step=0.1),
+        Control("interactive", "toggle", False),  # the Kernels section as plotly charts instead of images
     ),
     other_params=("layer",),  # the layer list depends on the model: the page checks it
 )

@@ -451,7 +451,7 @@ def kernel_gallery_case(session: Session, model: str, controls: dict, layer_pick
     assert any(f"{rows[chosen].count:,} spatial kernels" in c.value for c in at.caption), chosen
 
 
-KERNEL_CONTROLS = ("weights", "threshold", "norm", "sigma")
+KERNEL_CONTROLS = ("weights", "threshold", "norm", "sigma", "interactive")
 
 
 @examples(5)

@@ -43,3 +43,16 @@ def test_a_layer_in_the_link_is_opened():
     no_exceptions(linked)
     assert linked.session_state["kernels.layer"] == wanted and not linked.warning
     assert linked.query_params["layer"] == wanted
+
+
+def test_kernels_are_images_first_and_charts_on_request():
+    at = page("kernel_gallery.py").run()
+    no_exceptions(at)
+    urls = [im.proto.imgs[0].url for im in at.get("image")]
+    assert len(urls) == 2 and all(u.endswith(".png") for u in urls)  # the grid and its colour bar, lossless
+    assert not at.get("plotly_chart")  # nothing on the first view waits for the chart library
+    tables = [m.value for m in at.markdown if "<table" in m.value]
+    assert tables and all("</td>" in t for t in tables)  # the family examples, values written in
+    at.toggle(key="kernels.interactive").set_value(True).run()
+    no_exceptions(at)
+    assert not at.get("image") and len(at.get("plotly_chart")) == 1 + len(tables)
