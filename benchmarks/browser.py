@@ -67,7 +67,8 @@ class Scenario:
     headline: str
     arg: object
     changes: Callable
-    cold: str  # the selector whose appearance counts as "headline on screen" in the cold start
+    cold: str | dict  # what counts as "headline on screen" in the cold start: a CSS selector, or {"css", "text"}: an
+    # element matching css whose text contains text
 
 
 def _typed(label: str, values: list[str], commit: str = "Enter") -> Callable:
@@ -130,7 +131,9 @@ SCENARIOS = {
         "/design-space", METRIC_JS, 1, _typed("depth d", ["14", "16", "10", "18", "12", "20"]), METRIC_CHANGED
     ),
     "network-builder": Scenario("/network-builder?from=efficientnet_b0", METRIC_JS, 1, _arch, METRIC_CHANGED),
-    "inference-lab": Scenario("/inference-lab", TOP1_JS, None, _sample, "text=top-1:"),
+    "inference-lab": Scenario(
+        "/inference-lab", TOP1_JS, None, _sample, {"css": '[data-testid="stCaptionContainer"]', "text": "top-1:"}
+    ),
 }
 COLD_ONLY = {
     "home": "h1",
@@ -146,9 +149,21 @@ NO_CONTROLS = {"home": "h1"}  # the home page has links, no controls
 # each watched selector first matched (an image only once it is loaded and decoded).
 SEEN_JS = """(watch) => {
   window.__effnetsSeen = {};
+  const find = (w) => {
+    if (typeof w === "string") return document.querySelector(w);
+    for (const el of document.querySelectorAll(w.css)) if (el.textContent.includes(w.text)) return el;
+    return null;
+  };
   const tick = () => {
     for (const [k, sel] of Object.entries(watch)) {
-      const el = k in window.__effnetsSeen ? null : document.querySelector(sel);
+      if (k in window.__effnetsSeen) continue;
+      let el = null;
+      try {
+        el = find(sel);
+      } catch (e) {
+        window.__effnetsSeen[k] = null;  // a selector the browser rejects: reported, not waited for
+        continue;
+      }
       const shown = el && (el.tagName !== "IMG" || (el.complete && el.naturalWidth > 0));
       if (shown) window.__effnetsSeen[k] = performance.now();
     }
@@ -242,6 +257,8 @@ def cold(browser, name: str, starts: int) -> dict[str, float]:
                 timeout=240_000,
             )
             for k, ms in pg.evaluate("window.__effnetsSeen").items():
+                if ms is None:
+                    raise ValueError(f"{name}: the browser rejects the {k} selector {watch[k]!r}")
                 got[k].append(ms / 1e3)
             if pg.locator('[data-testid="stException"]').count():
                 raise RuntimeError(f"{name}: an exception box on the cold page")
@@ -270,7 +287,7 @@ def main() -> int:
         return 2
     from playwright.sync_api import sync_playwright
 
-    rows_i, rows_c = [], []
+    rows_i, rows_c, failed = [], [], []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         if not a.no_interactions and any(n in SCENARIOS for n in pages):
@@ -282,7 +299,12 @@ def main() -> int:
                     print(f"  {name}: {' '.join(f'{t * 1e3:.0f}' for t in ts)} ms", flush=True)
         if not a.no_cold:
             for name in pages:
-                rows_c.append((name, cold(browser, name, a.starts)))
+                try:
+                    rows_c.append((name, cold(browser, name, a.starts)))
+                except Exception as e:  # one page failing must not lose the others' figures
+                    failed.append(f"cold {name}: {type(e).__name__}: {str(e).splitlines()[0]}")
+                    print(f"  {failed[-1]}", flush=True)
+                    continue
                 print(f"  cold {name}: {rows_c[-1]}", flush=True)
         browser.close()
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
@@ -302,7 +324,9 @@ def main() -> int:
             "server ready: from the server command to its health endpoint answering; the other columns from the "
             "browser opening the link (at once after that) to the first frame painted with the element"
         )
-    return 0
+    for line in failed:
+        print(f"FAILED {line}")
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
