@@ -78,9 +78,9 @@ def chart_config(filename: str) -> dict:
     }
 
 
-def plot(fig, name: str, key: str, width: str = "stretch") -> None:
-    """A plotly chart with the export config."""
-    st.plotly_chart(fig, width=width, key=key, config=chart_config(name))
+def plot(fig, name: str, key: str, width: str = "stretch", box=None) -> None:
+    """A plotly chart with the export config, in ``box`` (a column; the page by default)."""
+    (box or st).plotly_chart(fig, width=width, key=key, config=chart_config(name))
 
 
 ALL_SECTIONS_KEY = "app.all_sections"

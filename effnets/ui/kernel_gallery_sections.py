@@ -69,10 +69,11 @@ def layer_kernels(view: dict, count: int, fname: str) -> None:
             cols = st.columns(len(view["examples"]))
             for col, ex in zip(cols, view["examples"], strict=True):
                 if interactive:
-                    col.plotly_chart(
+                    classroom.plot(
                         kernel_figures.kernel_library_figure([(ex["title"], ex["kernel"])], columns=1),
+                        ex["title"],
                         key=f"{P}.ex_{ex['family']}",
-                        config=classroom.chart_config(ex["title"]),
+                        box=col,
                     )
                 else:
                     col.markdown(images.kernel_table_html(ex["kernel"], ex["title"]), unsafe_allow_html=True)
