@@ -51,11 +51,15 @@ def main() -> int:
     b0_arch = arch.encode(design.from_model("efficientnet_b0"))
     from effnets.models import network
 
-    clear = network._layer_totals.cache_clear  # what neighbouring sweep points share: forget it between runs
+    def clear():  # the layer memos (what a stage's identical blocks and neighbouring sweep points share): forgotten
+        network._layer_totals.cache_clear()
+        network._layer_from_fresh.cache_clear()
+
     rows = [
-        ("B7 @600: model cost, stage rows + step records", lambda: b7.cost(spec), None, 5.0),
-        ("B7 @600: model cost, stage rows only", lambda: b7.cost(spec, record_steps=False), None, 5.0),
-        ("B7 @600: stage plan + plan_cost", lambda: plan_cost(b7.stage_plan(spec)), None, None),
+        ("B7 @600: stage rows + step records (cold memo)", lambda: b7.cost(spec), clear, 5.0),
+        ("B7 @600: stage rows only (cold memo)", lambda: b7.cost(spec, record_steps=False), clear, 5.0),
+        ("B7 @600: stage rows + step records (again)", lambda: b7.cost(spec), None, None),
+        ("B7 @600: per layer, no memo", lambda: plan_cost(b7.stage_plan(spec), memo=False), None, None),
         ("200 RegNets sampled and costed (warm memo)", lambda: regnet.sample_regnet_space(200, seed=1), None, 200.0),
         ("200 RegNets sampled and costed (cold memo)", lambda: regnet.sample_regnet_space(200, seed=1), clear, 200.0),
         ("Scaling Lab sweep, 50 phi values (warm)", lambda: scaling.phi_sweep(b0, base, 1.2, 1.1, 1.15, phis), None,

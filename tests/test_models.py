@@ -505,6 +505,41 @@ def test_pretrained_without_offline_weights_says_how_to_get_them(monkeypatch, tm
         effnets.build_model("efficientnet_lite0", pretrained=True, width_mult=1.2)
 
 
+def _assert_memo_is_exact(plan):
+    for record in (True, False):
+        direct, memo = plan_cost(plan, record, memo=False), plan_cost(plan, record)
+        assert memo.total == direct.total  # every field: totals, extras, shape, receptive field, jump, step records
+        assert memo.stages == direct.stages
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_memoised_layer_costs_equal_costing_on_the_running_record(name):
+    info = MODELS[name]
+    spec = info.make_spec()
+    _assert_memo_is_exact(info.stage_plan(spec))
+    if "resolution" in field_names(type(spec)):  # a second input size: other shapes reach the memo
+        _assert_memo_is_exact(info.stage_plan(info.make_spec(resolution=spec.resolution + 37)))
+
+
+def test_memo_is_exact_for_transposed_convs_and_dilation():
+    from effnets.models.network import apply_layer
+
+    class Layers:  # a stand-in layer: a fixed chain of primitives (hashable by identity)
+        def __init__(self, fn):
+            self.fn = fn
+
+        def cost(self, x):
+            return self.fn(x)
+
+    from effnets import cost as steps
+
+    chain = Layers(lambda x: steps.conv(steps.conv(x, 8, 3, 4, transposed=True), 8, 3, 1, 2, dilation=2))
+    x = steps.conv(
+        steps.conv(steps.start(3, 33, 33), 8, 5, 2), 8, 3, 3
+    )  # jump 6, rf > 1: ceil(6 / 4) is not a fresh ceil(1 / 4) times 6
+    assert apply_layer(chain, x) == chain.cost(x)
+
+
 def test_stage_plan_rejects_a_foreign_spec():
     with pytest.raises(ValueError, match="efficientnet_b0 needs a EfficientNetSpec"):
         MODELS["efficientnet_b0"].cost(MODELS["mobilenet_v1"].make_spec())

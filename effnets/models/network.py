@@ -348,8 +348,43 @@ class ModelCost:
         return out
 
 
-def plan_cost(plan: Plan, record_steps: bool = True) -> ModelCost:
-    """Cost a plan row by row. ``record_steps=False`` skips the per-layer step records (for sweeps)."""
+@functools.lru_cache(maxsize=1 << 14)
+def _layer_from_fresh(layer: Any, c: int, h: int, w: int, jump: int, record_steps: bool) -> Cost:
+    return layer.cost(Cost(c, h, w, jump=jump, record_steps=record_steps))
+
+
+def apply_layer(layer: Any, x: Cost) -> Cost:
+    """``layer.cost(x)``, from a memo of the layer costed once on a fresh input of x's shape and stride product
+    (``jump``). What a layer adds does not depend on what came before it: the totals and the step records add up,
+    the receptive field grows by the same amount (each conv or pool adds ``(span - 1) * jump``, a branch point takes
+    the largest of such sums) and the stride product is the fresh run's. So the identical blocks of a deep stage
+    (B7's 55 blocks are 16 distinct ones) are costed once. A test checks this against ``layer.cost(x)`` itself for
+    every registered model."""
+    try:
+        y = _layer_from_fresh(layer, x.c, x.h, x.w, x.jump, x.record_steps)
+    except TypeError:  # an unhashable layer: cost it directly
+        return layer.cost(x)
+    return Cost(
+        y.c,
+        y.h,
+        y.w,
+        x.params + y.params,
+        x.macs + y.macs,
+        x.acts + y.acts,
+        tuple(a + b for a, b in zip(x.extras, y.extras, strict=True)),
+        x.rf_h + y.rf_h - 1,
+        x.rf_w + y.rf_w - 1,
+        y.jump,
+        x.global_context or y.global_context,
+        x.steps + y.steps,
+        x.record_steps,
+    )
+
+
+def plan_cost(plan: Plan, record_steps: bool = True, memo: bool = True) -> ModelCost:
+    """Cost a plan row by row. ``record_steps=False`` skips the per-layer step records (for sweeps); ``memo=False``
+    calls every layer's ``cost`` on the running record instead of :func:`apply_layer` (the same numbers, slower)."""
+    apply = apply_layer if memo else (lambda layer, x: layer.cost(x))
     x = steps.start(*plan.input_shape, record_steps=record_steps)
     rows: list[StageRow] = []
     for i, st in enumerate(plan.stages, 1):
@@ -358,7 +393,7 @@ def plan_cost(plan: Plan, record_steps: bool = True) -> ModelCost:
         for layer in st.layers:
             if isinstance(layer, Classifier) and channels is None:
                 channels = x.c
-            x = layer.cost(x)
+            x = apply(layer, x)
         rows.append(
             StageRow(
                 stage=i,
