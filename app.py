@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from effnets.ui import navigation
+from effnets.ui import classroom, navigation
 
 # A presenter link (?present=1) opens with the sidebar collapsed; the toggle itself lives in each page's sidebar.
 _presenting = st.query_params.get("present") in ("1", "true", "yes")
@@ -14,4 +14,5 @@ st.set_page_config(
 )
 
 
+classroom.new_run()
 st.navigation(navigation.st_pages()).run()

@@ -12,12 +12,12 @@ Two measurements:
 * **cold pages** (``--starts N``): for every page, N fresh servers; each is started, its health endpoint answers,
   and a fresh browser opens the page's link at once (the first session of that server): the time from the browser
   opening the link to the page's title (h1), to its controls (a sidebar widget) and to its headline (the first
-  metric; the Inference Lab's top-1; the Kernel Gallery's kernel image), median over the starts. Each is read in the
+  metric; the Inference Lab's top-1; the Kernel Gallery's kernel image) and, on the Design Space and the Inference
+  Lab, to the first plotly chart drawn (the Inference Lab's top-5), median over the starts. Each is read in the
   page itself: the first animation frame (the browser about to paint) at which the element is in the document
-  (an image: loaded and decoded),
-  in milliseconds from the navigation's start. (Polling from Playwright instead was late by up to half a second
-  plus any long script then running: its waits back off to 500 ms polls and cannot answer during, for example, the
-  one-second evaluation of Plotly's bundle that follows the first paint on a page with a chart.)
+  (an image: loaded and decoded), in milliseconds from the navigation's start. (Polling from Playwright instead was
+  late by up to half a second plus any long script then running: its waits back off to 500 ms polls and cannot
+  answer during, for example, the one-second evaluation of Plotly's bundle on a page with a chart.)
 
 The browser runs on the same cores as the server, so every time includes chromium's own rendering: this is what a
 student at a laptop sees only when the server has the machine to itself.
@@ -142,6 +142,8 @@ COLD_ONLY = {
 }
 
 
+CHART = '[data-testid="stPlotlyChart"] .main-svg'  # a plotly chart drawn
+FIRST_CHART = ("design-space", "inference-lab")  # pages whose first view has a chart (the Inference Lab's: its top-5)
 CONTROLS = '[data-testid="stSidebar"] input'
 NO_CONTROLS = {"home": "h1"}  # the home page has links, no controls
 
@@ -241,13 +243,15 @@ def interactions(browser, url: str, name: str, n: int, section: str | None = Non
 def cold(browser, name: str, starts: int) -> dict[str, float]:
     path = SCENARIOS[name].path if name in SCENARIOS else f"/{name}" if name != "home" else "/"
     selector = SCENARIOS[name].cold if name in SCENARIOS else COLD_ONLY[name]
-    got: dict[str, list[float]] = {"ready": [], "title": [], "controls": [], "headline": []}
+    got: dict[str, list[float]] = {"ready": [], "title": [], "controls": [], "headline": [], "chart": []}
     for _ in range(starts):
         t_start = time.perf_counter()
         with app_server(timeout_s=240) as (url, _proc):
             got["ready"].append(time.perf_counter() - t_start)
             ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
             watch = {"title": "h1", "controls": NO_CONTROLS.get(name, CONTROLS), "headline": selector}
+            if name in FIRST_CHART:
+                watch["chart"] = CHART
             ctx.add_init_script(f"({SEEN_JS})({json.dumps(watch)})")
             pg = ctx.new_page()
             pg.goto(url + path, wait_until="commit", timeout=240_000)
@@ -263,7 +267,7 @@ def cold(browser, name: str, starts: int) -> dict[str, float]:
             if pg.locator('[data-testid="stException"]').count():
                 raise RuntimeError(f"{name}: an exception box on the cold page")
             ctx.close()
-    return {k: statistics.median(v) for k, v in got.items()}
+    return {k: (statistics.median(v) if v else None) for k, v in got.items()}
 
 
 def pct(samples: list[float], q: float) -> float:
@@ -317,12 +321,17 @@ def main() -> int:
             )
     if rows_c:
         print(f"\n{'cold page (fresh server, median of ' + str(a.starts) + ')':<40} {'server ready s':>14} "
-              f"{'title s':>8} {'controls s':>10} {'headline s':>10}")  # fmt: skip
+              f"{'title s':>8} {'controls s':>10} {'headline s':>10} {'chart s':>8}")  # fmt: skip
         for name, r in rows_c:
-            print(f"{name:<40} {r['ready']:>14.2f} {r['title']:>8.2f} {r['controls']:>10.2f} {r['headline']:>10.2f}")
+            chart = "-" if r["chart"] is None else f"{r['chart']:.2f}"
+            print(
+                f"{name:<40} {r['ready']:>14.2f} {r['title']:>8.2f} {r['controls']:>10.2f} {r['headline']:>10.2f}"
+                f" {chart:>8}"
+            )
         print(
             "server ready: from the server command to its health endpoint answering; the other columns from the "
-            "browser opening the link (at once after that) to the first frame painted with the element"
+            "browser opening the link (at once after that) to the first frame painted with the element; chart: the "
+            "first plotly chart drawn (the Inference Lab's top-5), where the first view has one"
         )
     for line in failed:
         print(f"FAILED {line}")

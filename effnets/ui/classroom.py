@@ -78,9 +78,55 @@ def chart_config(filename: str) -> dict:
     }
 
 
+CHARTS_READY_KEY = "app.charts_ready"
+"""Session flag: the browser has painted a page of this session, so charts are drawn at once from now on."""
+_TRIGGER_KEY, _ARMED_KEY = "app.charts_trigger", "app.charts_armed"
+FIRST_PAINT_S = 0.4  # how long after a session's first page arrives its charts are asked for
+
+
+def new_run() -> None:
+    """Called by app.py at the start of every full run (a fragment's rerun does not pass there)."""
+    st.session_state[_TRIGGER_KEY] = False
+
+
+def in_browser() -> bool:
+    """Whether this run serves a browser (AppTest and bare runs have no page address)."""
+    return bool(st.context.url)
+
+
+def charts_now() -> bool:
+    """Whether this run draws its plotly charts. Not on a browser session's first run: the first chart a browser
+    meets loads plotly's bundle (4.7 MB, about a second of the browser's main thread), and nothing else of the page,
+    the controls and the headline numbers included, is painted until it has. So the first run draws a placeholder
+    where each chart goes, and a timer in the browser (a fragment's ``run_every``, which fires once the page's own
+    work is done) asks for a rerun that draws them. Outside a browser (AppTest, the CLI) charts are drawn at once."""
+    ss = st.session_state
+    if ss.get(CHARTS_READY_KEY) or not in_browser():
+        return True
+    if not ss.get(_TRIGGER_KEY):
+        ss[_TRIGGER_KEY] = True
+        _charts_after_first_paint()
+    return False
+
+
+@st.fragment(run_every=FIRST_PAINT_S)
+def _charts_after_first_paint() -> None:
+    """Registered by the first run (nothing drawn); its first timer rerun turns charts on and reruns the page. The
+    next full run no longer registers it, and the browser drops its timer at a full run."""
+    if st.session_state.get(_ARMED_KEY):
+        st.session_state[CHARTS_READY_KEY] = True
+        st.rerun()
+    st.session_state[_ARMED_KEY] = True
+
+
 def plot(fig, name: str, key: str, width: str = "stretch", box=None) -> None:
-    """A plotly chart with the export config, in ``box`` (a column; the page by default)."""
-    (box or st).plotly_chart(fig, width=width, key=key, config=chart_config(name))
+    """A plotly chart with the export config, in ``box`` (a column; the page by default); on a browser session's
+    first run a placeholder of the chart's height instead (:func:`charts_now`)."""
+    box = box or st
+    if not charts_now():
+        box.container(height=int(fig.layout.height or 420), border=False).caption("Drawing the chart...")
+        return
+    box.plotly_chart(fig, width=width, key=key, config=chart_config(name))
 
 
 ALL_SECTIONS_KEY = "app.all_sections"

@@ -182,3 +182,19 @@ def test_the_block_by_block_table_is_sent_only_while_its_expander_is_open():
     assert len(at.dataframe) == closed + 1
     depth = MODELS["regnetx_200mf"].make_spec().depth
     assert depth in [len(df.value) for df in at.dataframe]  # one row per block
+
+
+def test_a_browser_sessions_first_run_defers_its_chart_and_the_next_run_draws_it(monkeypatch):
+    from effnets.ui import classroom
+
+    monkeypatch.setattr(classroom, "in_browser", lambda: True)
+    at = page(PAGE).run()
+    no_exceptions(at)
+    assert not at.get("plotly_chart") and any("Drawing the chart" in c.value for c in at.caption)
+    assert metric(at, "MACs per image") == human(effnets.model_cost("regnetx_200mf").macs)  # numbers at once
+    assert at.session_state["app.charts_armed"] and "app.charts_ready" not in at.session_state
+    at.session_state["app.charts_trigger"] = False  # what app.py does at the start of every full run
+    at.run()  # the run the browser's timer asks for (here a full one): charts on, and drawn
+    no_exceptions(at)
+    assert at.session_state["app.charts_ready"] and len(at.get("plotly_chart")) == 1
+    assert not any("Drawing the chart" in c.value for c in at.caption)

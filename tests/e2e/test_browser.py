@@ -168,6 +168,25 @@ def test_design_space_depth_changes_numbers_and_url(warm, browser):
     pg.close()
 
 
+def test_first_page_of_a_session_shows_its_numbers_then_its_chart(warm, browser):
+    """A session's first page draws placeholders where its charts go and the charts on the rerun the browser asks
+    for once the page is on screen (classroom.charts_now); a page opened next draws its charts at once."""
+    ctx = browser.new_context(viewport={"width": 1400, "height": 1000})  # a new session
+    pg = ctx.new_page()
+    pg.goto(warm + "/design-space")
+    pg.wait_for_selector('[data-testid="stMetricValue"]', timeout=120_000)
+    pg.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
+    wait_idle(pg)
+    assert pg.get_by_text("Drawing the chart...").count() == 0
+    assert pg.locator('[data-testid="stPlotlyChart"]').count() == 1
+    pg.get_by_role("tab", name="ShuffleNet groups").click()
+    pg.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
+    wait_idle(pg)
+    assert pg.get_by_text("Drawing the chart...").count() == 0
+    assert pg.locator('[data-testid="stException"]').count() == 0
+    ctx.close()
+
+
 def test_presenter_link_and_dark_theme(warm, browser):
     pg = browser.new_page(viewport={"width": 1400, "height": 1000}, color_scheme="dark")
     pg.goto(warm + "/block-lab?present=1&block=mbconv")
