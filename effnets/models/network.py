@@ -348,7 +348,7 @@ class ModelCost:
         return out
 
 
-@functools.lru_cache(maxsize=1 << 14)
+@functools.lru_cache(maxsize=2048)  # an entry holds a block's step records (~10 KB): at most ~20 MB
 def _layer_from_fresh(layer: Any, c: int, h: int, w: int, jump: int, record_steps: bool) -> Cost:
     return layer.cost(Cost(c, h, w, jump=jump, record_steps=record_steps))
 
