@@ -12,6 +12,8 @@ import numpy as np
 from PIL import Image
 from plotly.colors import get_colorscale, hex_to_rgb, unlabel_rgb
 
+from effnets.figures.style import DIVERGING
+
 GAP = (255, 255, 255)  # the colour of a NaN (the gaps between tiles): the page's background
 
 
@@ -23,7 +25,7 @@ def colorscale_stops(name: str) -> tuple[np.ndarray, np.ndarray]:
     return pos, rgb
 
 
-def colorize(values: np.ndarray, scale: str = "RdBu_r", lo: float = -1.0, hi: float = 1.0) -> np.ndarray:
+def colorize(values: np.ndarray, scale: str = DIVERGING, lo: float = -1.0, hi: float = 1.0) -> np.ndarray:
     """Values -> uint8 RGB (shape + (3,)): clipped to lo..hi, linearly interpolated between the colorscale's stops
     (plotly's heatmap colouring); NaN is the gap colour."""
     v = np.asarray(values, dtype=np.float64)
@@ -51,13 +53,13 @@ def png(rgb: np.ndarray) -> bytes:
     return buf.getvalue()
 
 
-def heatmap_png(values: np.ndarray, scale: str = "RdBu_r", target: int = 900) -> bytes:
+def heatmap_png(values: np.ndarray, scale: str = DIVERGING, target: int = 900) -> bytes:
     """A 2-D array in -1..1 (NaN: gaps) as a diverging PNG enlarged towards ``target`` pixels wide."""
     img = colorize(values, scale)
     return png(upscale(img, fit_factor(img.shape[1], target)))
 
 
-def legend_png(scale: str = "RdBu_r", width: int = 240, height: int = 12) -> bytes:
+def legend_png(scale: str = DIVERGING, width: int = 240, height: int = 12) -> bytes:
     """A horizontal colour bar from -1 (left) to +1 (right)."""
     row = colorize(np.linspace(-1.0, 1.0, width), scale)
     return png(np.repeat(row[None], height, axis=0))
@@ -69,7 +71,7 @@ def _text_color(rgb: np.ndarray) -> str:
     return "#000" if luma > 140 else "#fff"
 
 
-def kernel_table_html(kernel: np.ndarray, title: str, scale: str = "RdBu_r") -> str:
+def kernel_table_html(kernel: np.ndarray, title: str, scale: str = DIVERGING) -> str:
     """One small kernel as an HTML table: each cell coloured like the heatmap (scaled by the kernel's max |w|) with
     its value written in. Plain HTML, so it is on screen with the page's text; the title is escaped."""
     k = np.asarray(kernel, dtype=np.float64)

@@ -9,11 +9,10 @@ import plotly.graph_objects as go
 import torch
 
 from effnets.analysis.kernels import FAMILIES, FAMILY_LABELS, LayerKernels, StridedSummary
-from effnets.figures.style import COLORS, USER_COLOR, domains, figure, panel_title
+from effnets.figures.style import COLORS, DIVERGING, USER_COLOR, domains, figure, panel_title
 
 FAMILY_COLORS = {"gaussian": COLORS[2], "edge": COLORS[0], "identity": COLORS[3], "other": "#bdbdbd"}  # other: grey
 STRIDED = COLORS[1]  # a strided layer (stride 2), in every figure of this module
-DIVERGING = "RdBu_r"
 BARE_AXIS = {"showticklabels": False, "showgrid": False, "zeroline": False}  # an image: no ticks, grid or zero line
 
 

@@ -16,6 +16,9 @@ USER_COLOR = "#d62728"  # the user's configuration, in every figure
 GREY = "#7f7f7f"  # what the data is compared with: the standard conv, a power law, a model of no registered family
 
 
+DIVERGING = "RdBu_r"  # kernels and weights: blue < 0 < red, in the charts and in the images alike
+
+
 SI = {"exponentformat": "SI"}  # 1G, not plotly's default 1B, as the metrics write it
 
 
