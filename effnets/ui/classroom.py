@@ -3,7 +3,7 @@ and 'predict, then reveal' questions."""
 
 from __future__ import annotations
 
-import io
+import functools
 import re
 from collections.abc import Callable
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -119,6 +119,21 @@ def _charts_after_first_paint() -> None:
     st.session_state[_ARMED_KEY] = True
 
 
+def page_fragment(fn):
+    """``st.fragment`` for the part of a page that its most-changed controls feed (the Scaling Lab's rule, the
+    Design Space's generator numbers): a change there reruns the fragment, not the page, so the page's other
+    controls and text are neither recomputed nor resent. Its charts' first-paint timer (:func:`charts_now`) lives
+    inside it, and a rerun of the fragment drops it, so each run of the fragment may register it again."""
+
+    @st.fragment
+    @functools.wraps(fn)
+    def run(*args, **kwargs):
+        st.session_state[_TRIGGER_KEY] = False
+        return fn(*args, **kwargs)
+
+    return run
+
+
 def plot(fig, name: str, key: str, width: str = "stretch", box=None) -> None:
     """A plotly chart with the export config, in ``box`` (a column; the page by default); on a browser session's
     first run a placeholder of the chart's height instead (:func:`charts_now`)."""
@@ -127,6 +142,15 @@ def plot(fig, name: str, key: str, width: str = "stretch", box=None) -> None:
         box.container(height=int(fig.layout.height or 420), border=False).caption("Drawing the chart...")
         return
     box.plotly_chart(fig, width=width, key=key, config=chart_config(name))
+
+
+def vega(spec: dict, key: str) -> None:
+    """A Vega-Lite chart (:func:`effnets.figures.style.vega_layers`) in the viewer's theme; on a browser session's
+    first run a placeholder of its height, as for :func:`plot`."""
+    if not charts_now():
+        st.container(height=int(spec.get("height", 380)) + 60, border=False).caption("Drawing the chart...")
+        return
+    st.vega_lite_chart(spec, key=key, width="stretch")
 
 
 ALL_SECTIONS_KEY = "app.all_sections"
@@ -240,15 +264,14 @@ def table(df: pd.DataFrame, name: str, key: str, wrap: bool = False, **kwargs) -
         st.table(formatted(df, kwargs.get("column_config")), hide_index=True)
     else:
         grid(df, **kwargs)
-    buf = io.StringIO()
-    df.to_csv(buf, index=False)
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)[:80] or "table"
-    st.download_button(
+    st.download_button(  # the CSV is written when the button is clicked, not at every run that shows the table
         "Download CSV",
-        buf.getvalue(),
+        lambda: df.to_csv(index=False),
         file_name=f"{safe}.csv",
         mime="text/csv",
         key=key,
+        on_click="ignore",
         icon=":material/download:",
         type="tertiary",
     )
@@ -264,10 +287,15 @@ def share_link() -> str | None:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, ""))
 
 
-def share_box() -> None:
-    """'Copy link' for the page's state: a code box with a copy button."""
+def share_box(prefix: str) -> None:
+    """'Copy link' for the page's state: a code box with a copy button. Its link is read when the box is opened
+    (opening it reruns the page), so it is the address of what is on screen then, even after changes made in a
+    fragment of the page."""
+    box = st.popover("Copy link", icon=":material/link:", key=f"{prefix}.share_open", on_change="rerun")
+    if not box.open:
+        return
     link = share_link()
-    with st.popover("Copy link", icon=":material/link:"):
+    with box:
         if link:
             st.caption("Anyone who opens this link sees these settings (copy with the icon on the right).")
             st.code(link, language=None, wrap_lines=True)
@@ -282,7 +310,7 @@ def page_header(title: str, prefix: str) -> None:
     head, share = st.columns([5, 1], vertical_alignment="bottom")
     head.title(title)
     with share:
-        share_box()
+        share_box(prefix)
     state.show_warnings(prefix)
     lesson(prefix)
 
