@@ -40,7 +40,7 @@ with st.sidebar:
     w = forms.control(c2, S, "w", "W", help="Input width in pixels.")
     batch = forms.control(c3, S, "batch", "batch", help="Images per forward pass.")
     st.markdown("**Block settings**")
-    values = forms.spec_widgets(info.spec, P)
+    settings_box = st.container()  # the block's settings: drawn by the fragment below, in this place
     counting = common.counting_controls(P, st.sidebar)
 classroom.sidebar_controls()
 
@@ -49,25 +49,6 @@ if note := st.session_state.pop(f"{P}._reset_note", None):
     st.info(note)
 st.markdown(f"`{info.layout}`  \n[{info.paper}]({info.url})")
 st.write(info.explanation)
-
-try:
-    spec = info.make_spec(**values)
-    shape = (spec.in_channels, int(h), int(w))
-    c = info.cost(spec, shape)
-except ValueError as e:
-    state.write(state.link(S, always=ALWAYS_LINKED), values)
-    common.show_error(
-        str(e), "Change one of the settings in the sidebar; the numbers come back as soon as the block is possible."
-    )
-    st.stop()
-state.write(state.link(S, always=ALWAYS_LINKED), spec.changed_fields() | {"in_channels": spec.in_channels})
-
-# ----- headline numbers ------------------------------------------------------------------------------------------
-chosen = block_lab_sections.Chosen(info, spec, shape, c)
-key, fname = chosen.key, chosen.filename
-for column, m in zip(st.columns(5), block_summary.headline(c, shape, counting, batch), strict=True):
-    column.metric(m.label, m.value, help=m.help)
-st.caption(block_summary.counting_caption(counting))
 
 SECTIONS = [
     "Cost breakdown",
@@ -79,58 +60,90 @@ SECTIONS = [
     "Cross-check",
     "Predict",
 ]
-sec = classroom.sections(P, SECTIONS)
+headline_box = st.container()  # the fragment's own output (the headline), above the tabs
+sec = classroom.sections(P, SECTIONS)  # the fragment below fills the open one
 
-if (box := sec["Cost breakdown"]) is not None:
-    with box:
-        rows = block_figures.breakdown_rows(c, counting.extras, counting.unit, batch)
-        classroom.table(
-            pd.DataFrame(rows), f"{fname}_breakdown", key=f"{P}.csv_breakdown", column_config={"count": LOCALIZED}
+
+@classroom.page_fragment
+def block_view(info, name, h, w, batch, counting) -> None:
+    """The block's settings (in the sidebar's place for them), the headline, the open section and the link: a change
+    of a setting reruns this, not the page (the block type, the input size and the counting are the page's)."""
+    with settings_box:
+        values = forms.spec_widgets(info.spec, P)
+    try:
+        spec = info.make_spec(**values)
+        shape = (spec.in_channels, int(h), int(w))
+        c = info.cost(spec, shape)
+    except ValueError as e:
+        state.write(state.link(S, always=ALWAYS_LINKED), values)
+        common.show_error(
+            str(e), "Change one of the settings in the sidebar; the numbers come back as soon as the block is possible."
         )
-        if batch > 1:
-            st.caption(f"Counts for a batch of {batch}.")
-        if left_out := block_summary.not_counted(c, counting):
-            st.caption(left_out)
-        st.markdown("**Layer by layer**")
-        classroom.table(
-            pd.DataFrame(block_figures.step_rows(c, counting.unit)),
-            f"{fname}_layers",
-            key=f"{P}.csv_steps",
-            column_config={k: LOCALIZED for k in ("params", counting.name, "extra ops")},
-        )
+        return
+    state.write(state.link(S, always=ALWAYS_LINKED), spec.changed_fields() | {"in_channels": spec.in_channels})
 
-if (box := sec["Formula"]) is not None:
-    with box:
-        st.latex(info.formula)
-        st.markdown(block_summary.formula_intro(counting))
-        for tex in block_figures.formula_latex(c):
-            st.latex(tex)
+    # ----- headline numbers --------------------------------------------------------------------------------------
+    chosen = block_lab_sections.Chosen(info, spec, shape, c)
+    key, fname = chosen.key, chosen.filename
+    common.metric_row(block_summary.headline(c, shape, counting, batch))
+    st.caption(block_summary.counting_caption(counting))
 
-if (box := sec["Compare blocks"]) is not None:
-    with box:
-        block_lab_sections.compare(chosen, counting, h, w)
-
-if (box := sec["Diagram"]) is not None:
-    with box:
-        st.graphviz_chart(cached.block_dot(name, key, shape, dark=common.dark_theme()), width="content")
-        st.caption("Traced from the real PyTorch module (torch.fx); edges carry C×H×W.")
-
-if (box := sec["Layers (torchinfo)"]) is not None:
-    with box:
-        table_rows, totals = cached.layer_table(name, key, shape)
-        classroom.table(
-            pd.DataFrame(table_rows).drop(columns=["leaf"]),
-            f"{fname}_torchinfo",
-            key=f"{P}.csv_torchinfo",
-            column_config={k: LOCALIZED for k in ("params", "mult-adds (torchinfo)")},
-        )
-        st.caption(torchinfo_caption(totals, c.macs) + " Container rows are empty: the layers under them carry counts.")
-
-for section, draw in (
-    ("Sampling", block_lab_sections.sampling),
-    ("Cross-check", block_lab_sections.cross_check),
-    ("Predict", block_lab_sections.predict),
-):
-    if (box := sec[section]) is not None:
+    if (box := sec["Cost breakdown"]) is not None:
         with box:
-            draw(chosen)
+            rows = block_figures.breakdown_rows(c, counting.extras, counting.unit, batch)
+            classroom.table(
+                pd.DataFrame(rows), f"{fname}_breakdown", key=f"{P}.csv_breakdown", column_config={"count": LOCALIZED}
+            )
+            if batch > 1:
+                st.caption(f"Counts for a batch of {batch}.")
+            if left_out := block_summary.not_counted(c, counting):
+                st.caption(left_out)
+            st.markdown("**Layer by layer**")
+            classroom.table(
+                pd.DataFrame(block_figures.step_rows(c, counting.unit)),
+                f"{fname}_layers",
+                key=f"{P}.csv_steps",
+                column_config={k: LOCALIZED for k in ("params", counting.name, "extra ops")},
+            )
+
+    if (box := sec["Formula"]) is not None:
+        with box:
+            st.latex(info.formula)
+            st.markdown(block_summary.formula_intro(counting))
+            for tex in block_figures.formula_latex(c):
+                st.latex(tex)
+
+    if (box := sec["Compare blocks"]) is not None:
+        with box:
+            block_lab_sections.compare(chosen, counting, h, w)
+
+    if (box := sec["Diagram"]) is not None:
+        with box:
+            st.graphviz_chart(cached.block_dot(name, key, shape, dark=common.dark_theme()), width="content")
+            st.caption("Traced from the real PyTorch module (torch.fx); edges carry C×H×W.")
+
+    if (box := sec["Layers (torchinfo)"]) is not None:
+        with box:
+            table_rows, totals = cached.layer_table(name, key, shape)
+            classroom.table(
+                pd.DataFrame(table_rows).drop(columns=["leaf"]),
+                f"{fname}_torchinfo",
+                key=f"{P}.csv_torchinfo",
+                column_config={k: LOCALIZED for k in ("params", "mult-adds (torchinfo)")},
+            )
+            st.caption(
+                torchinfo_caption(totals, c.macs) + " Container rows are empty: the layers under them carry counts."
+            )
+
+    for section, draw in (
+        ("Sampling", block_lab_sections.sampling),
+        ("Cross-check", block_lab_sections.cross_check),
+        ("Predict", block_lab_sections.predict),
+    ):
+        if (box := sec[section]) is not None:
+            with box:
+                draw(chosen)
+
+
+with headline_box:
+    block_view(info, name, h, w, batch, counting)

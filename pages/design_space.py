@@ -33,7 +33,7 @@ with st.sidebar:
     if state.seeded_preset(P) != name:
         state.seed_preset(P, name, MODELS[name].make_spec().to_dict())
     info = MODELS[name]
-    values = forms.spec_widgets(info.spec, P)
+    generator_box = st.container()  # the generator's settings: drawn by the fragment below, in this place
     counting = common.counting_controls(P, st.sidebar)
 classroom.sidebar_controls()
 
@@ -45,12 +45,21 @@ st.markdown(
     f"**{counting.name}** ({counting.contents}) per image, and learnable parameters."
 )
 
-sections = classroom.sections(P, list(design_space_sections.SECTIONS))
-generated = design_space.generate(info, values)
-for section, box in sections.items():
-    if box is not None:
-        with box:
-            design_space_sections.SECTIONS[section](generated, counting)
+sections = classroom.sections(P, list(design_space_sections.SECTIONS))  # the fragment below fills the open one
 
-# ----- the link ------------------------------------------------------------------------------------------------------
-state.write(state.link(S, always=("preset",)), model_scaling.preset_changes(info, values) or None)
+
+@classroom.page_fragment
+def generated_view(info, counting) -> None:
+    """The generator's settings (in the sidebar's place for them), the open section and the link: changing d, w0,
+    wa, wm or g reruns this, not the page (the preset, the counting convention and the tabs are the page's)."""
+    with generator_box:
+        values = forms.spec_widgets(info.spec, P)
+    generated = design_space.generate(info, values)
+    for section, box in sections.items():
+        if box is not None:
+            with box:
+                design_space_sections.SECTIONS[section](generated, counting)
+    state.write(state.link(S, always=("preset",)), model_scaling.preset_changes(info, values) or None)
+
+
+generated_view(info, counting)

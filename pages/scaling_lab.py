@@ -42,28 +42,12 @@ with st.sidebar:
 
     st.markdown("**Scaling** (relative to the preset)")
     mode = forms.control(st, S, "mode", "Scale by", format_func=MODES.get, horizontal=True)
-    phi = forms.control(
-        st,
-        S,
-        "phi",
-        "compound coefficient φ",
-        disabled=mode != "phi",
-        help="d = α^φ, w = β^φ, r = γ^φ: each step of φ should double the cost (α·β²·γ² ≈ 2). Negative φ shrinks.",
-    )
+    phi_box = st.container()  # phi and the multiplier sliders: drawn by the fragment below, in these places
     c1, c2, c3 = st.columns(3)
     alpha = forms.control(c1, S, "alpha", "α (depth)", format="%.2f")
     beta = forms.control(c2, S, "beta", "β (width)", format="%.2f")
     gamma = forms.control(c3, S, "gamma", "γ (res.)", format="%.2f")
-    if mode == "phi":  # the multiplier sliders show (rounded, clamped) what phi sets; they are read-only
-        compound = model_scaling.phi_multipliers(phi, alpha, beta, gamma, axes)
-        state.seed_session(P, scaling_summary.slider_positions(compound, axes), key=lambda a: S.key(AXIS_CONTROL[a]))
-    sliders = {}
-    for axis in axes:
-        label, help_ = scaling_summary.axis_slider(info.family, axis)
-        sliders[axis] = forms.control(st, S, AXIS_CONTROL[axis], label, disabled=mode == "phi", help=help_)
-    rule = scaling_summary.Rule(mode == "phi", phi, alpha, beta, gamma, axes, sliders)
-    if note := scaling_summary.missing_axes_note(info.family, axes, rule.by_phi):
-        st.caption(note)
+    sliders_box = st.container()
 
     st.markdown("**Network settings**")
     skip = model_scaling.scaled_fields(info.spec)
@@ -76,31 +60,67 @@ with st.sidebar:
     counting = common.counting_controls(P, st.sidebar)
 classroom.sidebar_controls()
 
-url = state.link(S, always=("preset",), omit=scaling_lab_sections.idle_controls(rule))
-
 classroom.page_header(f"Scaling Lab: {info.label}", P)
 st.markdown(f"[{info.paper}]({info.url}) · {info.explanation}")
 
-try:
-    scaled = scaling_summary.scale(info, values, rule, counting, batch, dtype)
-except ValueError as e:
-    state.write(url, model_scaling.preset_changes(info, values, skip) or None)
-    common.show_error(
-        f"{info.label} cannot be built with these settings: {e}",
-        "Move the multipliers or φ back towards 1 and 0, or change the setting the message names; the numbers come "
-        "back as soon as the network is possible.",
-    )
-    st.stop()
-state.write(url, model_scaling.preset_changes(info, scaled.base, skip) or None)
 
-# ----- headline numbers ------------------------------------------------------------------------------------------
-common.metric_row(scaling_summary.headline(scaled))
-common.metric_row(scaling_summary.rule_metrics(scaled))
-st.caption(scaling_summary.scaled_caption(scaled))
-if why_off := scaling_summary.rounding_note(scaled):
-    st.info(why_off, icon=":material/straighten:")
+headline_box = st.container()  # the fragment's own output (the headline), above the tabs
+sections = classroom.sections(P, scaling_lab_sections.section_names(info.family))  # the fragment fills the open one
 
-for section, box in classroom.sections(P, scaling_lab_sections.section_names(info.family)).items():
-    if box is not None:
-        with box:
-            scaling_lab_sections.SECTIONS[section](scaled)
+
+@classroom.page_fragment
+def scaled_view(rule_args, values, skip, counting, batch, dtype) -> None:
+    """phi and the multiplier sliders (in the sidebar's places for them), the headline, the open section and the
+    link: a step of phi or of a multiplier reruns this, not the page (the network, its settings, the rule's mode and
+    alpha, beta, gamma, the activation memory and the counting convention are the page's, passed in)."""
+    mode, alpha, beta, gamma = rule_args
+    with phi_box:
+        phi = forms.control(
+            st,
+            S,
+            "phi",
+            "compound coefficient φ",
+            disabled=mode != "phi",
+            help="d = α^φ, w = β^φ, r = γ^φ: each step of φ should double the cost (α·β²·γ² ≈ 2). Negative φ shrinks.",
+        )
+    with sliders_box:
+        if mode == "phi":  # the multiplier sliders show (rounded, clamped) what phi sets; they are read-only
+            compound = model_scaling.phi_multipliers(phi, alpha, beta, gamma, axes)
+            state.seed_session(
+                P, scaling_summary.slider_positions(compound, axes), key=lambda a: S.key(AXIS_CONTROL[a])
+            )
+        sliders = {}
+        for axis in axes:
+            label, help_ = scaling_summary.axis_slider(info.family, axis)
+            sliders[axis] = forms.control(st, S, AXIS_CONTROL[axis], label, disabled=mode == "phi", help=help_)
+        rule = scaling_summary.Rule(mode == "phi", phi, alpha, beta, gamma, axes, sliders)
+        if note := scaling_summary.missing_axes_note(info.family, axes, rule.by_phi):
+            st.caption(note)
+
+    url = state.link(S, always=("preset",), omit=scaling_lab_sections.idle_controls(rule))
+    try:
+        scaled = scaling_summary.scale(info, values, rule, counting, batch, dtype)
+    except ValueError as e:
+        state.write(url, model_scaling.preset_changes(info, values, skip) or None)
+        common.show_error(
+            f"{info.label} cannot be built with these settings: {e}",
+            "Move the multipliers or φ back towards 1 and 0, or change the setting the message names; the numbers "
+            "come back as soon as the network is possible.",
+        )
+        return
+    state.write(url, model_scaling.preset_changes(info, scaled.base, skip) or None)
+
+    # ----- headline numbers --------------------------------------------------------------------------------------
+    common.metric_row(scaling_summary.headline(scaled))
+    common.metric_row(scaling_summary.rule_metrics(scaled))
+    st.caption(scaling_summary.scaled_caption(scaled))
+    if why_off := scaling_summary.rounding_note(scaled):
+        st.info(why_off, icon=":material/straighten:")
+    for section, box in sections.items():
+        if box is not None:
+            with box:
+                scaling_lab_sections.SECTIONS[section](scaled)
+
+
+with headline_box:
+    scaled_view((mode, alpha, beta, gamma), values, skip, counting, batch, dtype)
