@@ -13,7 +13,8 @@ Two measurements:
   and a fresh browser opens the page's link at once (the first session of that server): the time from the browser
   opening the link to the page's title (h1), to its controls (a sidebar widget) and to its headline (the first
   metric; the Inference Lab's top-1; the Kernel Gallery's kernel image) and, on the Design Space and the Inference
-  Lab, to the first plotly chart drawn (the Inference Lab's top-5), median over the starts. Each is read in the
+  Lab, to the first chart drawn (the Design Space's Vega-Lite widths; the Inference Lab's plotly top-5), median over
+  the starts. Each is read in the
   page itself: the first animation frame (the browser about to paint) at which the element is in the document
   (an image: loaded and decoded), in milliseconds from the navigation's start. (Polling from Playwright instead was
   late by up to half a second plus any long script then running: its waits back off to 500 ms polls and cannot
@@ -142,7 +143,7 @@ COLD_ONLY = {
 }
 
 
-CHART = '[data-testid="stPlotlyChart"] .main-svg'  # a plotly chart drawn
+CHART = '[data-testid="stPlotlyChart"] .main-svg, [data-testid="stVegaLiteChart"] svg.marks'  # a chart drawn
 FIRST_CHART = ("design-space", "inference-lab")  # pages whose first view has a chart (the Inference Lab's: its top-5)
 CONTROLS = '[data-testid="stSidebar"] input'
 NO_CONTROLS = {"home": "h1"}  # the home page has links, no controls
@@ -331,7 +332,7 @@ def main() -> int:
         print(
             "server ready: from the server command to its health endpoint answering; the other columns from the "
             "browser opening the link (at once after that) to the first frame painted with the element; chart: the "
-            "first plotly chart drawn (the Inference Lab's top-5), where the first view has one"
+            "first chart drawn (the Inference Lab's top-5), where the first view has one"
         )
     for line in failed:
         print(f"FAILED {line}")

@@ -195,11 +195,6 @@ def _cases() -> dict[str, list[Callable[[], go.Figure | tuple[go.Figure, ...]]]]
         "scaling.progressive_figure": [
             lambda v=v: scaling_figures.progressive_figure(progressive_schedule(v), v) for v in ("s", "l")
         ],
-        "design_space.regnet_widths_figure": [
-            lambda: design_space_figures.regnet_widths_figure(
-                design_space.regnet_block_rows(MODELS["regnetx_200mf"].make_spec())
-            )
-        ],
         "design_space.sample_figures": [
             lambda: design_space_figures.sample_figures(sample_regnet_space(20, seed=1), regnets, "flops")
         ],
@@ -291,3 +286,44 @@ def test_block_diagram_names_every_layer(name):
     labels = [diagram._module_label(gm.get_submodule(n.target)) for n in gm.graph.nodes if n.op == "call_module"]
     assert labels
     assert [label for kind, label in labels if kind == "other" and label != "identity"] == []
+
+
+@pytest.mark.parametrize("preset", ["regnetx_200mf", "regnetx_400mf", "regnety_800mf"])
+def test_regnet_widths_chart_is_valid_vega_lite_and_shows_every_block(preset):
+    """The Design Space's widths chart (Vega-Lite, not plotly: see style.vega_layers) is a spec that Vega-Lite's own
+    schema accepts (altair validates against it), draws every block's u_j and w_j, a cross exactly where the group
+    width changed a width, one shaded band per stage, and only the palette's colours."""
+    import altair as alt
+
+    rows = design_space.regnet_block_rows(MODELS[preset].make_spec())
+    spec = design_space_figures.regnet_widths_chart(rows)
+    alt.LayerChart.from_dict(spec)  # raises on anything the schema rejects
+    bands, labels, lines = spec["layer"]
+    series = {layer["data"]["values"][0].get("series"): layer["data"]["values"] for layer in lines["layer"]}
+    u = next(v for k, v in series.items() if k and k.startswith("continuous"))
+    w = next(v for k, v in series.items() if k and k.startswith("quantized"))
+    assert [p["width"] for p in u] == [r["continuous u_j"] for r in rows]
+    assert [p["width"] for p in w] == [r["quantized w_j"] for r in rows]
+    crosses = series.get(None, [])
+    assert [p["block"] for p in crosses] == [r["block"] for r in rows if r["final width"] != r["quantized w_j"]]
+    assert len(bands["data"]["values"]) == len({r["stage"] for r in rows})
+    for band in bands["data"]["values"]:
+        inside = [r for r in rows if band["x0"] < r["block"] < band["x1"]]
+        assert {f"stage {r['stage']}" for r in inside} == {band["stage"]}
+    drawn = {k: v for k, v in spec.items() if k != "resolve"}  # resolve.scale.color is a rule, not a colour
+    stray = [(path, c) for path, c in _colors(drawn) if c.lower() not in ALLOWED and not _is_grey_or_clear(c)]
+    ranges = [
+        c
+        for layer in (bands, *lines["layer"])
+        for c in layer["encoding"].get("color", {}).get("scale", {}).get("range", [])
+    ]
+    assert not stray and set(ranges) <= ALLOWED, stray
+
+
+def test_regnet_widths_chart_marks_a_group_width_change():
+    """A setting where the group width moves widths (g = 24 on widths that are multiples of 8, not of 24)."""
+    spec = MODELS["regnetx_200mf"].make_spec().replace(group_width=24)
+    rows = design_space.regnet_block_rows(spec)
+    assert any(r["final width"] != r["quantized w_j"] for r in rows)
+    lines = design_space_figures.regnet_widths_chart(rows)["layer"][2]["layer"]
+    assert len(lines) == 3 and lines[-1]["mark"]["color"] == style.USER_COLOR

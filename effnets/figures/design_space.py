@@ -9,85 +9,92 @@ import plotly.graph_objects as go
 
 from effnets import units
 from effnets.figures.scaling import short_label
-from effnets.figures.style import COLORS, SI, USER_COLOR, figure
+from effnets.figures.style import COLORS, GREY, SI, USER_COLOR, figure, vega_layers
 from effnets.report import human
 
 
-def regnet_widths_figure(rows: Sequence[Mapping]) -> go.Figure:
-    """Per-block widths: the linear function u_j, its quantization w_j, and the widths built after the group-width
-    adjustment; stages shaded."""
-    j = [r["block"] for r in rows]
-    shapes, annotations = [], []
-    for s in sorted({r["stage"] for r in rows}):
-        blocks = [r["block"] for r in rows if r["stage"] == s]
-        shapes.append(
-            {
-                "type": "rect",
-                "xref": "x",
-                "yref": "y domain",
-                "x0": min(blocks) - 0.5,
-                "x1": max(blocks) + 0.5,
-                "y0": 0,
-                "y1": 1,
-                "fillcolor": COLORS[s % len(COLORS)],
-                "opacity": 0.08,
-                "line": {"width": 0},
-                "layer": "below",
-            }
-        )
-        annotations.append(
-            {
-                "text": f"stage {s}",
-                "x": (min(blocks) + max(blocks)) / 2,
-                "xref": "x",
-                "y": 1.0,
-                "yref": "y domain",
-                "yanchor": "top",
-                "showarrow": False,
-                "font": {"size": 11},
-            }
-        )
-    data = [
+def regnet_widths_chart(rows: Sequence[Mapping]) -> dict:
+    """Per-block widths (a Vega-Lite spec, see :func:`~effnets.figures.style.vega_layers`): the linear function u_j,
+    its quantization w_j (a step, as the stages it makes), and, as crosses, the widths built after the group-width
+    adjustment where it changed them; stages shaded and named."""
+    stages: dict[int, list[int]] = {}
+    for r in rows:
+        stages.setdefault(r["stage"], []).append(r["block"])
+    bands = [
+        {"stage": f"stage {s}", "x0": min(b) - 0.5, "x1": max(b) + 0.5, "mid": (min(b) + max(b)) / 2}
+        for s, b in sorted(stages.items())
+    ]
+    lo, hi = (min(r["block"] for r in rows) - 0.5, max(r["block"] for r in rows) + 0.5) if rows else (0, 1)
+    x = {"field": "block", "type": "quantitative", "title": "block j", "scale": {"domain": [lo, hi], "nice": False}}
+    y = {"field": "width", "type": "quantitative", "title": "output channels of the block"}
+    series = {
+        "continuous u_j = w0 + wa·j": ("continuous u_j", GREY, [4, 3], "linear"),
+        "quantized w_j = w0·wm^s_j (multiple of 8)": ("quantized w_j", COLORS[0], [1, 0], "step"),
+    }
+    names, colors = list(series), [c for _, c, _, _ in series.values()]
+    layers: list[dict] = [
         {
-            "type": "scatter",
-            "x": j,
-            "y": [r["continuous u_j"] for r in rows],
-            "mode": "lines+markers",
-            "name": "continuous u_j = w0 + wa·j",
-            "line": {"color": "#7f7f7f", "dash": "dash"},
-            "marker": {"size": 5},
+            "data": {"values": bands},
+            "mark": {"type": "rect", "opacity": 0.08},
+            "encoding": {
+                "x": {"field": "x0", "type": "quantitative", "scale": x["scale"]},
+                "x2": {"field": "x1"},
+                "color": {"field": "stage", "legend": None, "scale": {"range": list(COLORS)}},
+            },
         },
         {
-            "type": "scatter",
-            "x": j,
-            "y": [r["quantized w_j"] for r in rows],
-            "mode": "lines+markers",
-            "line": {"shape": "hvh", "color": COLORS[0], "width": 3},
-            "name": "quantized w_j = w0·wm^s_j (multiple of 8)",
+            "data": {"values": bands},
+            "mark": {"type": "text", "baseline": "top", "y": 4, "fontSize": 11},
+            "encoding": {
+                "x": {"field": "mid", "type": "quantitative", "scale": x["scale"]},
+                "text": {"field": "stage"},
+            },
         },
     ]
-    changed = [r for r in rows if r["final width"] != r["quantized w_j"]]
-    if changed:
-        data.append(
+    lines: list[dict] = []  # one layer of their own: one colour scale and one legend for the series
+    for name, (column, _, dash, interpolate) in series.items():
+        lines.append(
             {
-                "type": "scatter",
-                "x": [r["block"] for r in changed],
-                "y": [r["final width"] for r in changed],
-                "mode": "markers",
-                "marker": {"color": USER_COLOR, "size": 10, "symbol": "x"},
-                "name": "built width, where the group-width rounding changed it",
-                "customdata": [[r["quantized w_j"], r["group width"]] for r in changed],
-                "hovertemplate": "block %{x}: %{customdata[0]} → %{y} (a multiple of g = %{customdata[1]})"
-                "<extra></extra>",
+                "data": {"values": [{"block": r["block"], "width": r[column], "series": name} for r in rows]},
+                "mark": {"type": "line", "point": True, "interpolate": interpolate, "strokeDash": dash},
+                "encoding": {
+                    "x": x,
+                    "y": y,
+                    "color": {
+                        "field": "series",
+                        "type": "nominal",
+                        "scale": {"domain": names, "range": colors},
+                        "legend": {"title": None},
+                    },
+                    "tooltip": [{"field": "block", "title": "block j"}, {"field": "width", "title": column}],
+                },
             }
         )
-    layout = {
-        "shapes": shapes,
-        "annotations": annotations,
-        "xaxis": {"title": {"text": "block j"}, "dtick": 1 if len(rows) <= 32 else None},
-        "yaxis": {"title": {"text": "output channels of the block"}, "rangemode": "tozero"},
-    }
-    return figure(data, layout, 420)
+    changed = [
+        {"block": r["block"], "width": r["final width"], "quantized": r["quantized w_j"], "g": r["group width"]}
+        for r in rows
+        if r["final width"] != r["quantized w_j"]
+    ]
+    if changed:
+        lines.append(
+            {
+                "data": {"values": changed},
+                "mark": {"type": "point", "shape": "cross", "size": 120, "filled": True, "color": USER_COLOR},
+                "encoding": {
+                    "x": x,
+                    "y": y,
+                    "tooltip": [
+                        {"field": "block", "title": "block j"},
+                        {"field": "quantized", "title": "quantized w_j"},
+                        {"field": "width", "title": "built width"},
+                        {"field": "g", "title": "a multiple of g ="},
+                    ],
+                },
+            }
+        )
+    spec = vega_layers([*layers, {"layer": lines}], 380)
+    spec["resolve"] = {"scale": {"color": "independent"}}  # the stages' shades are not the series' colours
+    return spec
 
 
 def sample_figures(samples: Sequence[Mapping], presets: Sequence[Mapping], unit: str) -> tuple[go.Figure, go.Figure]:

@@ -1,5 +1,6 @@
-"""One style for every plotly figure: the palette, the user's colour, SI tick labels, the legend on top, and one way
-to build a figure (a dict of traces and a layout, turned into a ``go.Figure`` once)."""
+"""One style for every figure: the palette, the user's colour, SI tick labels, the legend on top, and one way to build
+a figure (a dict of traces and a layout, turned into a ``go.Figure`` once; or, for a chart redrawn at every change of
+a counting page's most-changed setting, a Vega-Lite spec: :func:`vega_layers`)."""
 
 from __future__ import annotations
 
@@ -51,3 +52,13 @@ def panel_title(text: str, domain: Sequence[float], y: float = 1.0) -> dict:
         "showarrow": False,
         "font": {"size": 13},
     }
+
+
+def vega_layers(layers: list[dict], height: int = 380) -> dict:
+    """A Vega-Lite spec of ``layers`` on the shared base: ``height`` pixels, the legend in a row on top, tooltips.
+
+    Used for a chart on the rerun path of a counting page's most-changed setting (the Design Space's widths, which
+    follow every change of d, w0, wa, wm or g). Measured in chromium on the 2-core machine (benchmarks/browser.py):
+    plotly's update of that chart took 150-250 ms of the browser's main thread per change (the headline number waits
+    for it), Vega-Lite's 30-60 ms. Streamlit draws it in the viewer's theme."""
+    return {"height": height, "layer": layers, "config": {"legend": {"orient": "top", "labelLimit": 400}}}

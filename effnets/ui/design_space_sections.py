@@ -34,7 +34,7 @@ def generator(g: Generated, counting: units.Counting) -> None:
     name, spec = g.info.name, g.spec
     rows = design_space.regnet_block_rows(spec)
     common.metric_row(design_space.regnet_metrics(spec, g.cost, counting))
-    classroom.plot(design_space_figures.regnet_widths_figure(rows), f"regnet_{name}_widths", key=f"{P}.chart_widths")
+    classroom.vega(design_space_figures.regnet_widths_chart(rows), key=f"{P}.chart_widths")
     st.caption(design_space.regnet_caption(spec))
     st.markdown("**Stage table**")
     classroom.table(

@@ -4,6 +4,8 @@ space render, the URL round-trips and a tampered one is clamped, and impossible 
 
 from __future__ import annotations
 
+import json
+
 import effnets
 from effnets.models import MODELS, sample_regnet_space
 from effnets.report import human
@@ -28,7 +30,9 @@ def test_default_render_is_regnetx_200mf():
     stages = at.dataframe[0].value
     assert stages["params"].sum() == c.params
     assert metric(at, "Networks") == "200"
-    assert len(at.get("plotly_chart")) == 5  # widths, MobileNet grid, ShuffleNet, distribution, scatter
+    assert len(at.get("plotly_chart")) == 4  # MobileNet grid, ShuffleNet, distribution, scatter
+    (widths,) = at.get("vega_lite_chart")  # the RegNet widths, block by block
+    assert len(json.loads(widths.proto.spec)["layer"][2]["layer"][0]["data"]["values"]) == 13
 
 
 def test_generator_widgets_by_key_change_the_network():
@@ -190,11 +194,11 @@ def test_a_browser_sessions_first_run_defers_its_chart_and_the_next_run_draws_it
     monkeypatch.setattr(classroom, "in_browser", lambda: True)
     at = page(PAGE).run()
     no_exceptions(at)
-    assert not at.get("plotly_chart") and any("Drawing the chart" in c.value for c in at.caption)
+    assert not at.get("vega_lite_chart") and any("Drawing the chart" in c.value for c in at.caption)
     assert metric(at, "MACs per image") == human(effnets.model_cost("regnetx_200mf").macs)  # numbers at once
     assert at.session_state["app.charts_armed"] and "app.charts_ready" not in at.session_state
     at.session_state["app.charts_trigger"] = False  # what app.py does at the start of every full run
     at.run()  # the run the browser's timer asks for (here a full one): charts on, and drawn
     no_exceptions(at)
-    assert at.session_state["app.charts_ready"] and len(at.get("plotly_chart")) == 1
+    assert at.session_state["app.charts_ready"] and len(at.get("vega_lite_chart")) == 1
     assert not any("Drawing the chart" in c.value for c in at.caption)

@@ -175,10 +175,10 @@ def test_first_page_of_a_session_shows_its_numbers_then_its_chart(warm, browser)
     pg = ctx.new_page()
     pg.goto(warm + "/design-space")
     pg.wait_for_selector('[data-testid="stMetricValue"]', timeout=120_000)
-    pg.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
+    pg.wait_for_selector('[data-testid="stVegaLiteChart"] svg.marks', timeout=60_000)  # the RegNet widths
     wait_idle(pg)
     assert pg.get_by_text("Drawing the chart...").count() == 0
-    assert pg.locator('[data-testid="stPlotlyChart"]').count() == 1
+    assert pg.locator('[data-testid="stVegaLiteChart"]').count() == 1
     pg.get_by_role("tab", name="ShuffleNet groups").click()
     pg.wait_for_selector('[data-testid="stPlotlyChart"] .main-svg', timeout=60_000)
     wait_idle(pg)
@@ -244,4 +244,54 @@ def test_network_inspector_onnx_upload_good_and_corrupt(warm, browser, tmp_path)
     assert _metric_settles(pg, 0, want) == want
     assert pg.locator('[data-testid="stException"]').count() == 0
     shot(pg, "network-inspector-onnx")
+    pg.close()
+
+
+def _metric(pg, label: str) -> str:
+    """The value of the headline metric whose label is ``label``."""
+    box = pg.locator('[data-testid="stMetric"]').filter(has=pg.get_by_text(label, exact=True)).first
+    return box.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+def test_fragment_controls_rerun_their_part_and_keep_the_page_consistent(warm, browser):
+    """The Scaling Lab's phi slider reruns a fragment (classroom.page_fragment) that draws its controls into the
+    sidebar: after several steps the sidebar holds each control once, the headline is the exact count at that phi,
+    the address bar and 'Copy link' hold phi, and a control of the full run (batch) still feeds the fragment."""
+    import effnets
+    from effnets.models import MODELS
+    from effnets.models import scaling as model_scaling
+
+    pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+    pg.goto(warm + "/scaling-lab")
+    wait_idle(pg)
+    thumb = pg.get_by_role("slider", name="compound coefficient φ")
+    for _ in range(3):
+        thumb.focus()
+        thumb.press("ArrowRight")
+        wait_idle(pg)
+    info = MODELS["efficientnet_b0"]
+    axes = model_scaling.scalable_axes(info.spec)
+    m = model_scaling.phi_multipliers(0.3, 1.2, 1.1, 1.15, axes)
+    scaled = model_scaling.scale_spec(info, info.make_spec(), m)
+    expected = effnets.model_cost("efficientnet_b0", **scaled.changed_fields())
+    pg.wait_for_function("() => location.search.includes('phi=0.3')", timeout=30_000)
+    assert _metric(pg, "MACs per image") == human(expected.macs)
+    assert pg.get_by_role("slider", name="compound coefficient φ").count() == 1
+    assert pg.get_by_role("slider", name="depth multiplier d").count() == 1
+    assert pg.locator('[data-testid="stTab"]').count() >= 5 and pg.locator('[data-testid="stDataFrame"]').count() == 1
+    pg.get_by_text("Copy link").first.click()
+    code = pg.locator('[data-testid="stCode"]').first
+    code.wait_for(timeout=30_000)
+    assert "phi=0.3" in code.inner_text()
+    pg.keyboard.press("Escape")
+    wait_idle(pg)
+    box = pg.get_by_role("spinbutton", name="batch N")
+    box.fill("4")
+    box.press("Enter")
+    wait_idle(pg)
+    pg.wait_for_function("() => location.search.includes('batch=4')", timeout=30_000)
+    assert "phi=0.3" in pg.url
+    assert _metric(pg, "MACs per image") == human(expected.macs)  # per image: the batch does not change it
+    assert "batch 4" in pg.locator('[data-testid="stMetric"]').nth(3).inner_text()
+    assert pg.locator('[data-testid="stException"]').count() == 0
     pg.close()
