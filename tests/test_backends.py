@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from effnets.cli import main
-from effnets.runtime import backends
+from effnets.runtime import backends, engines
 from effnets.runtime.engines import BACKENDS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,6 +65,11 @@ def test_every_backend_matches_eager_within_its_tolerance(lite0):
         assert any("INFERENCE_PRECISION_HINT=bf16" in n for n in rows["openvino bf16"]["notes"])
         assert rows["openvino bf16"]["max_abs_diff"] > 10 * rows["openvino fp32"]["max_abs_diff"]
     assert rows["onnxruntime int8"]["max_abs_diff"] > 10 * rows["onnxruntime fp32"]["max_abs_diff"]
+    # the row says how its weights were quantised: 7 bits on an AVX2 CPU without VNNI, where 8 bits saturate
+    seven = any("7-bit" in n for n in rows["onnxruntime int8"]["notes"])
+    assert (
+        seven == engines.seven_bit_weights() == (torch.cpu._is_avx2_supported() and not torch.cpu._is_vnni_supported())
+    )
 
 
 def test_comparison_structure_and_default(lite0):
