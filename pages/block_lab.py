@@ -79,6 +79,7 @@ def block_view(info, name, h, w, batch, counting) -> None:
         common.show_error(
             str(e), "Change one of the settings in the sidebar; the numbers come back as soon as the block is possible."
         )
+        classroom.sections_without_numbers(sec, "Nothing to show until the block can be built (see above).")
         return
     state.write(state.link(S, always=ALWAYS_LINKED), spec.changed_fields() | {"in_channels": spec.in_channels})
 

@@ -107,6 +107,7 @@ def scaled_view(rule_args, values, skip, counting, batch, dtype) -> None:
             "Move the multipliers or φ back towards 1 and 0, or change the setting the message names; the numbers "
             "come back as soon as the network is possible.",
         )
+        classroom.sections_without_numbers(sections, "Nothing to show until the network can be built (see above).")
         return
     state.write(url, model_scaling.preset_changes(info, scaled.base, skip) or None)
 

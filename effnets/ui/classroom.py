@@ -144,13 +144,14 @@ def plot(fig, name: str, key: str, width: str = "stretch", box=None) -> None:
     box.plotly_chart(fig, width=width, key=key, config=chart_config(name))
 
 
-def vega(spec: dict, key: str) -> None:
-    """A Vega-Lite chart (:func:`effnets.figures.style.vega_layers`) in the viewer's theme; on a browser session's
-    first run a placeholder of its height, as for :func:`plot`."""
+def vega(spec: dict, key: str, box=None) -> None:
+    """A Vega-Lite chart (:func:`effnets.figures.style.vega_layers`) in the viewer's theme, in ``box`` (a column;
+    the page by default); on a browser session's first run a placeholder of its height, as for :func:`plot`."""
+    box = box or st
     if not charts_now():
-        st.container(height=int(spec.get("height", 380)) + 60, border=False).caption("Drawing the chart...")
+        box.container(height=int(spec.get("height", 380)) + 60, border=False).caption("Drawing the chart...")
         return
-    st.vega_lite_chart(spec, key=key, width="stretch")
+    box.vega_lite_chart(spec, key=key, width="stretch")
 
 
 ALL_SECTIONS_KEY = "app.all_sections"
@@ -176,6 +177,14 @@ def sections(prefix: str, names: list[str]) -> dict[str, object | None]:
         return {n: (t if t.open else None) for n, t in zip(names, tabs, strict=True)}
     chosen = st.segmented_control("Show", names, key=key, required=True)
     return {n: (st.container() if n == chosen else None) for n in names}
+
+
+def sections_without_numbers(sections: dict[str, object | None], why: str) -> None:
+    """What the open section says while the page's settings make nothing to count (the error above names the
+    setting): the tabs stay, their content waits for a valid setting."""
+    for box in sections.values():
+        if box is not None:
+            box.caption(why)
 
 
 def expander(label: str, key: str):

@@ -69,6 +69,8 @@ def test_impossible_setting_shows_message_not_traceback():
     at.number_input(key="blocks.in_channels").set_value(30).run()
     no_exceptions(at)
     assert any("groups g=4 must divide C_in (in_channels)=30" in e.value for e in at.error)
+    assert not at.metric and not at.dataframe  # no stale numbers: the open tab waits for a valid block
+    assert any("until the block can be built" in c.value for c in at.caption)
     at.number_input(key="blocks.in_channels").set_value(32).run()  # and it recovers
     assert not at.error
     assert metric(at, "Parameters") == human(effnets.block_cost("grouped", (32, 56, 56)).params)

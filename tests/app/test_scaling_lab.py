@@ -163,7 +163,8 @@ def test_impossible_settings_show_the_message_and_the_page_recovers():
     at.slider(key="scaling.width_x").set_value(3.0).run()
     no_exceptions(at)
     assert any("width multiplier w (width_mult)=6.0 is above the maximum 4.0" in e.value for e in at.error)
-    assert not at.metric  # no stale numbers under the message
+    assert not at.metric and not at.dataframe  # no stale numbers under the message
+    assert any("until the network can be built" in c.value for c in at.caption)
     at.slider(key="scaling.width_x").set_value(1.0).run()
     assert not at.error
     assert metric(at, "MACs per image") == human(effnets.model_cost("efficientnet_b7").macs)
