@@ -74,13 +74,12 @@ if (box := sec["Predictions"]) is not None:
             except (ValueError, RuntimeError) as e:  # an engine that fails on this model says so in one line
                 c2.error(f"{inference_report.ENGINE_LABELS[engine]} could not run {name}: {str(e).splitlines()[0]}")
                 continue
-            classroom.plot(
-                kernel_figures.topk_figure(
+            classroom.vega(
+                kernel_figures.topk_chart(
                     [p["label"] for p in preds],
                     [p["prob"] for p in preds],
                     title=inference_report.top_title(topk, pretrained),
                 ),
-                f"top{topk}_{item.label}",
                 key=f"{P}.top_{item.key}",
                 box=c2,
             )

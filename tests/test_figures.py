@@ -133,7 +133,6 @@ def _cases() -> dict[str, list[Callable[[], go.Figure | tuple[go.Figure, ...]]]]
         "kernels.feature_grid_figure": [
             lambda: kernel_figures.feature_grid_figure(torch.rand(7, 9).numpy(), "a layer")
         ],
-        "kernels.topk_figure": [lambda: kernel_figures.topk_figure(["cat", "dog"], [0.7, 0.2], "top-2")],
         "kernels.similarity_figure": [
             lambda: kernel_figures.similarity_figure(["a -> b", "b -> c"], [0.9, 0.5], [False, True])
         ],
@@ -327,3 +326,19 @@ def test_regnet_widths_chart_marks_a_group_width_change():
     assert any(r["final width"] != r["quantized w_j"] for r in rows)
     lines = design_space_figures.regnet_widths_chart(rows)["layer"][2]["layer"]
     assert len(lines) == 3 and lines[-1]["mark"]["color"] == style.USER_COLOR
+
+
+@pytest.mark.parametrize("k", [1, 5, 10])
+def test_topk_chart_is_valid_vega_lite_with_the_most_likely_class_on_top(k):
+    import altair as alt
+
+    labels = [f"class {i}" for i in range(k)]
+    probs = [0.5 / (i + 1) for i in range(k)]
+    spec = kernel_figures.topk_chart(labels, probs, f"top-{k}")
+    alt.LayerChart.from_dict(spec)  # Vega-Lite's schema accepts it
+    rows = spec["data"]["values"]
+    assert [r["class"] for r in sorted(rows, key=lambda r: r["rank"])] == labels  # drawn in rank order, top first
+    assert [r["probability"] for r in rows] == probs and rows[0]["text"] == "50.0%"
+    assert spec["layer"][0]["encoding"]["y"]["sort"] == {"field": "rank"}
+    assert spec["title"]["text"] == f"top-{k}" and spec["height"] == 42 * k
+    assert spec["layer"][0]["mark"]["color"] in ALLOWED

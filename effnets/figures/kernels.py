@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import torch
 
 from effnets.analysis.kernels import FAMILIES, FAMILY_LABELS, LayerKernels, StridedSummary
-from effnets.figures.style import COLORS, DIVERGING, USER_COLOR, domains, figure, panel_title
+from effnets.figures.style import COLORS, DIVERGING, USER_COLOR, domains, figure, panel_title, vega_layers
 
 FAMILY_COLORS = {"gaussian": COLORS[2], "edge": COLORS[0], "identity": COLORS[3], "other": "#bdbdbd"}  # other: grey
 STRIDED = COLORS[1]  # a strided layer (stride 2), in every figure of this module
@@ -287,26 +287,44 @@ def feature_grid_figure(grid: np.ndarray, title: str = "") -> go.Figure:
     return figure(data, layout, int(120 + 760 * min(grid.shape[0] / grid.shape[1], 1.5)))
 
 
-def topk_figure(labels: list[str], probs: list[float], title: str = "") -> go.Figure:
-    """Top-k classes as horizontal bars with their probabilities."""
-    data = [
-        {
-            "type": "bar",
-            "x": probs[::-1],
-            "y": labels[::-1],
-            "orientation": "h",
-            "text": [f"{p:.1%}" for p in probs[::-1]],
-            "textposition": "outside",
-            "cliponaxis": False,
-            "marker": {"color": COLORS[0]},
-            "hovertemplate": "%{y}: %{x:.2%}<extra></extra>",
-        }
+def topk_chart(labels: list[str], probs: list[float], title: str = "") -> dict:
+    """Top-k classes as horizontal bars with their probabilities, most likely on top (a Vega-Lite spec, see
+    :func:`~effnets.figures.style.vega_layers`: it is redrawn at every sample or upload, and it is the Inference
+    Lab's first chart, which waits for its chart library's code to load in a new browser)."""
+    rows = [
+        {"class": c, "probability": p, "text": f"{p:.1%}", "rank": i}
+        for i, (c, p) in enumerate(zip(labels, probs, strict=True))
     ]
-    layout = {
-        "title": {"text": title},
-        "xaxis": {"range": [0, 1.15], "tickformat": ".0%", "title": {"text": "probability (softmax)"}},
+    y = {
+        "field": "class",
+        "type": "nominal",
+        "title": None,
+        "sort": {"field": "rank"},
+        "axis": {"labelLimit": 260, "labelOverlap": False},
     }
-    return figure(data, layout, 60 + 42 * len(labels), top=40 if title else 10)
+    x = {
+        "field": "probability",
+        "type": "quantitative",
+        "title": "probability (softmax)",
+        "scale": {"domain": [0, 1.15], "nice": False},
+        "axis": {"format": ".0%", "values": [0, 0.2, 0.4, 0.6, 0.8, 1.0]},
+    }
+    layers = [
+        {
+            "mark": {"type": "bar", "color": COLORS[0]},
+            "encoding": {
+                "x": x,
+                "y": y,
+                "tooltip": [{"field": "class"}, {"field": "probability", "format": ".2%"}],
+            },
+        },
+        {"mark": {"type": "text", "align": "left", "dx": 4}, "encoding": {"x": x, "y": y, "text": {"field": "text"}}},
+    ]
+    spec = vega_layers(layers, 42 * len(labels) or 42)
+    spec["data"] = {"values": rows}
+    if title:
+        spec["title"] = {"text": title, "anchor": "start"}
+    return spec
 
 
 def similarity_figure(names: list[str], cka: list[float], pooled: list[bool]) -> go.Figure:
