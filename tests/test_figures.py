@@ -14,6 +14,8 @@ from collections.abc import Callable
 import plotly.graph_objects as go
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as hst
 from torch import nn
 
 import effnets
@@ -298,15 +300,13 @@ def test_regnet_widths_chart_is_valid_vega_lite_and_shows_every_block(preset):
     spec = design_space_figures.regnet_widths_chart(rows)
     alt.LayerChart.from_dict(spec)  # raises on anything the schema rejects
     bands, labels, lines = spec["layer"]
-    series = {layer["data"]["values"][0].get("series"): layer["data"]["values"] for layer in lines["layer"]}
-    u = next(v for k, v in series.items() if k and k.startswith("continuous"))
-    w = next(v for k, v in series.items() if k and k.startswith("quantized"))
-    assert [p["width"] for p in u] == [r["continuous u_j"] for r in rows]
-    assert [p["width"] for p in w] == [r["quantized w_j"] for r in rows]
-    crosses = series.get(None, [])
-    assert [p["block"] for p in crosses] == [r["block"] for r in rows if r["final width"] != r["quantized w_j"]]
-    assert len(bands["data"]["values"]) == len({r["stage"] for r in rows})
-    for band in bands["data"]["values"]:
+    data = spec["datasets"]
+    assert {layer["data"]["name"] for layer in (bands, labels, *lines["layer"])} == set(data)
+    assert [p["width"] for p in data["u"]] == [r["continuous u_j"] for r in rows]
+    assert [p["width"] for p in data["w"]] == [r["quantized w_j"] for r in rows]
+    assert [p["block"] for p in data["changed"]] == [r["block"] for r in rows if r["final width"] != r["quantized w_j"]]
+    assert len(data["bands"]) == len({r["stage"] for r in rows})
+    for band in data["bands"]:
         inside = [r for r in rows if band["x0"] < r["block"] < band["x1"]]
         assert {f"stage {r['stage']}" for r in inside} == {band["stage"]}
     drawn = {k: v for k, v in spec.items() if k != "resolve"}  # resolve.scale.color is a rule, not a colour
@@ -319,13 +319,44 @@ def test_regnet_widths_chart_is_valid_vega_lite_and_shows_every_block(preset):
     assert not stray and set(ranges) <= ALLOWED, stray
 
 
+def _without_data(spec: dict) -> dict:
+    return {k: v for k, v in spec.items() if k != "datasets"}
+
+
+@given(
+    preset=hst.sampled_from(["regnetx_200mf", "regnety_800mf", "regnetx_1_6gf"]),
+    depth=hst.integers(1, 40),
+    w0=hst.integers(1, 32).map(lambda k: 8 * k),
+    wa=hst.floats(0.0, 100.0),
+    wm=hst.floats(1.5, 3.0),
+    g=hst.sampled_from([1, 8, 16, 24, 48]),
+)
+@settings(max_examples=25, deadline=None)
+def test_regnet_widths_chart_spec_is_the_same_at_every_setting(preset, depth, w0, wa, wm, g):
+    """Only the datasets follow the settings: with the same spec, Streamlit's frontend swaps the data in the drawn
+    chart instead of embedding it again (what keeps a Design Space change fast; style.vega_layers)."""
+    base = MODELS[preset].make_spec()
+    try:
+        spec = base.replace(depth=depth, w0=w0, wa=wa, wm=wm, group_width=g)
+        rows = design_space.regnet_block_rows(spec)
+    except ValueError:
+        return  # a setting that makes no network draws no chart
+    chart = design_space_figures.regnet_widths_chart(rows)
+    assert _without_data(chart) == _without_data(
+        design_space_figures.regnet_widths_chart(design_space.regnet_block_rows(base))
+    )
+    assert len(chart["datasets"]["u"]) == len(rows)
+
+
 def test_regnet_widths_chart_marks_a_group_width_change():
     """A setting where the group width moves widths (g = 24 on widths that are multiples of 8, not of 24)."""
     spec = MODELS["regnetx_200mf"].make_spec().replace(group_width=24)
     rows = design_space.regnet_block_rows(spec)
     assert any(r["final width"] != r["quantized w_j"] for r in rows)
-    lines = design_space_figures.regnet_widths_chart(rows)["layer"][2]["layer"]
-    assert len(lines) == 3 and lines[-1]["mark"]["color"] == style.USER_COLOR
+    chart = design_space_figures.regnet_widths_chart(rows)
+    crosses = chart["layer"][2]["layer"][-1]
+    assert crosses["mark"]["color"] == style.USER_COLOR and crosses["data"]["name"] == "changed"
+    assert len(chart["datasets"]["changed"]) == sum(r["final width"] != r["quantized w_j"] for r in rows) > 0
 
 
 @pytest.mark.parametrize("k", [1, 5, 10])
@@ -336,9 +367,12 @@ def test_topk_chart_is_valid_vega_lite_with_the_most_likely_class_on_top(k):
     probs = [0.5 / (i + 1) for i in range(k)]
     spec = kernel_figures.topk_chart(labels, probs, f"top-{k}")
     alt.LayerChart.from_dict(spec)  # Vega-Lite's schema accepts it
-    rows = spec["data"]["values"]
+    rows = spec["datasets"][spec["data"]["name"]]
     assert [r["class"] for r in sorted(rows, key=lambda r: r["rank"])] == labels  # drawn in rank order, top first
     assert [r["probability"] for r in rows] == probs and rows[0]["text"] == "50.0%"
     assert spec["layer"][0]["encoding"]["y"]["sort"] == {"field": "rank"}
-    assert spec["title"]["text"] == f"top-{k}" and spec["height"] == 42 * k
+    assert (
+        spec["title"]["text"] == f"top-{k}"
+        and spec["height"] == kernel_figures.TOPK_CHROME_PX + kernel_figures.TOPK_BAR_PX * k
+    )
     assert spec["layer"][0]["mark"]["color"] in ALLOWED

@@ -16,83 +16,85 @@ from effnets.report import human
 def regnet_widths_chart(rows: Sequence[Mapping]) -> dict:
     """Per-block widths (a Vega-Lite spec, see :func:`~effnets.figures.style.vega_layers`): the linear function u_j,
     its quantization w_j (a step, as the stages it makes), and, as crosses, the widths built after the group-width
-    adjustment where it changed them; stages shaded and named."""
+    adjustment where it changed them; stages shaded and named. Only the datasets depend on ``rows`` (``bands``,
+    ``u``, ``w``, ``changed``): the x axis spans the bands' edges, which the data give."""
     stages: dict[int, list[int]] = {}
     for r in rows:
         stages.setdefault(r["stage"], []).append(r["block"])
-    bands = [
-        {"stage": f"stage {s}", "x0": min(b) - 0.5, "x1": max(b) + 0.5, "mid": (min(b) + max(b)) / 2}
-        for s, b in sorted(stages.items())
-    ]
-    lo, hi = (min(r["block"] for r in rows) - 0.5, max(r["block"] for r in rows) + 0.5) if rows else (0, 1)
-    x = {"field": "block", "type": "quantitative", "title": "block j", "scale": {"domain": [lo, hi], "nice": False}}
-    y = {"field": "width", "type": "quantitative", "title": "output channels of the block"}
     series = {
-        "continuous u_j = w0 + wa·j": ("continuous u_j", GREY, [4, 3], "linear"),
-        "quantized w_j = w0·wm^s_j (multiple of 8)": ("quantized w_j", COLORS[0], [1, 0], "step"),
+        "u": ("continuous u_j = w0 + wa·j", "continuous u_j", GREY, [4, 3], "linear"),
+        "w": ("quantized w_j = w0·wm^s_j (multiple of 8)", "quantized w_j", COLORS[0], [1, 0], "step"),
     }
-    names, colors = list(series), [c for _, c, _, _ in series.values()]
+    datasets: dict[str, list[dict]] = {
+        "bands": [
+            {"stage": f"stage {s}", "x0": min(b) - 0.5, "x1": max(b) + 0.5, "mid": (min(b) + max(b)) / 2}
+            for s, b in sorted(stages.items())
+        ],
+        **{
+            name: [{"block": r["block"], "width": r[column], "series": label} for r in rows]
+            for name, (label, column, _, _, _) in series.items()
+        },
+        "changed": [
+            {"block": r["block"], "width": r["final width"], "quantized": r["quantized w_j"], "g": r["group width"]}
+            for r in rows
+            if r["final width"] != r["quantized w_j"]
+        ],
+    }
+    scale = {"nice": False, "zero": False}
+    x = {"field": "block", "type": "quantitative", "title": "block j", "scale": scale, "axis": {"tickMinStep": 1}}
+    y = {"field": "width", "type": "quantitative", "title": "output channels of the block"}
     layers: list[dict] = [
         {
-            "data": {"values": bands},
+            "data": {"name": "bands"},
             "mark": {"type": "rect", "opacity": 0.08},
             "encoding": {
-                "x": {"field": "x0", "type": "quantitative", "scale": x["scale"]},
+                "x": {"field": "x0", "type": "quantitative", "scale": scale},
                 "x2": {"field": "x1"},
                 "color": {"field": "stage", "legend": None, "scale": {"range": list(COLORS)}},
             },
         },
         {
-            "data": {"values": bands},
+            "data": {"name": "bands"},
             "mark": {"type": "text", "baseline": "top", "y": 4, "fontSize": 11},
-            "encoding": {
-                "x": {"field": "mid", "type": "quantitative", "scale": x["scale"]},
-                "text": {"field": "stage"},
-            },
+            "encoding": {"x": {"field": "mid", "type": "quantitative", "scale": scale}, "text": {"field": "stage"}},
         },
     ]
-    lines: list[dict] = []  # one layer of their own: one colour scale and one legend for the series
-    for name, (column, _, dash, interpolate) in series.items():
-        lines.append(
-            {
-                "data": {"values": [{"block": r["block"], "width": r[column], "series": name} for r in rows]},
-                "mark": {"type": "line", "point": True, "interpolate": interpolate, "strokeDash": dash},
-                "encoding": {
-                    "x": x,
-                    "y": y,
-                    "color": {
-                        "field": "series",
-                        "type": "nominal",
-                        "scale": {"domain": names, "range": colors},
-                        "legend": {"title": None},
-                    },
-                    "tooltip": [{"field": "block", "title": "block j"}, {"field": "width", "title": column}],
+    names, colors = [label for label, *_ in series.values()], [c for _, _, c, _, _ in series.values()]
+    lines: list[dict] = [  # one layer of their own: one colour scale and one legend for the series
+        {
+            "data": {"name": name},
+            "mark": {"type": "line", "point": True, "interpolate": interpolate, "strokeDash": dash},
+            "encoding": {
+                "x": x,
+                "y": y,
+                "color": {
+                    "field": "series",
+                    "type": "nominal",
+                    "scale": {"domain": names, "range": colors},
+                    "legend": {"title": None},
                 },
-            }
-        )
-    changed = [
-        {"block": r["block"], "width": r["final width"], "quantized": r["quantized w_j"], "g": r["group width"]}
-        for r in rows
-        if r["final width"] != r["quantized w_j"]
+                "tooltip": [{"field": "block", "title": "block j"}, {"field": "width", "title": column}],
+            },
+        }
+        for name, (_, column, _, dash, interpolate) in series.items()
     ]
-    if changed:
-        lines.append(
-            {
-                "data": {"values": changed},
-                "mark": {"type": "point", "shape": "cross", "size": 120, "filled": True, "color": USER_COLOR},
-                "encoding": {
-                    "x": x,
-                    "y": y,
-                    "tooltip": [
-                        {"field": "block", "title": "block j"},
-                        {"field": "quantized", "title": "quantized w_j"},
-                        {"field": "width", "title": "built width"},
-                        {"field": "g", "title": "a multiple of g ="},
-                    ],
-                },
-            }
-        )
-    spec = vega_layers([*layers, {"layer": lines}], 380)
+    lines.append(
+        {
+            "data": {"name": "changed"},
+            "mark": {"type": "point", "shape": "cross", "size": 120, "filled": True, "color": USER_COLOR},
+            "encoding": {
+                "x": x,
+                "y": y,
+                "tooltip": [
+                    {"field": "block", "title": "block j"},
+                    {"field": "quantized", "title": "quantized w_j"},
+                    {"field": "width", "title": "built width"},
+                    {"field": "g", "title": "a multiple of g ="},
+                ],
+            },
+        }
+    )
+    spec = vega_layers([*layers, {"layer": lines}], 380, datasets)
     spec["resolve"] = {"scale": {"color": "independent"}}  # the stages' shades are not the series' colours
     return spec
 

@@ -287,6 +287,9 @@ def feature_grid_figure(grid: np.ndarray, title: str = "") -> go.Figure:
     return figure(data, layout, int(120 + 760 * min(grid.shape[0] / grid.shape[1], 1.5)))
 
 
+TOPK_CHROME_PX, TOPK_BAR_PX = 100, 32  # the top-k chart's height: title and axis, and one bar with its gap
+
+
 def topk_chart(labels: list[str], probs: list[float], title: str = "") -> dict:
     """Top-k classes as horizontal bars with their probabilities, most likely on top (a Vega-Lite spec, see
     :func:`~effnets.figures.style.vega_layers`: it is redrawn at every sample or upload, and it is the Inference
@@ -320,8 +323,9 @@ def topk_chart(labels: list[str], probs: list[float], title: str = "") -> dict:
         },
         {"mark": {"type": "text", "align": "left", "dx": 4}, "encoding": {"x": x, "y": y, "text": {"field": "text"}}},
     ]
-    spec = vega_layers(layers, 42 * len(labels) or 42)
-    spec["data"] = {"values": rows}
+    # Streamlit fits the whole chart (title, axis, labels) into the height: ~100 px of it are not bars
+    spec = vega_layers(layers, TOPK_CHROME_PX + TOPK_BAR_PX * max(len(labels), 1), {"top": rows})
+    spec["data"] = {"name": "top"}
     if title:
         spec["title"] = {"text": title, "anchor": "start"}
     return spec
