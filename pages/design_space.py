@@ -10,6 +10,7 @@ from effnets.ui import classroom, common, design_space_sections, forms, schema, 
 
 S = schema.DESIGN_SPACE
 P = S.prefix
+GENERATOR_FIELDS = design_space_sections.GENERATOR_FIELDS
 
 # ----- state from the link (first run of the session) ------------------------------------------------------------
 if state.first_run(P):
@@ -33,7 +34,8 @@ with st.sidebar:
     if state.seeded_preset(P) != name:
         state.seed_preset(P, name, MODELS[name].make_spec().to_dict())
     info = MODELS[name]
-    generator_box = st.container()  # the generator's settings: drawn by the fragment below, in this place
+    generator_box = st.container()  # d, w0, wa, wm and g: drawn by the fragment below, in this place
+    rest = forms.spec_widgets(info.spec, P, skip=GENERATOR_FIELDS)  # b, SE, resolution ...
     counting = common.counting_controls(P, st.sidebar)
 classroom.sidebar_controls()
 
@@ -49,11 +51,13 @@ sections = classroom.sections(P, list(design_space_sections.SECTIONS))  # the fr
 
 
 @classroom.page_fragment
-def generated_view(info, counting) -> None:
-    """The generator's settings (in the sidebar's place for them), the open section and the link: changing d, w0,
-    wa, wm or g reruns this, not the page (the preset, the counting convention and the tabs are the page's)."""
+def generated_view(info, rest, counting) -> None:
+    """The generator's five numbers (in the sidebar's place for them), the open section and the link: changing d,
+    w0, wa, wm or g reruns this, not the page (the preset, the other settings, the counting convention and the tabs
+    are the page's: fewer elements to send again at every step)."""
     with generator_box:
-        values = forms.spec_widgets(info.spec, P)
+        fast = forms.spec_widgets(info.spec, P, skip=tuple(rest))
+    values = {**fast, **rest}  # in the spec's field order, as the link lists them
     generated = design_space.generate(info, values)
     for section, box in sections.items():
         if box is not None:
@@ -62,4 +66,4 @@ def generated_view(info, counting) -> None:
     state.write(state.link(S, always=("preset",)), model_scaling.preset_changes(info, values) or None)
 
 
-generated_view(info, counting)
+generated_view(info, rest, counting)

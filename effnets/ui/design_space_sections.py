@@ -18,6 +18,9 @@ P = S.prefix
 LOCALIZED = st.column_config.NumberColumn(format="localized")
 MB_MODELS = {"mobilenet_v1": "MobileNetV1", "mobilenet_v2": "MobileNetV2"}
 VERDICT_BOX = {"info": st.info, "success": st.success, "warning": st.warning}
+# The generator's numbers a class moves most: their widgets rerun only the page's fragment (the other fields of the
+# spec, b, SE, resolution and the advanced ones, rerun the page)
+GENERATOR_FIELDS = ("depth", "w0", "wa", "wm", "group_width")
 
 
 def regnet_failed(g: Generated) -> None:
