@@ -55,6 +55,19 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
+@functools.cache
+def _rules(cls: type) -> tuple[tuple[str, type | None, Any, Any, typing.Mapping], ...]:
+    """Per field of a spec class: (name, int or float where the inline check of ``Spec.__post_init__`` applies,
+    else None; lo, hi, the metadata)."""
+    hints = _hints(cls)
+    out = []
+    for f in fields(cls):
+        t = hints[f.name]
+        inline = t if t in (int, float) and f.metadata.get("choices") is None else None
+        out.append((f.name, inline, f.metadata.get("lo"), f.metadata.get("hi"), f.metadata))
+    return tuple(out)
+
+
 class SpecError(ValueError):
     """A setting that cannot be used, with the field it concerns (``None`` when no single field is to blame).
 
@@ -114,15 +127,24 @@ class Spec:
 
     def __post_init__(self) -> None:
         cls = type(self)
-        hints = _hints(cls)
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name, t, lo, hi, meta in _rules(cls):
+            value = getattr(self, name)
+            # the common case, checked inline (the analytic path builds thousands of specs): a number of the field's
+            # exact type, finite, inside its range, on a field without choices; anything else goes the long way
+            if (
+                t is not None
+                and type(value) is t
+                and (lo is None or lo <= value)
+                and (hi is None or value <= hi)
+                and (t is int or math.isfinite(value))
+            ):
+                continue
             try:
-                value = _coerce_python(f.name, value, hints[f.name])
-                _check_range(f.name, value, f.metadata)
+                value = _coerce_python(name, value, _hints(cls)[name])
+                _check_range(name, value, meta)
             except ValueError as e:
-                raise SpecError(name_fields(cls, str(e)), f.name, value) from None
-            object.__setattr__(self, f.name, value)
+                raise SpecError(name_fields(cls, str(e)), name, value) from None
+            object.__setattr__(self, name, value)
         try:
             self.check()
         except SpecError as e:  # the message as the user reads it: each field as 'label (name)'
