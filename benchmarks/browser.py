@@ -301,6 +301,19 @@ def pct(samples: list[float], q: float) -> float:
     return s[min(len(s) - 1, round(q * (len(s) - 1)))]
 
 
+def cpu_probe_ms() -> float:
+    """Milliseconds for a fixed pure-Python loop (best of 3), printed before and after the run: a shared VM's speed
+    moves from minute to minute (this one's by up to 2x), and two tables are comparable only at similar probes."""
+    best = float("inf")
+    for _ in range(3):
+        t = time.perf_counter()
+        s = 0
+        for i in range(2_000_000):
+            s += i
+        best = min(best, time.perf_counter() - t)
+    return best * 1e3
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--pages", default=",".join([*SCENARIOS, *COLD_ONLY]))
@@ -318,6 +331,7 @@ def main() -> int:
     from playwright.sync_api import sync_playwright
 
     rows_i, rows_c, failed = [], [], []
+    probe_before = cpu_probe_ms()
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
         if not a.no_interactions and any(n in SCENARIOS for n in pages):
@@ -339,6 +353,10 @@ def main() -> int:
         browser.close()
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     print(f"\nbrowser benchmark, {stamp}, {os.cpu_count()} CPU cores, server and chromium on the same machine")
+    print(
+        f"CPU probe (a 2M-step Python loop, best of 3): {probe_before:.0f} ms before the run, "
+        f"{cpu_probe_ms():.0f} ms after"
+    )
     if rows_i:
         print(
             f"\n{'interaction (change -> new headline)':<40} {'n':>3} {'p50 ms':>8} {'p90 ms':>8} {'max ms':>8}"
