@@ -67,6 +67,7 @@ def test_every_backend_matches_eager_within_its_tolerance(lite0):
     assert rows["onnxruntime int8"]["max_abs_diff"] > 10 * rows["onnxruntime fp32"]["max_abs_diff"]
     # the row says how its weights were quantised: 7 bits on an AVX2 CPU without VNNI, where 8 bits saturate
     seven = any("7-bit" in n for n in rows["onnxruntime int8"]["notes"])
+    assert seven == any("7-bit" in n for n in rows.get("openvino int8", rows["onnxruntime int8"])["notes"])
     assert (
         seven == engines.seven_bit_weights() == (torch.cpu._is_avx2_supported() and not torch.cpu._is_vnni_supported())
     )

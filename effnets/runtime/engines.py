@@ -308,7 +308,7 @@ class OpenVino(Backend):
         n = compiled.get_property("INFERENCE_NUM_THREADS")
         notes = [f"INFERENCE_PRECISION_HINT={got}, INFERENCE_NUM_THREADS={n}, PERFORMANCE_HINT=LATENCY"]
         if precision == "int8":
-            notes.append("ONNX Runtime's QDQ int8 graph; what is not quantised runs in f32")
+            notes.append(f"ONNX Runtime's QDQ int8 graph ({_int8_note()}); what is not quantised runs in f32")
         return Prepared(run, notes=notes)
 
 
