@@ -306,6 +306,9 @@ def test_regnet_widths_chart_is_valid_vega_lite_and_shows_every_block(preset):
     assert [p["width"] for p in data["w"]] == [r["quantized w_j"] for r in rows]
     assert [p["block"] for p in data["changed"]] == [r["block"] for r in rows if r["final width"] != r["quantized w_j"]]
     assert len(data["bands"]) == len({r["stage"] for r in rows})
+    for layer in lines["layer"]:  # what the axes count, as test_scaling_figures_say_what_they_count asks of plotly's
+        enc = layer["encoding"]
+        assert (enc["x"]["title"], enc["y"]["title"]) == ("block j", "output channels of the block")
     for band in data["bands"]:
         inside = [r for r in rows if band["x0"] < r["block"] < band["x1"]]
         assert {f"stage {r['stage']}" for r in inside} == {band["stage"]}
