@@ -22,6 +22,7 @@ if state.first_run(P):
     st.session_state[FIELDS_FOR] = name
     state.mark_loaded(P)
 state.defaults(S)
+state.keep(f"{P}.race_guess")  # the guess made in the quiz tab
 
 # ----- controls --------------------------------------------------------------------------------------------------
 with st.sidebar:

@@ -11,6 +11,7 @@ from effnets.ui import classroom, common, forms, infer_cached, inference_lab_sec
 S = schema.INFERENCE_LAB
 P = S.prefix
 runtime.open_page(S)
+state.keep(S.key("layer"))  # picked inside the Feature maps tab: kept while another tab is open
 
 with st.sidebar:
     name = runtime.model_select(S)

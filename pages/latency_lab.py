@@ -17,6 +17,7 @@ MODES = {"same": "the same channels", "matched": "matched MACs"}
 CHECKS = {"block": "a block from the list", "model": "a whole model"}
 
 state.load(S, keep_default_if_empty=("blocks",))
+state.keep(f"{P}.check")  # picked inside the Guidelines tab
 
 with st.sidebar:
     names = forms.control(st, S, "blocks", "Blocks", format_func=lambda n: BLOCKS[n].label)

@@ -25,6 +25,7 @@ if state.first_run(P):
         st.session_state[f"{P}.{param}"] = state.read_text(param, 200, P) or default
     state.mark_loaded(P)
 state.defaults(S)
+state.keep(f"{P}.stage_pick")  # picked inside the Layers tab
 
 with st.sidebar:
     source = forms.control(st, S, "source", "Inspect", format_func=SOURCES.get)

@@ -269,6 +269,14 @@ def defaults(schema: PageSchema) -> None:
             st.session_state[key] = list(c.default) if isinstance(c.default, list) else c.default
 
 
+def keep(*keys: str) -> None:
+    """Keep the values of widgets that are not schema controls (a layer picked inside a tab, say) across runs that
+    do not draw them: Streamlit forgets a widget's value after a run without it unless the page sets it again."""
+    for key in keys:
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+
+
 def load(schema: PageSchema, keep_default_if_empty: tuple[str, ...] = ()) -> None:
     """The page's settings: on a session's first run those of the link (:func:`restore`; an empty list for a control
     named in ``keep_default_if_empty`` keeps its default), then every control's default where it has no value."""

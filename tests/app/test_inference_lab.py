@@ -206,3 +206,18 @@ def test_no_timing_or_fingerprint_unless_their_section_is_open():
 
     want = runtime.fingerprint(runtime.base_model("efficientnet_lite0", True)[0])
     assert any(want in c.value for c in at.caption if "fingerprint" in c.value)
+
+
+def test_the_layer_picked_in_feature_maps_survives_another_tab():
+    at = open_section(page("inference_lab.py"), "inference_lab.py", "Feature maps").run()
+    layers = at.selectbox(key="infer.layer").options
+    default = at.selectbox(key="infer.layer").value
+    at.selectbox(key="infer.layer").set_value(layers[-1]).run()
+    picked = at.selectbox(key="infer.layer").value
+    assert picked != default
+    open_section(at, "inference_lab.py", "Preprocessing").run()
+    no_exceptions(at)
+    assert not any(s.key == "infer.layer" for s in at.selectbox)  # the tab is closed: its widget is not drawn
+    open_section(at, "inference_lab.py", "Feature maps").run()
+    no_exceptions(at)
+    assert at.selectbox(key="infer.layer").value == picked
