@@ -27,9 +27,7 @@ def table_rows(d: Design) -> list[dict[str, Any]]:
         for r in st:
             s = r.settings
             more = ",".join(f"{k}:{arch._text(v)}" for k, v in s.items() if k not in MAIN)
-            out.append(
-                {"stage": i, "type": r.type, "repeats": r.repeats, **{k: s.get(k) for k in MAIN}, "more": more or None}
-            )
+            out.append({"stage": i, "type": r.type, "repeats": r.repeats, **{k: s.get(k) for k in MAIN}, "more": more})
     return out
 
 
