@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+from pathlib import Path
 
 import pytest
 
@@ -51,7 +52,9 @@ def test_a_shipped_card_is_used_for_its_thread_count_on_a_cpu_of_its_kind(cache)
         choice = layer_report.card_for("cpu", card.threads)
         if card.device_name.startswith(f"CPU ({_machine()},"):
             assert choice is not None and choice.shipped and choice.path == str(path)
-            assert choice.label == f"{card.label}, shipped {path.name}"
+            assert choice.label.startswith(f"{card.label}, shipped {path.name}")
+            if choice.same_processor is False:  # a shipped card measured on another CPU model says which
+                assert choice.label.endswith(f"measured on a different CPU: {card.processor}")
         else:
             assert choice is None
     assert layer_report.card_for("cpu", 7) is None  # no card at 7 threads: no prediction rather than a wrong one
@@ -71,6 +74,46 @@ def test_cards_of_other_machines_and_broken_files_are_not_used(cache, tmp_path, 
     assert layer_report.card_for("cpu", 3) is None
     path = own_card(cache, 3, name="mine.json")
     assert layer_report.card_for("cpu", 3).path == str(path)
+
+
+def test_a_card_of_this_cpu_model_comes_before_one_of_another_and_says_so(cache, tmp_path, monkeypatch):
+    from effnets.runtime import devices
+
+    shipped = tmp_path / "shipped"
+    monkeypatch.setattr(layer_report, "SHIPPED_CARDS", shipped)
+    monkeypatch.setattr(devices, "cpu_model", lambda: "Test CPU 9000")
+    data = json.loads(SHIPPED[0].read_text())
+    data.update(threads=3, device_name=f"CPU ({_machine()}, 3 threads)")
+    shipped.mkdir()
+    for name, processor in (
+        ("a-other.json", "Other CPU 1"),
+        ("b-unrecorded.json", None),
+        ("c-this.json", "Test CPU 9000"),
+    ):
+        card = dict(data, processor=processor) if processor else {k: v for k, v in data.items() if k != "processor"}
+        (shipped / name).write_text(json.dumps(card))
+    choice = layer_report.card_for("cpu", 3)
+    assert choice.path.endswith("c-this.json") and choice.same_processor is True
+    assert choice.label == f"{choice.card.label}, shipped c-this.json"
+    (shipped / "c-this.json").unlink()
+    choice = layer_report.card_for("cpu", 3)
+    assert choice.same_processor in (False, None)
+    other = layer_report.CardChoice(device_card.load(shipped / "a-other.json"), True, str(shipped / "a-other.json"), 0)
+    assert other.same_processor is False and other.label.endswith("measured on a different CPU: Other CPU 1")
+    unknown = layer_report.CardChoice(device_card.load(shipped / "b-unrecorded.json"), True, "b-unrecorded.json", 0)
+    assert unknown.same_processor is None and "CPU model is not recorded" in unknown.label
+    assert device_card.from_dict(device_card.load(shipped / "a-other.json").to_dict()).processor == "Other CPU 1"
+
+
+def test_the_cpu_model_is_named_where_the_os_says():
+    from effnets.runtime import devices
+
+    name = devices.cpu_model()
+    assert isinstance(name, str) and len(name) <= 120 and "\n" not in name
+    info = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    if "model name" in info:
+        assert name and name in " ".join(info.split())
+        assert devices.environment("cpu")["processor"] == name
 
 
 def test_a_changed_card_file_is_read_again(cache):

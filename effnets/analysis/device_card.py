@@ -51,6 +51,9 @@ class DeviceCard:
     calibration: dict[str, Any] = field(default_factory=dict)
     created: str = ""
     seconds: float = 0.0
+    processor: str = ""
+    """The CPU it was measured on as the OS names it (:func:`effnets.runtime.devices.cpu_model`); "" where the card
+    does not record it (cards of version 1 before the field existed)."""
 
     @property
     def label(self) -> str:
@@ -67,6 +70,7 @@ class DeviceCard:
             "torch": self.torch,
             "created": self.created,
             "seconds": self.seconds,
+            "processor": self.processor,
             "ceilings": self.ceilings,
             "overheads": dict(self.overheads),
             "calibration": self.calibration,
@@ -126,6 +130,7 @@ def from_dict(data: Any) -> DeviceCard:
         calibration=_calibration(data.get("calibration", {})),
         created=_text(data.get("created", ""), "created", 60),
         seconds=_number(data.get("seconds", 0.0), "seconds", 0.0, 1e7),
+        processor=_text(data.get("processor", ""), "processor", 200),
     )
 
 
@@ -295,6 +300,7 @@ def build(
             device_name=devices.device_name(device),
             threads=torch.get_num_threads() if device.type == "cpu" else None,
             torch=torch.__version__,
+            processor=devices.cpu_model() if device.type == "cpu" else "",
             ceilings={
                 "peak_gmacs": {"fp32": ceilings["peak_gmacs"]["fp32"]},
                 "bandwidth_gbs": ceilings["bandwidth_gbs"],

@@ -151,7 +151,9 @@ def environment_caption(
     """What a timing ran on: device, torch, threads, precision, path, layout, run counts and the warm-up runs."""
     env = timing["environment"]
     return (
-        f"{env['device_name']} · torch {env['torch']} · {plural(env['threads'], 'CPU thread')} · {precision}"
+        f"{env['device_name']}"
+        + (f" · {env['processor']}" if env.get("processor") else "")
+        + f" · torch {env['torch']} · {plural(env['threads'], 'CPU thread')} · {precision}"
         + _path(engine)
         + (_layout(channels_last) if engine in ("fast", "eager") else "")
         + f" · {warmup} warm-up + {repeats} timed runs "

@@ -54,10 +54,24 @@ class CardChoice:
     mtime: float
 
     @property
+    def same_processor(self) -> bool | None:
+        """Whether the card was measured on this machine's CPU model (None: the card or the OS does not say)."""
+        from effnets.runtime import devices
+
+        if self.card.device != "cpu" or not self.card.processor or not devices.cpu_model():
+            return None
+        return self.card.processor == devices.cpu_model()
+
+    @property
     def label(self) -> str:
-        """'CPU (x86_64, 2 threads), shipped cpu-2-threads.json' or '..., built on this device'."""
+        """'CPU (x86_64, 2 threads), shipped cpu-2-threads.json' or '..., built on this device'; a shipped card also
+        says which CPU it was measured on when that is not this one ('measured on a different CPU: ...')."""
         where = f"shipped {Path(self.path).name}" if self.shipped else "built on this device"
-        return f"{self.card.label}, {where}"
+        if not self.shipped or self.card.device != "cpu" or self.same_processor:
+            return f"{self.card.label}, {where}"
+        if self.same_processor is None:
+            return f"{self.card.label}, {where} (its CPU model is not recorded: it may not be this one)"
+        return f"{self.card.label}, {where}, measured on a different CPU: {self.card.processor}"
 
     @property
     def key(self) -> tuple[str, float]:
@@ -92,8 +106,8 @@ def card_for(device: Any = "cpu", threads: int | None = None) -> CardChoice | No
             card = _read(str(path), mtime)
             if _matches(card, device, threads):
                 found.append(CardChoice(card, shipped, str(path), mtime))
-        if found:
-            return min(found, key=lambda c: c.card.torch != torch.__version__)
+        if found:  # the same CPU model first, then the same torch version
+            return min(found, key=lambda c: (c.same_processor is not True, c.card.torch != torch.__version__))
     return None
 
 

@@ -88,6 +88,18 @@ def pick_device(pref: str = "auto") -> tuple[torch.device, str]:
     return torch.device(kind), f"requested: {device_name(kind)}"
 
 
+@functools.cache
+def cpu_model() -> str:
+    """This machine's processor as the OS names it ("AMD EPYC 9B14", "Intel(R) Xeon(R) Platinum 8481C CPU"), or ""
+    where it does not say: a CPU timing or device card depends on it, not only on the architecture."""
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key.strip().lower() in ("model name", "hardware", "cpu model") and (name := " ".join(value.split())):
+                return name[:120]
+    return " ".join((platform.processor() or "").split())[:120]
+
+
 def environment(device: torch.device | str) -> dict[str, str | int | None]:
     """What a timing depends on, to print beside every figure: device, threads, library versions."""
     device = torch.device(device)
@@ -99,6 +111,8 @@ def environment(device: torch.device | str) -> dict[str, str | int | None]:
         "python": platform.python_version(),
         "machine": platform.machine(),
     }
+    if device.type == "cpu" and cpu_model():
+        env["processor"] = cpu_model()
     if device.type == "cuda":
         env["cuda"] = torch.version.cuda
         env["cudnn"] = torch.backends.cudnn.version()
