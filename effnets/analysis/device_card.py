@@ -355,7 +355,8 @@ def describe(card: DeviceCard) -> str:
     peak, bw = card.ceilings["peak_gmacs"]["fp32"], card.ceilings["bandwidth_gbs"]
     suspects = card.table.environment.get("suspect_points") or 0
     warn = f"; {suspects} points look disturbed by other processes: rebuild on a quiet machine" if suspects else ""
+    where = f" on {card.processor}" if card.processor else ""
     return (
-        f"{card.label}: {peak:,.1f} GMAC/s, {bw:,.1f} GB/s, {len(card.table.entries):,} table points, "
+        f"{card.label}{where}: {peak:,.1f} GMAC/s, {bw:,.1f} GB/s, {len(card.table.entries):,} table points, "
         f"predictor '{cal.get('chosen', 'table')}'{err_text} (torch {card.torch}){warn}"
     )
