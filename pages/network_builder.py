@@ -91,9 +91,7 @@ edited = st.data_editor(
         "type": st.column_config.SelectboxColumn(options=list(builder.TYPES), required=True),
         "repeats": st.column_config.NumberColumn(min_value=1, max_value=design.MAX_REPEATS, step=1),
         **{
-            k: st.column_config.NumberColumn(
-                help="Empty (None): the block's default.", step=1 if k != "expand_ratio" else None
-            )
+            k: st.column_config.TextColumn(help="A number; blank: the block's default.", alignment="right")
             for k in builder.MAIN
         },
         "more": st.column_config.TextColumn(help="Other settings as key:value,key:value (e.g. se:0.25,act:relu)."),

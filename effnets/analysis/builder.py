@@ -21,13 +21,22 @@ BLANK = "r224|conv(c:32,k:3,s:2,act:silu)|mbconv(c:16,e:1)|mbconv*2(c:24,s:2)|co
 
 
 def table_rows(d: Design) -> list[dict[str, Any]]:
-    """One line per row of the design, for st.data_editor (stages numbered from 1)."""
+    """One line per row of the design, for st.data_editor (stages numbered from 1): the main settings as text, blank
+    where the row leaves them to the block's default (a number column would show a missing value as "None")."""
     out = []
     for i, st in enumerate(d.stages, 1):
         for r in st:
             s = r.settings
             more = ",".join(f"{k}:{arch._text(v)}" for k, v in s.items() if k not in MAIN)
-            out.append({"stage": i, "type": r.type, "repeats": r.repeats, **{k: s.get(k) for k in MAIN}, "more": more})
+            out.append(
+                {
+                    "stage": i,
+                    "type": r.type,
+                    "repeats": r.repeats,
+                    **{k: "" if s.get(k) is None else arch._text(s[k]) for k in MAIN},
+                    "more": more,
+                }
+            )
     return out
 
 
@@ -46,7 +55,13 @@ def from_table(rows: list[dict[str, Any]], resolution: int, in_channels: int = 3
         kind = str(kind)
         if kind not in TYPES:
             raise SpecError(f"line {n}: {design.unknown_type(kind)}", "type", kind)
-        text = ",".join(f"{design.ALIAS_OF.get(k, k)}:{_number(line.get(k))}" for k in MAIN if not _blank(line.get(k)))
+        main = {k: _number(line.get(k)).strip() for k in MAIN if not _blank(line.get(k))}
+        for k, v in main.items():
+            try:
+                float(v)
+            except ValueError:
+                raise SpecError(f"line {n}: {k} must be a number, not '{v[:20]}'", k, v) from None
+        text = ",".join(f"{design.ALIAS_OF.get(k, k)}:{v}" for k, v in main.items())
         if not _blank(line.get("more")):
             text = ",".join(p for p in (text, str(line["more"]).replace(" ", "")) if p)
         reps = line.get("repeats")

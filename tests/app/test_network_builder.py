@@ -73,7 +73,7 @@ def test_editing_the_table_updates_the_string_and_the_counts():
     (editor,) = [df for df in at.dataframe if df.proto.editing_mode]
     rows = builder.table_rows(arch.decode(edited))
     assert len(editor.value) == len(rows)
-    assert editor.value["kernel_size"].tolist()[1] == rows[1]["kernel_size"] == 5  # stage 2's one line, edited
+    assert editor.value["kernel_size"].tolist()[1] == rows[1]["kernel_size"] == "5"  # stage 2's one line, edited
     assert all(isinstance(m, str) and m != "None" for m in editor.value["more"])
 
 
