@@ -14,6 +14,16 @@ def human(n: float, digits: int = 3) -> str:
     return f"{n:g}"
 
 
+MARKDOWN_SPECIALS = frozenset("\\`*_{}[]()<>#+-.!|~$:")
+
+
+def plain(text: str) -> str:
+    """``text`` shown as it is in a Markdown box (Streamlit's errors, warnings, captions): every Markdown and LaTeX
+    character backslash-escaped, so a name from a user or a link (``__import__('os')``, ``[x](http://...)``, ``$x$``)
+    is printed verbatim, never turned into bold text, a link or a formula."""
+    return "".join(f"\\{ch}" if ch in MARKDOWN_SPECIALS else ch for ch in str(text))
+
+
 def plural(n: int, word: str, many: str | None = None) -> str:
     """'1 thread', '2 threads' (``many`` for irregular plurals)."""
     return f"{n:,} {word if n == 1 else many or word + 's'}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 
@@ -43,3 +44,31 @@ def test_a_model_cost_counts_its_total():
 def test_unknown_extras_are_named():
     with pytest.raises(ValueError, match="unknown extras line.*softmax"):
         units.Counting("macs", ("softmax",))
+
+
+# ----- user text in a Markdown box ----------------------------------------------------------------------------------
+
+HOSTILE_TEXT = [
+    "__import__('os')",
+    "[click me](http://evil.example)",
+    "$\\frac{1}{0}$ and `code` and **bold** and <b>html</b>",
+    ":red[alarm] :material/error: # heading\n- item\n1. item",
+    "a\\b_c*d~e|f",
+    "plain words stay as they are",
+]
+
+
+@pytest.mark.parametrize("text", HOSTILE_TEXT)
+def test_plain_prints_user_text_verbatim_in_markdown(text):
+    from effnets.report import MARKDOWN_SPECIALS, plain
+
+    out = plain(text)
+    assert re.sub(r"\\(.)", r"\1", out) == text  # what CommonMark shows: the text itself
+    i = 0
+    while i < len(out):  # every Markdown, HTML or LaTeX character comes escaped
+        if out[i] == "\\":
+            assert out[i + 1] in MARKDOWN_SPECIALS
+            i += 2
+            continue
+        assert out[i] not in MARKDOWN_SPECIALS, (out, i)
+        i += 1

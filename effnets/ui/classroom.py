@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from effnets.analysis.quiz import grade_count, parse_guess
+from effnets.report import plain
 from effnets.ui.lessons import LESSONS
 
 PRESENTER_KEY = "app.presenter"
@@ -79,6 +80,7 @@ def chart_config(filename: str) -> dict:
 
 
 CHARTS_READY_KEY = "app.charts_ready"
+CHARTS_RERUN_KEY = "app.charts_rerun"
 """Session flag: the browser has painted a page of this session, so charts are drawn at once from now on."""
 _TRIGGER_KEY, _ARMED_KEY = "app.charts_trigger", "app.charts_armed"
 FIRST_PAINT_S = 0.4  # how long after a session's first page arrives its charts are asked for
@@ -115,6 +117,7 @@ def _charts_after_first_paint() -> None:
     next full run no longer registers it, and the browser drops its timer at a full run."""
     if st.session_state.get(_ARMED_KEY):
         st.session_state[CHARTS_READY_KEY] = True
+        st.session_state[CHARTS_RERUN_KEY] = True  # the page's warnings about its link are shown again (page_header)
         st.rerun()
     st.session_state[_ARMED_KEY] = True
 
@@ -320,7 +323,8 @@ def page_header(title: str, prefix: str) -> None:
     head.title(title)
     with share:
         share_box(prefix)
-    state.show_warnings(prefix)
+    # a browser session's first run is followed at once by the run that draws its charts: the warnings stay for it
+    state.show_warnings(prefix, again=st.session_state.pop(CHARTS_RERUN_KEY, False))
     lesson(prefix)
 
 
@@ -351,14 +355,14 @@ def predict_then_reveal(
             if guess_text.strip():
                 parse_guess(guess_text)
         except ValueError as e:
-            st.warning(f"{e}: the answer stays hidden until the guess is a number.")
+            st.warning(plain(f"{e}: the answer stays hidden until the guess is a number."))
         else:
             st.session_state[state_key] = answer
     if st.session_state.get(state_key) == answer:
         try:
             g = grade_count(parse_guess(guess_text), answer) if guess_text.strip() else None
         except ValueError as e:
-            st.warning(str(e))
+            st.warning(plain(str(e)))
             g = None
         if g is None:
             st.info(f"The answer is {answer:,}.")

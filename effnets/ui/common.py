@@ -8,7 +8,7 @@ import streamlit as st
 
 from effnets import units
 from effnets.cost import EXTRA_KINDS, EXTRA_LABELS
-from effnets.report import Metric
+from effnets.report import Metric, plain
 from effnets.ui.schema import DEVICES
 
 
@@ -44,8 +44,9 @@ def metric_row(metrics: Sequence[Metric]) -> None:
 
 
 def show_error(message: str, hint: str = "") -> None:
-    """A user error as a readable box (never a traceback)."""
-    st.error(message + (f"\n\n{hint}" if hint else ""), icon=":material/error:")
+    """A user error as a readable box (never a traceback). The message is shown verbatim (it may quote what the user
+    typed); the hint is the page's own Markdown."""
+    st.error(plain(message) + (f"\n\n{hint}" if hint else ""), icon=":material/error:")
 
 
 def dark_theme() -> bool:
@@ -75,7 +76,7 @@ def device_controls(prefix: str, show_reason: bool = True):
     try:
         device, reason = devices.pick_device(pref)
     except ValueError as e:
-        st.warning(str(e))
+        st.warning(plain(str(e)))
         device, reason = devices.pick_device("auto")
     if show_reason:
         st.caption(f"Running on **{devices.device_name(device)}** ({reason}).")

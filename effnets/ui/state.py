@@ -14,6 +14,7 @@ from typing import Any
 
 import streamlit as st
 
+from effnets.report import plain
 from effnets.spec import clamp_fields, decode_fields, encode_fields, parse_bool
 from effnets.ui.schema import Control, PageSchema
 
@@ -39,11 +40,19 @@ def add_warnings(prefix: str, msgs: list[str]) -> None:
     st.session_state.setdefault(warnings_key(prefix), []).extend(msgs)
 
 
-def show_warnings(prefix: str) -> None:
-    """Show (once) what was clamped or dropped from the link."""
+def show_warnings(prefix: str, again: bool = False) -> None:
+    """Show what was clamped or dropped from the link, once; ``again``: this run replaces the one that showed them
+    without the viewer doing anything (the run that draws a first view's charts), so they are shown again."""
+    shown = f"{warnings_key(prefix)}_shown"
     msgs = st.session_state.pop(warnings_key(prefix), [])
     if msgs:
-        st.warning("Some settings in the link were changed or ignored:\n\n" + "\n".join(f"- {m}" for m in msgs))
+        st.session_state[shown] = msgs
+    elif again:
+        msgs = st.session_state.pop(shown, [])
+    else:
+        st.session_state.pop(shown, None)
+    if msgs:
+        st.warning("Some settings in the link were changed or ignored:\n\n" + "\n".join(f"- {plain(m)}" for m in msgs))
 
 
 def read_choice(name: str, options: list[str], prefix: str) -> str | None:
@@ -163,7 +172,7 @@ def restore_held(schema: PageSchema, name: str, choices: Sequence[str], missing:
     if raw in choices:
         st.session_state[schema.key(name)] = raw
     else:
-        st.warning(f"ignored {name} '{raw[:60]}' from the link: {missing}")
+        st.warning(plain(f"ignored {name} '{raw[:60]}' from the link: {missing}"))
 
 
 def write(params: Mapping[str, Any], spec_fields: Mapping[str, Any] | None = None, param: str = "cfg") -> None:

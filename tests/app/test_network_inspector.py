@@ -63,3 +63,13 @@ def test_measure_both_times_the_two_networks_for_this_session():
     no_exceptions(at)
     assert any("B takes" in m.value and "ms" in m.value for m in at.markdown)
     assert any("Measured for you" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("name", ["__import__('os')", "[open me](http://evil.example)", "$x$ **y**"])
+def test_a_hostile_name_is_quoted_verbatim_in_its_message(name):
+    at = page("network_inspector.py", {"name": name}).run()
+    no_exceptions(at)
+    (box,) = at.error
+    assert name in box.value  # as the viewer reads it
+    body = box.proto.body  # the Markdown sent: nothing in the name is left to format (bold, a link, a formula)
+    assert "](http" not in body and "**" not in body and "$x$" not in body and "__import" not in body

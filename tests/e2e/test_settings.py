@@ -184,3 +184,27 @@ def test_two_browser_sessions_each_see_whose_timing_it_is(warm, browser):
     shot(second, "inference-lab-another-sessions-timing")
     first.close()
     second.close()
+
+
+@pytest.mark.parametrize(
+    "link, said",
+    [
+        ("/design-space?n=999999&preset=bogus", "n=999999 from the link is outside 10..1000"),
+        ("/inference-lab?topk=99", "topk=99 from the link is outside 1..10"),
+        ("/network-inspector?name=__import__('os')", "unknown model '__import__('os')'"),
+    ],
+)
+def test_what_a_tampered_link_did_stays_on_screen_after_the_first_view_is_complete(warm, browser, link, said):
+    """The first run of a browser session is followed at once by the run that draws its charts: the warning about
+    the link (and a message quoting a hostile name verbatim) is still there when the page has settled."""
+    pg = browser.new_page(viewport=VIEW)
+    pg.goto(warm + link)
+    pg.wait_for_selector("h1", timeout=120_000)
+    wait_idle(pg)
+    pg.wait_for_timeout(1500)  # past the first-paint timer that reruns the page with its charts
+    wait_idle(pg)
+    _no_exception(pg)
+    alerts = " ".join(pg.locator('[data-testid="stAlert"]').all_inner_texts())
+    assert said in alerts, alerts
+    assert pg.locator('[data-testid="stAlert"] a[href^="http"]').count() == 0
+    pg.close()
