@@ -22,7 +22,6 @@ if state.first_run(P):
     st.session_state[FIELDS_FOR] = name
     state.mark_loaded(P)
 state.defaults(S)
-state.keep(f"{P}.race_guess")  # the guess made in the quiz tab
 
 # ----- controls --------------------------------------------------------------------------------------------------
 with st.sidebar:
@@ -69,6 +68,7 @@ sec = classroom.sections(P, SECTIONS)  # the fragment below fills the open one
 def block_view(info, name, h, w, batch, counting) -> None:
     """The block's settings (in the sidebar's place for them), the headline, the open section and the link: a change
     of a setting reruns this, not the page (the block type, the input size and the counting are the page's)."""
+    state.keep(f"{P}.out_row", f"{P}.out_col", f"{P}.race_guess")  # drawn inside tabs: kept while one is closed
     with settings_box:
         values = forms.spec_widgets(info.spec, P)
     try:

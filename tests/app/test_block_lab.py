@@ -259,3 +259,15 @@ def test_only_the_open_section_is_computed_and_a_closed_tabs_setting_is_kept():
     open_section(at, "block_lab.py", "Compare blocks").run()
     no_exceptions(at)
     assert at.radio(key="blocks.cmp_metric").value == "params"
+
+
+def test_the_sampled_output_pixel_survives_another_tab_and_a_setting_change_there():
+    at = page("block_lab.py", {"block": "mbconv"}, section="Sampling").run()
+    at.number_input(key="blocks.out_row").set_value(3).run()
+    at.number_input(key="blocks.out_col").set_value(5).run()
+    open_section(at, "block_lab.py", "Formula").run()
+    at.number_input(key="blocks.h").set_value(40).run()  # a page-level change while the tab is closed
+    open_section(at, "block_lab.py", "Sampling").run()
+    no_exceptions(at)
+    assert (at.number_input(key="blocks.out_row").value, at.number_input(key="blocks.out_col").value) == (3, 5)
+    assert any("output (3, 5) of" in c.value for c in at.caption)
