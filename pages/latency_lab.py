@@ -52,6 +52,9 @@ if not built:
     st.stop()
 
 st.markdown(latency.describe(len(built), mode, c, hw, k, ms.batch, ms.device_name, ms.reason, ms.threads, ms.precision))
+for b in built.values():
+    if b.note:
+        st.caption(b.note)
 
 key = ms.key(kind="latency_lab", blocks=sorted(built), mode=mode, c=c, hw=hw, k=k)
 m = measuring.measure(

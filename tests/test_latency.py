@@ -7,6 +7,7 @@ import pytest
 import effnets
 from effnets.analysis import latency, roofline
 from effnets.blocks import BLOCKS
+from effnets.report import human
 from effnets.runtime.bench import BenchResult, BenchRun
 from effnets.runtime.timing import timing_from_samples
 
@@ -88,5 +89,20 @@ def test_timed_and_the_sentence_name_the_blocks():
         (BLOCKS["mbconv"].label, built["mbconv"].cost.macs, 3.0),
     ]
     text = latency.describe(2, "matched", 16, 8, 3, 2, "CPU", "auto", 1, "fp32")
-    assert f"about {16 * 16 * 9 * 64 / 1e6:.1f}M MACs per image" in text and "1 thread," in text
+    assert f"about {human(16 * 16 * 9 * 64)} MACs per image" in text and "1 thread," in text
     assert "each mapping 16 -> 16 channels" in latency.describe(2, "same", 16, 8, 3, 2, "CPU", "auto", 3, "fp32")
+
+
+@pytest.mark.parametrize("c, hw", [(1, 224), (4, 28), (16, 8), (64, 28)])
+def test_matched_mode_matches_the_standard_conv_or_says_which_block_it_could_not(c, hw):
+    names = ["standard", "grouped", "fire", "mbconv", "depthwise_separable"]
+    target = latency.standard_macs(c, hw, 3)
+    built, _ = latency.setups(names, "matched", c, hw, 3, "fp32", 1)
+    assert built["standard"].cost.macs == target and built["standard"].spec.in_channels == c  # the reference itself
+    for s in built.values():
+        ratio = s.cost.macs / target
+        close = 1 / latency.MATCH_TOLERANCE <= ratio <= latency.MATCH_TOLERANCE
+        assert close == (s.note == ""), (s.name, ratio, s.note)
+        if not close:
+            assert s.note.startswith(f"{s.label} is not matched: its closest width, C={s.spec.in_channels}")
+    assert "0.0M" not in latency.describe(len(built), "matched", c, hw, 3, 1, "CPU", "auto", 1, "fp32")

@@ -12,7 +12,10 @@ from effnets.analysis.compare import comparable_fields, matched_width
 from effnets.analysis.verdicts import Timed
 from effnets.blocks import BLOCKS
 from effnets.cost import Cost
-from effnets.report import plural
+from effnets.report import human, plural
+
+MATCH_TOLERANCE = 1.5
+"""A matched block whose MACs are more than this factor off the target is named with the reason."""
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,7 @@ class BlockSetup:
         spec, cost: the spec and its analytic cost for one image of ``shape``.
         shape: its input (C, H, W).
         intensity: MACs per byte moved for the whole batch (:func:`roofline.arithmetic_intensity`).
+        note: in matched mode, why this block's MACs are far from the target ("" when they are close).
     """
 
     name: str
@@ -34,6 +38,7 @@ class BlockSetup:
     cost: Cost
     shape: tuple[int, int, int]
     intensity: roofline.Intensity
+    note: str = ""
 
 
 def standard_macs(c: int, hw: int, k: int) -> int:
@@ -46,18 +51,29 @@ def setups(
     names: Sequence[str], mode: str, c: int, hw: int, k: int, precision: str, batch: int
 ) -> tuple[dict[str, BlockSetup], list[str]]:
     """Each named block at the same channels (``mode`` "same") or at the width whose MACs are closest to the
-    standard conv's ("matched"); returns (name -> setup, "label: why" for each block that cannot be built there)."""
+    standard conv's ("matched"; widths step by 8, or by 1 when C is below 8, so that the standard conv itself matches);
+    returns (name -> setup, "label: why" for each block that cannot be built there). A matched block whose MACs stay
+    more than :data:`MATCH_TOLERANCE` off the target (its narrowest or widest width is still too costly or too
+    cheap) carries a note saying so."""
     target = standard_macs(c, hw, k)
+    step = 8 if c >= 8 else 1
     built: dict[str, BlockSetup] = {}
     skipped: list[str] = []
     for name in names:
         info = BLOCKS[name]
+        note = ""
         try:
             if mode == "matched":
-                match = matched_width(info, target, k, hw, hw)
+                match = matched_width(info, target, k, hw, hw, step=step)
                 if match is None:
                     raise ValueError("no width matches")
                 fields = match[0]
+                if not 1 / MATCH_TOLERANCE <= match[1] / target <= MATCH_TOLERANCE:
+                    c_at = fields["in_channels"]
+                    note = (
+                        f"{info.label} is not matched: its closest width, C={c_at}, costs {human(match[1])} MACs, "
+                        f"{match[1] / target:.2g}x the target {human(target)}"
+                    )
             else:
                 fields = comparable_fields(info, c, c, k, 1)
             spec = info.make_spec(**fields)
@@ -67,7 +83,7 @@ def setups(
         except ValueError as e:
             skipped.append(f"{info.label}: {e}")
             continue
-        built[name] = BlockSetup(name, info.label, fields, spec, cost, shape, intensity)
+        built[name] = BlockSetup(name, info.label, fields, spec, cost, shape, intensity, note)
     return built, skipped
 
 
@@ -86,7 +102,7 @@ def describe(
     """The sentence above the table: what is compared, at which settings, timed on what."""
     if mode == "matched":
         widths = (
-            f"each as wide as needed to cost about {standard_macs(c, hw, k) / 1e6:.1f}M MACs per image (the standard "
+            f"each as wide as needed to cost about {human(standard_macs(c, hw, k))} MACs per image (the standard "
             f"{k}x{k} conv at C={c}; the table counts the whole batch)"
         )
     else:

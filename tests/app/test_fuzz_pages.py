@@ -397,7 +397,7 @@ def latency_lab_case(blocks, data):
         info = BLOCKS[n]
         try:
             if controls["mode"] == "matched":
-                m = matched_width(info, target, k, hw, hw)
+                m = matched_width(info, target, k, hw, hw, step=8 if c >= 8 else 1)  # C below 8: widths by 1
                 if m is None:
                     raise ValueError("no width matches")
                 f = m[0]
