@@ -121,7 +121,7 @@ def test_the_comparison_and_the_race_use_the_block_s_own_settings(name):
 
 def test_not_compared_lists_exactly_the_blocks_that_failed():
     rows = [CompareRow("a", "A", 1, 1, (1, 1, 1)), CompareRow("b", "B", None, None, None, error="too small")]
-    assert block_summary.not_compared(rows) == "Not shown at these settings: B (too small)"
+    assert block_summary.not_compared(rows) == "Not shown at these settings: B: too small."
     assert block_summary.not_compared(rows[:1]) is None
 
 
@@ -169,3 +169,18 @@ def test_comparison_shows_the_picked_block_at_the_users_settings():
     default = next(r for r in rows if r.name == "mobileone")
     assert len(mine) == 1 and mine[0].macs == cost.macs != default.macs and "your settings" in mine[0].label
     assert [r.name for r in with_yours(rows, "mobileone", cost)] == [r.name for r in rows]
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("k", [3, 5])
+def test_the_transposed_conv_is_compared_at_every_stride_and_scales_the_input_by_it(stride, k):
+    from effnets.analysis.compare import compare_blocks
+
+    rows = {r.name: r for r in compare_blocks(16, 32, k, 14, 14, stride)}
+    t = rows["transposed_conv"]
+    assert not t.error and t.output_shape == (32, 14 * stride, 14 * stride)
+
+
+def test_the_comparison_legend_names_the_colours_the_chart_draws():
+    assert "Grey: the standard conv" in block_summary.comparison_legend("mbconv")
+    assert "Grey" not in block_summary.comparison_legend("standard")

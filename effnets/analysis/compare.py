@@ -51,6 +51,14 @@ def _shuffle_groups(ci: int, co: int, k: int, s: int) -> dict[str, Any]:
 _SHAPERS["shuffle_v1"] = _shuffle_groups
 
 
+def _transposed_padding(ci: int, co: int, k: int, s: int) -> dict[str, Any]:
+    """A transposed conv that gives exactly s x the input (s x H, s x W): p = (k - 1) // 2, op = s - 1 (odd k)."""
+    return {"padding": min((k - 1) // 2, 8), "output_padding": min(max(s - 1, 0), 3)}
+
+
+_SHAPERS["transposed_conv"] = _transposed_padding
+
+
 def comparable_fields(info: BlockInfo, c_in: int, c_out: int, k: int, stride: int) -> dict[str, Any]:
     """Spec fields that put ``info``'s block at the shared settings, leaving its other fields at their defaults."""
     names = {f.name: f for f in fields(info.spec)}

@@ -94,10 +94,7 @@ def compare(chosen: Chosen, counting, h: int, w: int) -> None:
     )
     figure = block_figures.comparison_figure(rows_cmp, cmp_metric, counting.unit, current=chosen.name)
     classroom.plot(figure, f"compare_{chosen.filename}", key=f"{P}.cmp_chart")
-    st.caption(
-        "Log scale. Grey: the standard conv at the same settings; red: the block you picked. Depthwise-"
-        "separable saves about 1/C_out + 1/k² of the standard conv; a grouped conv 1/g."
-    )
+    st.caption(block_summary.comparison_legend(chosen.name))
     if failed := block_summary.not_compared(rows_cmp):
         st.caption(failed)
 
