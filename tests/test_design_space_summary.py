@@ -93,3 +93,22 @@ def test_sample_metrics_are_the_samples_medians(n):
     assert macs.label == "median FLOPs" and macs.value == human(2 * statistics.median(s["macs"] for s in samples))
     assert params.value == human(statistics.median(s["params"] for s in samples))
     assert design_space.sample_caption(n, 3).startswith(f"{n} networks at 224 px, seed 3.")
+
+
+def test_the_rounding_verdict_never_quotes_two_equal_looking_param_counts_as_different():
+    from effnets.analysis.design_space import RoundingSide
+
+    def side(rounding, widths, params):
+        return RoundingSide(rounding, widths, (1, 1), (8, 8), params, 1)
+
+    for p0, p1 in ((303_123_456, 303_199_000), (303_123_456, 303_123_456), (3_000_000, 4_000_000)):
+        kind, text = design_space.rounding_verdict(
+            [side("pycls", (24, 56), p0), side("torchvision", (24, 64), p1)], "pycls"
+        )
+        assert kind == "warning"
+        quoted = text[text.rindex("(") + 1 : text.rindex(")")]
+        if p0 == p1:
+            assert quoted == f"both {p0:,} params"
+        else:
+            a, b = quoted.removesuffix(" params").split(" vs ")
+            assert a != b

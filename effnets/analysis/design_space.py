@@ -226,10 +226,16 @@ def rounding_verdict(sides: Sequence[RoundingSide], rounding: str) -> tuple[str,
     """(kind, sentence) about :func:`rounding_sides` of settings that use ``rounding``: "warning" when the two
     roundings build different networks, "success" when the same, "info" when only one of them can build them."""
     if len(sides) == 2 and (sides[0].widths, sides[0].groups) != (sides[1].widths, sides[1].groups):
+        p0, p1 = sides[0].params, sides[1].params
+        if p0 == p1:
+            params = f"both {p0:,} params"
+        elif human(p0) == human(p1):  # too close for three digits: the exact counts
+            params = f"{p0:,} vs {p1:,} params"
+        else:
+            params = f"{human(p0)} vs {human(p1)} params"
         return "warning", (
             f"The two roundings build different networks here: {sides[0].rounding} {list(sides[0].widths)} vs "
-            f"{sides[1].rounding} {list(sides[1].widths)} channels ({human(sides[0].params)} vs "
-            f"{human(sides[1].params)} params)."
+            f"{sides[1].rounding} {list(sides[1].widths)} channels ({params})."
         )
     if len(sides) == 2:
         return "success", "Both roundings give the same network for these settings."
