@@ -88,7 +88,7 @@ def block_view(info, name, h, w, batch, counting) -> None:
     chosen = block_lab_sections.Chosen(info, spec, shape, c)
     key, fname = chosen.key, chosen.filename
     common.metric_row(block_summary.headline(c, shape, counting, batch))
-    st.caption(block_summary.counting_caption(counting))
+    st.caption(block_summary.counting_caption(counting, batch))
 
     if (box := sec["Cost breakdown"]) is not None:
         with box:

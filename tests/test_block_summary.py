@@ -184,3 +184,11 @@ def test_the_transposed_conv_is_compared_at_every_stride_and_scales_the_input_by
 def test_the_comparison_legend_names_the_colours_the_chart_draws():
     assert "Grey: the standard conv" in block_summary.comparison_legend("mbconv")
     assert "Grey" not in block_summary.comparison_legend("standard")
+
+
+def test_the_counting_caption_says_which_numbers_are_per_image_and_which_for_the_batch():
+    how = units.Counting("macs", ())
+    assert "activation memory is for the whole batch of 64" in block_summary.counting_caption(how, 64)
+    assert "batch of" not in block_summary.counting_caption(how, 1)
+    *_, c = _block("mbconv")
+    assert block_summary.not_counted(c, how).startswith("Not in the headline, per image")

@@ -86,8 +86,14 @@ def headline(cost: Cost, in_shape: tuple[int, int, int], counting: units.Countin
     ]
 
 
-def counting_caption(counting: units.Counting) -> str:
-    return f"Counted in **{counting.name}**: {counting.contents}. Numbers are per image unless the batch is mentioned."
+def counting_caption(counting: units.Counting, batch: int = 1) -> str:
+    """What the headline counts, and which of its numbers are per image."""
+    per = (
+        f" Numbers are per image; activation memory is for the whole batch of {batch}."
+        if batch > 1
+        else " Numbers are per image unless the batch is mentioned."
+    )
+    return f"Counted in **{counting.name}**: {counting.contents}.{per}"
 
 
 def not_counted(cost: Cost, counting: units.Counting) -> str | None:
@@ -95,7 +101,7 @@ def not_counted(cost: Cost, counting: units.Counting) -> str | None:
     left_out = [k for k in EXTRA_KINDS if k not in counting.extras and cost.extra(k)]
     if not left_out:
         return None
-    return "Not in the headline (tick them in the sidebar): " + ", ".join(
+    return "Not in the headline, per image (tick them in the sidebar): " + ", ".join(
         f"{k} {human(counting.scale(cost.extra(k)))}" for k in left_out
     )
 
