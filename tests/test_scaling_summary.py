@@ -141,7 +141,9 @@ def test_rule_metrics_name_the_axes_a_family_lacks():
     )
     assert scaling_summary.missing_axes_note("efficientnet", model_scaling.AXES, True) is None
     s = scaled("mobilenet_v1", r=r)
-    assert f"ρ = {s.resolution}/224 = {s.resolution / 224:.3f}" in scaling_summary.scaled_caption(s)
+    caption = scaling_summary.scaled_caption(s)
+    assert f"resolution multiplier ρ = {s.resolution}/224 = {s.resolution / 224:.3f}" in caption
+    assert f"width multiplier α = {s.spec.width_mult:g}" in caption and "not the compound rule" in caption
     assert scaling_summary.axis_slider("mobilenet_v1", "width")[0] == "width multiplier w (× α)"
     assert scaling_summary.axis_slider("efficientnet", "width")[0] == "width multiplier w"
 

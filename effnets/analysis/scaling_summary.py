@@ -250,7 +250,10 @@ def scaled_caption(s: Scaled) -> str:
     res = s.resolution
     mobilenet = ""
     if is_mobilenet(s.info.family):
-        mobilenet = f"; α = {s.spec.width_mult:g}, ρ = {res}/224 = {res / 224:.3f}"  # type: ignore[attr-defined]
+        mobilenet = (  # MobileNet's own letters: its α is a width multiplier, not the compound rule's depth α
+            f"; in MobileNet's terms, width multiplier α = {s.spec.width_mult:g} and resolution multiplier "  # type: ignore[attr-defined]
+            f"ρ = {res}/224 = {res / 224:.3f} (not the compound rule's α, β, γ)"
+        )
     return (
         f"Counted in **{s.counting.name}** ({s.counting.contents}), per image. Scaled network: "
         f"{applied + ', ' if applied else ''}{res}×{res} input{mobilenet}."
