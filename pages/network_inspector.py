@@ -17,6 +17,10 @@ S = schema.NETWORK_INSPECTOR
 P = S.prefix
 LOCALIZED = st.column_config.NumberColumn(format="localized")
 PCT = st.column_config.ProgressColumn(format="percent", min_value=0.0, max_value=1.0)
+LAYERS = st.column_config.NumberColumn(
+    help="Leaf layers in the stage (conv, norm, activation, linear, pool ...: the modules with no children), "
+    "each a row of the Layers tab."
+)
 SOURCES = {"name": "torchvision / timm name", "onnx": "ONNX file", "diff": "Diff two networks"}
 
 if state.first_run(P):
@@ -46,7 +50,7 @@ def show(r) -> None:
     sec = classroom.sections(P, ["Stages", "Layers", "Diagram"])
     if (box := sec["Stages"]) is not None:
         with box:
-            config = {"params": LOCALIZED, counting.name: LOCALIZED, "share of MACs": PCT}
+            config = {"params": LOCALIZED, counting.name: LOCALIZED, "share of MACs": PCT, "layers": LAYERS}
             df = pd.DataFrame(inspector.stage_rows(r, counting))
             classroom.table(df, "inspector_stages", key=f"{P}.csv_st", column_config=config)
             st.caption(inspector.STAGES_CAPTION)
@@ -77,8 +81,8 @@ if source == "name":
                                   "timm.list_models().")  # fmt: skip
         st.stop()
     if (twin := inspector.registered_twin(ref.strip())) is not None:
-        st.markdown(f":material/construction: Scale it: the same network is `{twin}`, "
-                    f"[open it in the Network Builder](/network-builder?from={twin}).")  # fmt: skip
+        st.markdown(f":material/construction: [Open `{twin}` in the Network Builder](/network-builder?from={twin}) "
+                    "to change its stages or scale it.")  # fmt: skip
     elif ":" in ref:
         st.caption("No width or depth rule for this family in effnets: only the resolution can be changed here.")
     show(report)

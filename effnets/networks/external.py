@@ -483,8 +483,8 @@ def _trace_notes(totals, fc, numel, counter, unused, batch) -> list[str]:
         ops = "; ".join(f"{op} ({n // batch:,} elements)" for op, n in sorted(counter.uncounted.items()))
         notes.append(f"Not counted on any line (effnets has no rule for them): {ops}.")
     notes.append(
-        "fvcore was not run: it traces with TorchScript on the CPU, which the meta device cannot do "
-        "(analyse(..., fvcore=True) runs it on a CPU copy)."
+        "fvcore was not run: it traces with TorchScript on the CPU, which needs the network built in memory with "
+        "real weights; the counts here come from tracing on the meta device, where no weights exist."
     )
     return notes
 
