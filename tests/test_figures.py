@@ -379,3 +379,19 @@ def test_topk_chart_is_valid_vega_lite_with_the_most_likely_class_on_top(k):
         and spec["height"] == kernel_figures.TOPK_CHROME_PX + kernel_figures.TOPK_BAR_PX * k
     )
     assert spec["layer"][0]["mark"]["color"] in ALLOWED
+
+
+def test_the_leftmost_preset_label_is_drawn_to_its_right_where_it_cannot_be_cut():
+    from effnets.figures.scaling import params_macs_figure
+
+    groups = {
+        "A": [
+            {"macs": 400, "params": 5, "label": "A0", "resolution": 224},
+            {"macs": 900, "params": 8, "label": "A1", "resolution": 240},
+        ],
+        "B": [{"macs": 500, "params": 6, "label": "B0", "resolution": 224}],
+        "C": [{"macs": 100, "params": 3, "label": "C0", "resolution": 224}],
+    }
+    fig = params_macs_figure(groups, None, "macs")
+    positions = {t.name: list(t.textposition) for t in fig.data}
+    assert positions == {"A": ["top left", "top left"], "B": ["bottom right"], "C": ["top right"]}

@@ -181,8 +181,10 @@ def params_macs_figure(groups: Mapping[str, Sequence[Mapping]], user: Mapping[st
     u = units.NAMES[unit]
     symbols = ("circle", "diamond", "square", "triangle-up", "cross")
     data: list[dict] = []
+    leftmost = min((r["macs"] for rows in groups.values() for r in rows), default=None)
     for i, (name, rows) in enumerate(groups.items()):
         color = COLORS[i % len(COLORS)]
+        side = "top left" if i % 2 == 0 else "bottom right"
         data.append(
             {
                 "type": "scatter",
@@ -190,7 +192,8 @@ def params_macs_figure(groups: Mapping[str, Sequence[Mapping]], user: Mapping[st
                 "y": [r["params"] for r in rows],
                 "mode": "lines+markers+text",
                 "text": [short_label(r["label"]) for r in rows],
-                "textposition": "top left" if i % 2 == 0 else "bottom right",
+                # the leftmost point's label goes to its right: on its left it would be cut at the axis
+                "textposition": [side.replace("left", "right") if r["macs"] == leftmost else side for r in rows],
                 "textfont": {"size": 11, "color": color},
                 "marker": {"size": 9, "color": color, "symbol": symbols[i % len(symbols)]},
                 "line": {"color": color, "width": 1},

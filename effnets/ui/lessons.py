@@ -90,7 +90,8 @@ LESSONS: dict[str, Lesson] = {
             "Open *Why B1-B7 differ*: the released models are not α^φ, β^φ, γ^φ; compare the two columns, and "
             "read which parts are documented and which are only inferred from the numbers.",
             "Pick **MobileNetV1** and move w (that is α) and r (that is ρ): cost ∝ α²ρ², params ∝ α² only. Open "
-            "*B0-B7 map* to see where your network lands, and *Published accuracy* for what each point bought.",
+            "*Params vs MACs map* to see where your network lands, and *Published accuracy* for what each point "
+            "bought.",
             "Open *Activation memory* and raise the batch: memory grows with N and r², which is why the large "
             "EfficientNets train with small batches.",
         ),

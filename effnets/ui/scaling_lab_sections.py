@@ -1,5 +1,6 @@
-"""The Scaling Lab's sections (stage table, multipliers, law against exact, the B0-B7 map, published accuracy,
-activation memory, training cost, why B1-B7 differ, predict), drawn for the network the page has scaled."""
+"""The Scaling Lab's sections (stage table, multipliers, law against exact, the params vs MACs map of B0-B7,
+Lite0-4 and the network's family, published accuracy, activation memory, training cost, why B1-B7 differ, predict),
+drawn for the network the page has scaled."""
 
 from __future__ import annotations
 
@@ -277,7 +278,7 @@ SECTIONS = {
     "Stage table": stage_table,
     "Multipliers": multipliers,
     "Law vs exact": law_vs_exact,
-    "B0-B7 map": preset_map,
+    "Params vs MACs map": preset_map,
     "Published accuracy": published,
     LESSON: family_lesson,
     "Activation memory": activations,
