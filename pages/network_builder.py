@@ -94,7 +94,9 @@ edited = st.data_editor(
             k: st.column_config.TextColumn(help="A number; blank: the block's default.", alignment="right")
             for k in builder.MAIN
         },
-        "more": st.column_config.TextColumn(help="Other settings as key:value,key:value (e.g. se:0.25,act:relu)."),
+        "more": st.column_config.TextColumn(
+            help="Other settings as key:value,key:value (e.g. se:0.25,act:relu).", width="large"
+        ),
     },
 )
 try:

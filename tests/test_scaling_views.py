@@ -440,3 +440,21 @@ def test_the_cost_ladder_sentence_says_what_the_table_shows(alpha, beta, gamma):
 def test_b5_width_is_not_called_more_than_beta_to_the_fifth():
     text = scaling.cost_ladder(scaling.released_table())
     assert re.search(r"width is less than β\^φ in [B\d, ]*B5\b", text)  # 1.6 against 1.1^5 = 1.611
+
+
+@pytest.mark.parametrize("name", ["mobilenet_v2", "mobilenet_v3_large", "ghostnet_100", "efficientnet_b0"])
+@pytest.mark.parametrize("phi", [-2.0, 0.1, 1.0, 2.0])
+def test_the_rounding_note_accounts_for_the_gap_or_names_the_feature_map_sides(name, phi):
+    """The stages the note lists add up to the share it states (their excesses, recomputed here from the stage
+    costs); when that share is far from all of it, the note names the rounded feature-map sides as the rest."""
+    b, c, m, lines = _effects(phi, name=name)
+    if not lines:
+        return
+    gap = c.macs - b.macs * m.law()
+    listed = {int(re.match(r"stage (\d+) ", line).group(1)) for line in lines[1:]}
+    excess = sum(s.macs - x.macs * m.law() for x, s in zip(b.stages, c.stages, strict=True) if s.stage in listed)
+    share = int(re.search(r"add up to (-?\d+)% of that difference", lines[0]).group(1))
+    assert share == round(100 * excess / gap)
+    if abs(share) < 90:
+        sides = re.search(r"which every stride rounds \(([\d → ]+) against", lines[0]).group(1)
+        assert [int(v) for v in sides.split(" → ")][0] == c.input_shape[1]

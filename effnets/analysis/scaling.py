@@ -36,7 +36,9 @@ def rounding_effects(base_cost: ModelCost, cost: ModelCost, m: Multipliers, unit
     that rounding added or removed, each with the share of the difference it explains (computed, largest first).
 
     Depths round up to whole blocks (ceil(n * d)), so a small d > 1 adds a whole block to every stage; widths round
-    to multiples of 8; a stage's cost follows its own layers and channels, not the multipliers.
+    to multiples of 8; a stage's cost follows its own layers and channels and the channels it is fed, not the
+    multipliers: the stage after a rounded one pays for it too, and the first stage reads the image's channels,
+    which no width multiplier scales.
     """
     law = m.law()
     predicted = base_cost.macs * law
@@ -44,7 +46,8 @@ def rounding_effects(base_cost: ModelCost, cost: ModelCost, m: Multipliers, unit
     if not base_cost.macs or abs(gap) <= FAR_FROM_THE_LAW * predicted or len(base_cost.stages) != len(cost.stages):
         return []
     found = []
-    for b, s in zip(base_cost.stages, cost.stages, strict=True):
+    fed: tuple[int, int] | None = None  # the previous stage's channels (preset, scaled) when rounding moved them
+    for i, (b, s) in enumerate(zip(base_cost.stages, cost.stages, strict=True)):
         changes = []
         if s.repeats != b.repeats:
             want = b.repeats * m.depth
@@ -54,10 +57,15 @@ def rounding_effects(base_cost: ModelCost, cost: ModelCost, m: Multipliers, unit
                 else f"{b.repeats} → {s.repeats} layers ({b.repeats} × d = {want:.2f}, rounded)"
             )
         want_c = b.channels * m.width
-        if s.channels != b.channels and abs(s.channels - want_c) >= 4:
+        if s.channels != b.channels and abs(s.channels - want_c) >= 0.5:
             changes.append(
                 f"{b.channels} → {s.channels} channels ({b.channels} × w = {want_c:.1f}, to a multiple of 8)"
             )
+        if fed is not None:
+            changes.append(f"fed {fed[1]} channels by the stage before, not {fed[0]} × w = {fed[0] * m.width:.1f}")
+        elif i == 0 and m.width != 1:
+            changes.append("its input is the image's channels, which w does not scale")
+        fed = (b.channels, s.channels) if abs(s.channels - want_c) >= 0.5 else None
         excess = s.macs - b.macs * law  # what this stage costs beyond its share of the prediction
         if changes and abs(excess) > 0.01 * abs(gap):
             found.append((abs(excess), s.stage, s.operator, changes, excess))
@@ -71,12 +79,34 @@ def rounding_effects(base_cost: ModelCost, cost: ModelCost, m: Multipliers, unit
         )
     if lines:
         share = total / gap if gap else 0
+        rest = _sides_note(base_cost, cost) if abs(share) < 0.9 else ""
         lines.insert(
             0,
             f"The exact cost (conv + linear) is {cost.macs / predicted - 1:+.1%} off d·w²·r² = {law:.3f} × the "
-            f"preset's because of rounding; the stages below add up to {share:.0%} of that difference:",
+            f"preset's because of rounding; the stages below add up to {share:.0%} of that difference{rest}:",
         )
     return lines
+
+
+def _sides_note(base_cost: ModelCost, cost: ModelCost) -> str:
+    """Where the rest of a gap comes from when the stages' channels and layers do not explain it: the feature maps'
+    sides, which a stride rounds (up, with padding) at every downsampling, so they are not the preset's times r."""
+    pairs = [(cost.input_shape[1], base_cost.input_shape[1])]
+    pairs += [(s.output_shape[1], b.output_shape[1]) for s, b in zip(cost.stages, base_cost.stages, strict=True)]
+    pairs = [p for p in pairs if p[1] > 1]  # a global pool's 1 x 1 is no side to scale
+    sides, base = [p[0] for p in pairs], [p[1] for p in pairs]
+    r = sides[0] / base[0]
+    if all(abs(a - b * r) < 0.5 for a, b in zip(sides, base, strict=True)):
+        return ""
+    path = [sides[0]] + [x for prev, x in zip(sides, sides[1:], strict=False) if x != prev]
+    ideal = [base[0] * r] + [b * r for prev, b in zip(base, base[1:], strict=False) if b != prev]
+    return (
+        "; the rest: the feature maps' sides, which every stride rounds ("
+        + " → ".join(map(str, path))
+        + " against "
+        + " → ".join(f"{x:.1f}" for x in ideal)
+        + " for the preset's times r)"
+    )
 
 
 def stage_rows(cost: ModelCost, unit: str, extras: Sequence[str] = ()) -> list[dict]:
