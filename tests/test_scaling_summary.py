@@ -136,6 +136,12 @@ def test_rule_metrics_name_the_axes_a_family_lacks():
     depth = by_label(g, "d (depth)")
     assert depth.value == "—" and "(not applied: MobileNetV1 has no depth multiplier)" in depth.help
     assert by_label(g, "predicted").value == f"{0.5**2 * 0.5**2:.3f}"
+    assert by_label(g, "α·β²·γ²").help.endswith(
+        f"MobileNetV1 has no depth multiplier, so its cost grows by β²·γ² = {r.beta**2 * r.gamma**2:.3f} per unit "
+        "of φ instead."
+    )
+    b0 = scaling_summary.rule_metrics(scaled("efficientnet_b0"))
+    assert "instead" not in by_label(b0, "α·β²·γ²").help
     assert scaling_summary.missing_axes_note("mobilenet_v1", r.axes, False) == (
         "MobileNetV1 has no depth multiplier; its other settings are below."
     )

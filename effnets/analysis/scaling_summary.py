@@ -8,6 +8,7 @@ coefficient, alpha / beta / gamma the bases of depth / width / resolution, d, w,
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -199,6 +200,21 @@ def headline(s: Scaled) -> list[Metric]:
     ]
 
 
+def _growth_applied(rule, family: str) -> str:
+    """What the rule's growth is for a family that lacks an axis (MobileNet: no depth): the applied axes' product."""
+    missing = [a for a in ("depth", "width", "resolution") if a not in rule.axes]
+    if not missing:
+        return ""
+    power = {"depth": (rule.alpha, "α", 1), "width": (rule.beta, "β", 2), "resolution": (rule.gamma, "γ", 2)}
+    kept = [power[a] for a in ("depth", "width", "resolution") if a in rule.axes]
+    value = math.prod(v**p for v, _, p in kept)
+    text = "·".join(f"{sym}{'²' if p == 2 else ''}" for _, sym, p in kept) or "1"
+    return (
+        f" {family} has no {' or '.join(missing)} multiplier, so its cost grows by {text} = {value:.3f} per unit "
+        "of φ instead."
+    )
+
+
 def rule_metrics(s: Scaled) -> list[Metric]:
     """The six numbers of the rule: d, w and r applied, alpha * beta^2 * gamma^2, the predicted and the exact cost
     ratio (with how far apart they are)."""
@@ -224,7 +240,8 @@ def rule_metrics(s: Scaled) -> list[Metric]:
         Metric(
             "α·β²·γ²",
             f"{rule.growth:.3f}",
-            "The cost growth per unit of φ the rule promises; the paper picks α, β, γ so that it is about 2.",
+            "The cost growth per unit of φ the rule promises; the paper picks α, β, γ so that it is about 2."
+            + _growth_applied(rule, family),
         ),
         Metric(
             "predicted cost ×",
