@@ -181,7 +181,7 @@ def test_fvcore_on_request_runs_on_a_cpu_copy_and_is_explained():
     [
         ("torchvision:resnet5", "did you mean torchvision:resnet50"),
         ("timm:convnext_atoo", "did you mean timm:convnext_atto"),
-        ("timm:zzzzqqq", "none is close"),
+        ("timm:zzzzqqq", "model names is close, they read like timm:"),
         ("keras:resnet50", "unknown library prefix 'keras' in 'keras:resnet50': write 'torchvision:NAME' or"),
         ("resnet50", "no library prefix"),
         ("torchvision:", "names no model"),

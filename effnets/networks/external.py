@@ -80,8 +80,11 @@ def list_names(library: str) -> list[str]:
 
 def _unknown(library: str, name: str, names: list[str], text: str) -> SpecError:
     close = difflib.get_close_matches(name, names, n=3, cutoff=0.6)
-    hint = f"did you mean {', '.join(f'{library}:{c}' for c in close)}?" if close else f"none is close ({len(names)}"
-    hint += "" if close else f" names: effnets.networks.external.list_names('{library}'))"
+    if close:
+        hint = f"did you mean {', '.join(f'{library}:{c}' for c in close)}?"
+    else:
+        example = ", ".join(f"{library}:{n}" for n in names[:: max(1, len(names) // 3)][:3])
+        hint = f"none of {library}'s {len(names):,} model names is close, they read like {example}"
     return SpecError(f"unknown {library} model '{name}' in '{text}': {hint}", "name", text)
 
 
