@@ -108,6 +108,12 @@ def test_cpu_precisions():
     assert ("bf16" in devices.supported_precisions("cpu")) == rows["bf16"].supported
 
 
+def test_a_cpus_name_carries_the_thread_count_a_measurement_runs_at():
+    assert devices.device_name("cpu", 3).endswith(", 3 threads)")
+    assert devices.device_name("cpu", 1).endswith(", 1 thread)")
+    assert devices.device_name("cpu") == devices.device_name("cpu", torch.get_num_threads())
+
+
 def test_environment_fields():
     env = devices.environment("cpu")
     assert env["device"] == "cpu" and env["threads"] == torch.get_num_threads() and env["torch"] == torch.__version__

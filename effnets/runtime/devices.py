@@ -46,14 +46,16 @@ def available_devices() -> dict[str, str | None]:
     }
 
 
-def device_name(device: torch.device | str) -> str:
-    """Human name of a device ("NVIDIA H100 80GB HBM3", "CPU (x86_64, 2 threads)", "Apple MPS")."""
+def device_name(device: torch.device | str, threads: int | None = None) -> str:
+    """Human name of a device ("NVIDIA H100 80GB HBM3", "CPU (x86_64, 2 threads)", "Apple MPS"); a CPU's with
+    ``threads`` (default: torch's current count), the count a measurement runs at."""
     device = torch.device(device)
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
     if device.type == "mps":
         return "Apple MPS"
-    return f"CPU ({platform.machine() or 'unknown'}, {plural(torch.get_num_threads(), 'thread')})"
+    n = torch.get_num_threads() if threads is None else int(threads)
+    return f"CPU ({platform.machine() or 'unknown'}, {plural(n, 'thread')})"
 
 
 def pick_device(pref: str = "auto") -> tuple[torch.device, str]:

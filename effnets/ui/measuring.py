@@ -71,7 +71,7 @@ def controls(
     repeats = forms.control(right, schema, "repeats", "Timed rounds")
     return Settings(
         device=device,
-        device_name=devices.device_name(device),
+        device_name=devices.device_name(device, int(threads)),  # the count it is timed at, not the server's
         reason=reason,
         precision=precision,
         batch=int(batch),
