@@ -35,6 +35,7 @@ from effnets.figures import training as training_figures
 from effnets.figures import zoo as zoo_figures
 from effnets.models import FAMILIES, MODELS, mobilenet_grid, sample_regnet_space, shufflenet_v1_groups_sweep
 from effnets.models import scaling as model_scaling
+from effnets.report import human
 
 
 def _tiny_convnet() -> nn.Module:
@@ -395,3 +396,22 @@ def test_the_leftmost_preset_label_is_drawn_to_its_right_where_it_cannot_be_cut(
     fig = params_macs_figure(groups, None, "macs")
     positions = {t.name: list(t.textposition) for t in fig.data}
     assert positions == {"A": ["top left", "top left"], "B": ["bottom right"], "C": ["top right"]}
+
+
+def test_the_comparison_labels_never_round_a_difference_away():
+    from effnets.analysis.compare import compare_blocks
+    from effnets.figures.blocks import comparison_figure
+
+    rows = compare_blocks(32, 64, 3, 56, 56, 1)
+    fig = comparison_figure(rows, "macs", "macs")
+    labels = dict(zip(fig.data[0].y, fig.data[0].text, strict=True))
+    std = next(r for r in rows if r.name == "standard")
+    for r in rows:
+        if r.macs is None:
+            continue
+        text = labels[r.label]
+        assert "(0% " not in text
+        if r.macs == std.macs:
+            assert text.endswith("(1x)")
+        elif abs(r.macs - std.macs) < 0.005 * std.macs:  # SE: a few thousand MACs over the standard conv
+            assert text.endswith(f"(+{human(r.macs - std.macs)})") or text.endswith(f"(-{human(std.macs - r.macs)})")
