@@ -110,7 +110,7 @@ def resolve(ref: str, resolution: int | None = None) -> NetworkReport:
     ref, _, settings = ref.partition("@")
     if ref not in MODELS:
         near = nearest_models(ref)
-        hint = f"did you mean {', '.join(near)}?" if near else "see `python -m effnets list models`"
+        hint = f"did you mean {', '.join(near)}?" if near else "see python -m effnets list models"
         raise SpecError(f"unknown model '{ref[:60]}'; {hint} (or torchvision:NAME, timm:NAME)", "model", ref)
     fields = _settings(ref, settings)
     if resolution:
