@@ -326,6 +326,12 @@ def test_sample_summary_and_figures():
     presets = scaling.preset_points([n for n in MODELS if n.startswith("regnetx")])
     dist, scat = design_space_figures.sample_figures(samples, presets, "flops")
     assert sum(dist.data[0].y) == 40
+    bars = dist.data[0]  # each bar spans its bin exactly: plotly draws x +- width/2, then maps it to the log axis
+    left = [x - w / 2 for x, w in zip(bars.x, bars.width, strict=True)]
+    right = [x + w / 2 for x, w in zip(bars.x, bars.width, strict=True)]
+    assert all(math.isclose(r, nxt, rel_tol=1e-9) for r, nxt in zip(right[:-1], left[1:], strict=True))
+    ratios = [r / lf for lf, r in zip(left, right, strict=True)]
+    assert max(ratios) == pytest.approx(min(ratios), rel=1e-9)  # equally wide on the log axis
     assert list(scat.data[0].x) == [2 * s["macs"] for s in samples]
     assert "FLOPs" in scat.layout.xaxis.title.text
     table = design_space.sample_table(samples, "macs")

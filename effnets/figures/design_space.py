@@ -118,7 +118,9 @@ def sample_figures(samples: Sequence[Mapping], presets: Sequence[Mapping], unit:
         data.append(
             {
                 "type": "bar",
-                "x": [math.sqrt(a * b) for a, b in zip(edges[:-1], edges[1:], strict=True)],
+                # plotly draws a bar from x - width/2 to x + width/2 in data units, then maps them to the log axis:
+                # centred on the arithmetic mean, each bar spans exactly its bin [a, b] (all equally wide on screen)
+                "x": [(a + b) / 2 for a, b in zip(edges[:-1], edges[1:], strict=True)],
                 "y": counts,
                 "width": [b - a for a, b in zip(edges[:-1], edges[1:], strict=True)],
                 "name": "networks per bin",
