@@ -52,8 +52,9 @@ _SHAPERS["shuffle_v1"] = _shuffle_groups
 
 
 def _transposed_padding(ci: int, co: int, k: int, s: int) -> dict[str, Any]:
-    """A transposed conv that gives exactly s x the input (s x H, s x W): p = (k - 1) // 2, op = s - 1 (odd k)."""
-    return {"padding": min((k - 1) // 2, 8), "output_padding": min(max(s - 1, 0), 3)}
+    """A transposed conv that gives exactly s x the input (s x H, s x W): p = (k - 1) // 2, op = s - 1 (odd k); where
+    the spec's bounds refuse them, the comparison says why, as for any block."""
+    return {"padding": (k - 1) // 2, "output_padding": s - 1}
 
 
 _SHAPERS["transposed_conv"] = _transposed_padding

@@ -8,7 +8,6 @@ coefficient, alpha / beta / gamma the bases of depth / width / resolution, d, w,
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -205,10 +204,9 @@ def _growth_applied(rule, family: str) -> str:
     missing = [a for a in ("depth", "width", "resolution") if a not in rule.axes]
     if not missing:
         return ""
-    power = {"depth": (rule.alpha, "α", 1), "width": (rule.beta, "β", 2), "resolution": (rule.gamma, "γ", 2)}
-    kept = [power[a] for a in ("depth", "width", "resolution") if a in rule.axes]
-    value = math.prod(v**p for v, _, p in kept)
-    text = "·".join(f"{sym}{'²' if p == 2 else ''}" for _, sym, p in kept) or "1"
+    value = phi_multipliers(1.0, rule.alpha, rule.beta, rule.gamma, rule.axes).law()  # d·w²·r² at φ = 1
+    symbols = {"depth": "α", "width": "β²", "resolution": "γ²"}
+    text = "·".join(symbols[a] for a in ("depth", "width", "resolution") if a in rule.axes) or "1"
     return (
         f" {family} has no {' or '.join(missing)} multiplier, so its cost grows by {text} = {value:.3f} per unit "
         "of φ instead."

@@ -77,8 +77,6 @@ def extras_check_rows(cost: Cost, traced: dict[str, int]) -> list[dict]:
 def _relative(v: float, ref: float) -> str:
     """'8.0x fewer', '2.3x more'; within 1.5x as a percentage ('9% fewer'), which reads better than '1.1x fewer';
     under half a percent, the difference itself ('+4.1K'), never '0% more'."""
-    if v == ref:
-        return "1x"
     r = ref / v if v < ref else v / ref
     word = "fewer" if v < ref else "more"
     if r >= 1.5:
